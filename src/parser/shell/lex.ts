@@ -121,7 +121,8 @@ class WordSplitter {
     if (isSpace(ch) && this.inWord) {
       if (this.buf.length !== 0) {
         // BuildKit (moby/buildkit#5817) keeps `<< EOF` together so that a heredoc marker written with a
-        // space is still one word; `<<- EOF` is split as usual.
+        // space is still one word; `<<- EOF` is split as usual. The rule (whitespace after a word that ends
+        // in `<<` stays in it) is rebuilt from BuildKit's observed results, not from its source.
         if (endsWithHeredocArrow(this.buf)) {
           this.addRawChar(ch);
           return;
