@@ -1,0 +1,52 @@
+/**
+ * `contextEntries`: the walk plus content digests, reduced to exactly what a COPY/ADD cache key may depend on
+ * (DESIGN.md "inputs"): path, type, mode, owner, size, link target, content sha256. Never times or inodes.
+ */
+import { DigestCache } from './digest-cache';
+import { hashEntries } from './hash';
+import type { PatternMatcher } from './pattern-matcher';
+import type { ContextEntry, WalkEntry } from './types';
+import { resolveRoot, walkContext } from './walk';
+
+export interface ContextEntriesOptions {
+  /** The `.dockerignore` matcher; null or absent for none. */
+  matcher?: PatternMatcher | null;
+  /** Directory for the stat-keyed digest cache; without it every file is read. */
+  cacheDir?: string | null;
+  /** Files hashed at once (default 16). */
+  concurrency?: number;
+}
+
+/** Turn walked entries and their digests into key material. */
+export function toContextEntry(entry: WalkEntry, sha256?: string): ContextEntry {
+  const { stat } = entry;
+  const out: ContextEntry = {
+    path: entry.path,
+    type: entry.type,
+    mode: Number(stat.mode & 0o7777n),
+    uid: Number(stat.uid),
+    gid: Number(stat.gid),
+    size: entry.type === 'file' ? Number(stat.size) : 0,
+  };
+  if (entry.linkTarget !== undefined) out.linkTarget = entry.linkTarget;
+  if (entry.type === 'char-device' || entry.type === 'block-device') out.rdev = Number(stat.rdev);
+  if (sha256 !== undefined) out.sha256 = sha256;
+  return out;
+}
+
+/** Every path of the build context (walk order) with the metadata and digests a cache key hashes. */
+export async function contextEntries(
+  root: string,
+  options: ContextEntriesOptions = {},
+): Promise<ContextEntry[]> {
+  const realRoot = await resolveRoot(root);
+  const walked = await walkContext(realRoot, options.matcher ?? null);
+  const cache = options.cacheDir ? await DigestCache.open(options.cacheDir, realRoot) : null;
+  const { digests } = await hashEntries(realRoot, walked, { cache, concurrency: options.concurrency });
+  await cache?.save();
+  return walked.map((entry) => {
+    const d = digests.get(entry.path);
+    // The stat taken while hashing is the one the digest belongs to; prefer it if the file changed since the walk.
+    return toContextEntry(d ? { ...entry, stat: d.stat } : entry, d?.sha256);
+  });
+}
