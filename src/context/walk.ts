@@ -8,19 +8,16 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BuildError, UserError } from '../errors';
 import { compareCodePoints } from './go-path';
-import { mapLimit } from './limit';
+import { createLimiter } from './limit';
 import type { MatchInfo, PatternMatcher } from './pattern-matcher';
 import { entryTypeOf, type WalkEntry } from './types';
 
 export interface WalkOptions {
-  /** How many `lstat` calls may run at once inside one directory. */
+  /** How many file system calls may be in flight at once (default 32). */
   concurrency?: number;
 }
 
-interface Ancestor {
-  entry: WalkEntry;
-  listed: boolean;
-}
+type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /**
  * List the context: files, directories, symlinks (not followed) and device nodes, relative and `/`-separated,
@@ -33,45 +30,45 @@ export async function walkContext(
   options: WalkOptions = {},
 ): Promise<WalkEntry[]> {
   const root = await resolveRoot(contextDir);
-  const concurrency = options.concurrency ?? 32;
-  const out: WalkEntry[] = [];
+  return listDir(root, '', null, false, matcher, createLimiter(options.concurrency ?? 32));
+}
 
-  const visit = async (absDir: string, relDir: string, parentInfo: MatchInfo | null, chain: Ancestor[]) => {
-    const names = await readDir(absDir, relDir, chain);
-    names.sort(compareCodePoints);
-    const stats = await mapLimit(names, concurrency, (name) => lstatOrNull(path.join(absDir, name)));
-    for (let i = 0; i < names.length; i++) {
-      const stat = stats[i];
-      if (stat === null) continue; // vanished since readdir: the walk simply does not see it
+/**
+ * Everything below one directory that the build sees, in walk order. Subdirectories are walked concurrently
+ * and their listings spliced in place. An excluded directory appears exactly when something below it does:
+ * that is fsutil's "send the parents of a re-included path" rule.
+ */
+async function listDir(
+  absDir: string,
+  relDir: string,
+  parentInfo: MatchInfo | null,
+  dirExcluded: boolean,
+  matcher: PatternMatcher | null,
+  limit: Limit,
+): Promise<WalkEntry[]> {
+  const names = await limit(() => readDir(absDir, relDir, dirExcluded));
+  names.sort(compareCodePoints);
+  const parts = await Promise.all(
+    names.map(async (name): Promise<WalkEntry[]> => {
+      const abs = path.join(absDir, name);
+      const stat = await limit(() => lstatOrNull(abs));
+      if (stat === null) return []; // vanished since readdir: the walk simply does not see it
       const type = entryTypeOf(stat);
-      if (type === null) continue;
-      const rel = relDir === '' ? names[i] : `${relDir}/${names[i]}`;
-      const abs = path.join(absDir, names[i]);
+      if (type === null) return [];
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
       const { excluded, info } = matcher
         ? matcher.matchesUsingParentResults(rel, parentInfo)
         : { excluded: false, info: null };
+      if (excluded && (type !== 'dir' || (matcher as PatternMatcher).canSkipDir(rel))) return [];
       const entry: WalkEntry = { path: rel, type, stat };
-      if (type === 'symlink') entry.linkTarget = await fs.readlink(abs);
-      if (excluded) {
-        // Not listed; but an exception may still re-include something inside, so look unless fsutil wouldn't.
-        if (type === 'dir' && !(matcher as PatternMatcher).canSkipDir(rel)) {
-          await visit(abs, rel, info, [...chain, { entry, listed: false }]);
-        }
-        continue;
-      }
-      for (const a of chain) {
-        if (!a.listed) {
-          out.push(a.entry);
-          a.listed = true;
-        }
-      }
-      out.push(entry);
-      if (type === 'dir') await visit(abs, rel, info, [...chain, { entry, listed: true }]);
-    }
-  };
-
-  await visit(root, '', null, []);
-  return out;
+      if (type === 'symlink') entry.linkTarget = await limit(() => fs.readlink(abs));
+      if (type !== 'dir') return [entry];
+      // An excluded directory is still entered when an exception might re-include something inside it.
+      const below = await listDir(abs, rel, info, excluded, matcher, limit);
+      return excluded && below.length === 0 ? [] : [entry, ...below];
+    }),
+  );
+  return parts.flat();
 }
 
 /** The context directory with symlinks resolved (as fsutil does), checked to be a directory. */
@@ -87,19 +84,30 @@ export async function resolveRoot(contextDir: string): Promise<string> {
   return root;
 }
 
-async function readDir(absDir: string, relDir: string, chain: Ancestor[]): Promise<string[]> {
+async function readDir(absDir: string, relDir: string, excluded: boolean): Promise<string[]> {
+  let raw: Buffer[];
   try {
-    return await fs.readdir(absDir);
+    raw = await fs.readdir(absDir, { encoding: 'buffer' });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     // fsutil ignores an unreadable directory that is excluded anyway (it only looked inside for exceptions).
-    const self = chain[chain.length - 1];
-    if ((code === 'EACCES' || code === 'EPERM') && self && !self.listed) return [];
+    if ((code === 'EACCES' || code === 'EPERM') && excluded) return [];
     throw new BuildError(
       `cannot read ${relDir === '' ? 'the build context' : relDir}: ${(e as Error).message}`,
     );
   }
+  // Paths are strings from here on; a name that is not UTF-8 would silently become a different (missing) file.
+  return raw.map((b) => {
+    const name = b.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(b)) {
+      const where = relDir === '' ? 'the build context' : relDir;
+      throw new BuildError(
+        `a file name in ${where} is not valid UTF-8 (${JSON.stringify(name)}); rename it or ignore its directory`,
+      );
+    }
+    return name;
+  });
 }
 
 async function lstatOrNull(abs: string) {

@@ -148,6 +148,17 @@ describe('walkContext', () => {
     }
   });
 
+  test('a file name that is not UTF-8 is a build error, not a silently missing file', async () => {
+    writeTree(root, { 'ok/f': '', 'bad/f': '' });
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(path.join(root, 'bad') + '/'), Buffer.from([0x66, 0xff])]),
+      '',
+    );
+    await expect(walkContext(root, null)).rejects.toThrow(/bad.*not valid UTF-8/);
+    // A pruned directory is never read, so ignoring it is a way out.
+    expect(await walkPaths(root, ['bad'])).toEqual(['ok', 'ok/f']);
+  });
+
   test('the context root may be reached through a symlink', async () => {
     writeTree(root, { 'real/f': '' });
     fs.symlinkSync('real', path.join(root, 'ctx'));
