@@ -1,0 +1,66 @@
+/**
+ * Crash-safe small-file writes: after a crash or SIGKILL a reader sees either the old file or the new one,
+ * never a torn mix. The data goes to a temp file in the same directory (so the rename cannot cross a
+ * filesystem), is fsynced, renamed over the target, and the directory is fsynced so the rename itself
+ * survives a power cut.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** Permission bits of the new file (default 0o644). */
+  mode?: number;
+}
+
+/** Fsync a directory so renames and unlinks in it are durable. Some filesystems refuse; that is fine. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    // EINVAL/EISDIR/EPERM: the filesystem cannot sync directories; the rename is still atomic.
+    if (!isErrno(err, 'EINVAL', 'EISDIR', 'EPERM', 'EACCES')) throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** A temp name next to `target`, unique per process and call, hidden so directory listings skip it. */
+export function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  return path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+export async function atomicWriteFile(
+  target: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const tmp = tempPathFor(target);
+  const handle = await fsp.open(tmp, 'wx', options.mode ?? 0o644);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(target));
+}
+
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'code' in err &&
+    typeof (err as { code: unknown }).code === 'string' &&
+    codes.includes((err as { code: string }).code)
+  );
+}

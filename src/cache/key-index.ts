@@ -1,0 +1,75 @@
+/**
+ * The cache key index: `index/<key-hex>.json`, one record per step key. A record says what the step produced (a
+ * layer, or only a config change) and keeps the key's inputs themselves, so that a later miss can be explained by
+ * diffing inputs instead of just saying "the hash changed".
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { atomicWriteFile, isErrno } from './atomic';
+import type { JsonValue } from './canonical-json';
+import { digestHex, type Digest } from './digest';
+
+export interface LayerRecord {
+  digest: Digest;
+  diffId: Digest;
+  size: number;
+  mediaType: string;
+}
+
+export interface CacheRecord {
+  version: 1;
+  key: Digest;
+  /** The instruction as the log shows it, e.g. `COPY . /app`. */
+  description: string;
+  /** The layer the step added, or null for metadata-only steps. */
+  layer: LayerRecord | null;
+  /** The key's inputs (parent key, expanded op, file inputs digest), kept to explain misses. */
+  inputs: JsonValue;
+  /** How long the step took when it was built: what a hit saves. */
+  durationMs: number;
+  createdAt: string;
+  lastUsedAt: string;
+}
+
+export class KeyIndex {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = path.join(root, 'index');
+  }
+
+  recordPath(key: Digest): string {
+    return path.join(this.dir, `${digestHex(key)}.json`);
+  }
+
+  async get(key: Digest): Promise<CacheRecord | undefined> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.recordPath(key), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    try {
+      const record = JSON.parse(text) as CacheRecord;
+      return record.version === 1 && record.key === key ? record : undefined;
+    } catch {
+      // A record is written atomically, so garbage here is foreign damage: treat it as a miss, rebuild over it.
+      return undefined;
+    }
+  }
+
+  async put(record: CacheRecord): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    await atomicWriteFile(this.recordPath(record.key), JSON.stringify(record));
+  }
+
+  /** Marks a hit as used now (for LRU pruning). Best effort: a lost update only makes pruning less precise. */
+  async touch(record: CacheRecord): Promise<void> {
+    try {
+      await this.put({ ...record, lastUsedAt: new Date().toISOString() });
+    } catch {
+      // not worth failing a build over
+    }
+  }
+}
