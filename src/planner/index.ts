@@ -1,0 +1,10 @@
+/**
+ * The planner room: a parsed Dockerfile and the build options → a typed, fully expanded build plan with
+ * BuildKit's Dockerfile semantics. Pure: no file system, no images, no network.
+ */
+export type * from './types';
+export { planBuild, expandOnBuildTriggers, type OnBuildContext } from './plan';
+export { applyChmod } from './chmod';
+export { formatPlatform, hostPlatform, parsePlatform } from './platform';
+export { parseImageRef, type ParsedImageRef } from './image-ref';
+export { formatGoDuration } from './duration';
