@@ -1,0 +1,433 @@
+/**
+ * One build: Dockerfile → plan → stages (independent ones concurrently) → steps, each checked against the cache by
+ * its key and run only when it missed → the target stage's image (config + manifest blobs). Events report every
+ * step with its cache outcome and, for a miss, the reason.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { BlobStore } from '../cache/blob-store';
+import { loadBuildHistory, saveBuildHistory, type HistoryStep } from '../cache/build-history';
+import { canonicalJson } from '../cache/canonical-json';
+import { sha256Digest, type Digest } from '../cache/digest';
+import { KeyIndex, type LayerRecord } from '../cache/key-index';
+import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
+import { BuildError, UserError } from '../errors';
+import { parseDockerfile } from '../parser';
+import { planBuild } from '../planner';
+import type { BaseImageConfig, BuildPlan, Platform, Stage, Step } from '../planner/types';
+import type { EventSink, StepRef } from '../report/events';
+import { planCopy, type CopyEntry } from './copy/plan-copy';
+import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
+import { explainMiss, type FileInput, type StepInputs } from './explain';
+import { applyStep, inheritConfig, scratchConfig, serializeConfig, type ImageConfigFile } from './image-config';
+import { layerListing } from './layer-listing';
+import { toTarEntry, writeLayer, type Compression } from './layer-writer';
+import { StageFs, type FsEntry } from './stage-fs';
+import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
+import { materializeRootfs } from './rootfs';
+import { workdirEntries } from './workdir';
+import { resolveOwner } from './owner';
+
+/** An image the build can start from (from the local store). */
+export interface ResolvedImage {
+  manifestDigest: Digest;
+  config: ImageConfigFile;
+  layers: LayerRecord[];
+}
+
+export interface BuildOptions {
+  root: string;
+  contextDir: string;
+  /** Absolute path of the Dockerfile. */
+  dockerfilePath: string;
+  /** The Dockerfile as named in messages. */
+  dockerfileName: string;
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  noCache: boolean;
+  labels: ReadonlyMap<string, string>;
+  compression: Compression;
+  /** SOURCE_DATE_EPOCH in seconds. */
+  sourceDateEpoch?: number;
+  platform?: Platform;
+  events: EventSink;
+  resolveImage: (normalizedRef: string, platform: Platform) => Promise<ResolvedImage | undefined>;
+}
+
+export interface BuiltImage {
+  config: ImageConfigFile;
+  configDigest: Digest;
+  configSize: number;
+  manifestDigest: Digest;
+  manifestSize: number;
+  manifest: OciManifest;
+  layers: LayerRecord[];
+  steps: number;
+  hits: number;
+  durationMs: number;
+}
+
+export interface OciManifest {
+  schemaVersion: 2;
+  mediaType: string;
+  config: { mediaType: string; digest: string; size: number };
+  layers: { mediaType: string; digest: string; size: number }[];
+}
+
+interface StageResult {
+  key: string;
+  config: ImageConfigFile;
+  layers: LayerRecord[];
+  fs: () => Promise<StageFs>;
+}
+
+export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
+
+export async function build(opts: BuildOptions): Promise<BuiltImage> {
+  return new Build(opts).run();
+}
+
+class Build {
+  private readonly blobs: BlobStore;
+  private readonly index: KeyIndex;
+  private readonly started = Date.now();
+  private readonly created: string;
+  private readonly results = new Map<number, Promise<StageResult>>();
+  private readonly images = new Map<string, ResolvedImage>();
+  private context: Promise<CopySourceFs> | undefined;
+  private readonly historySteps: HistoryStep[] = [];
+  private previous = new Map<string, StepInputs>();
+  private steps = 0;
+  private hits = 0;
+  private lines: string[] = [];
+
+  constructor(private readonly opts: BuildOptions) {
+    this.blobs = new BlobStore(opts.root);
+    this.index = new KeyIndex(opts.root);
+    const epoch = opts.sourceDateEpoch;
+    this.created = new Date(epoch !== undefined ? epoch * 1000 : this.started).toISOString().replace('.000Z', 'Z');
+  }
+
+  async run(): Promise<BuiltImage> {
+    await this.blobs.init();
+    const plan = await this.plan();
+    const targetName = plan.stages[plan.target].displayName;
+    const history = await loadBuildHistory(this.opts.root, this.opts.dockerfilePath, targetName);
+    for (const s of history?.steps ?? []) this.previous.set(s.position, s.inputs as unknown as StepInputs);
+
+    for (const warning of plan.unusedBuildArgs) {
+      this.opts.events({ type: 'warning', message: `build arg ${warning} was given but not used by any ARG` });
+    }
+    // Start every needed stage; each waits for the stages it reads, so independent stages overlap.
+    for (const i of plan.needed) this.stage(plan, i);
+    const target = await this.stage(plan, plan.target);
+    await Promise.all(plan.needed.map((i) => this.stage(plan, i)));
+
+    const image = await this.writeImage(target);
+    await saveBuildHistory(this.opts.root, {
+      version: 1,
+      dockerfile: this.opts.dockerfilePath,
+      target: targetName,
+      steps: this.historySteps,
+    });
+    this.opts.events({
+      type: 'build-done',
+      steps: this.steps,
+      hits: this.hits,
+      misses: this.steps - this.hits,
+      durationMs: image.durationMs,
+      imageId: image.configDigest,
+    });
+    return image;
+  }
+
+  /** Parse and plan; plan again once the base images' configs are known (their ENV, WORKDIR, ONBUILD …). */
+  private async plan(): Promise<BuildPlan> {
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(this.opts.dockerfilePath);
+    } catch {
+      throw new UserError(`failed to read Dockerfile: ${this.opts.dockerfileName}: no such file`);
+    }
+    this.lines = bytes.toString('utf8').split(/\r?\n/);
+    const df = parseDockerfile(bytes, { fileName: this.opts.dockerfileName });
+    const base = {
+      fileName: this.opts.dockerfileName,
+      buildArgs: this.opts.buildArgs,
+      target: this.opts.target,
+      platform: this.opts.platform,
+      lines: this.lines,
+    };
+    const first = planBuild(df, base);
+    const wanted = first.stages.filter((s) => s.needed && s.base.kind === 'image');
+    if (wanted.length === 0) return first;
+    for (const s of wanted) {
+      if (s.base.kind !== 'image') continue;
+      const image = await this.opts.resolveImage(s.base.normalized, s.platform);
+      if (!image) {
+        throw new BuildError(
+          `FROM ${s.baseName}: image not found in the local store (${s.base.normalized})`,
+          this.location(s.line, s.endLine),
+        );
+      }
+      this.images.set(s.base.normalized, image);
+    }
+    return planBuild(df, {
+      ...base,
+      baseImage: (ref: string): BaseImageConfig | undefined => {
+        const c = this.images.get(ref)?.config.config;
+        if (!c) return undefined;
+        return { env: c.Env, workingDir: c.WorkingDir, user: c.User, shell: c.Shell, onBuild: c.OnBuild ?? undefined };
+      },
+    });
+  }
+
+  private location(line: number, endLine: number): { file: string; line: number; endLine: number; text: string } {
+    return { file: this.opts.dockerfileName, line, endLine, text: this.lines.slice(line - 1, endLine).join('\n') };
+  }
+
+  private stage(plan: BuildPlan, index: number): Promise<StageResult> {
+    let result = this.results.get(index);
+    if (!result) {
+      result = this.runStage(plan, plan.stages[index]);
+      // Failures surface through the awaiting caller; avoid an unhandled rejection for stages awaited later.
+      result.catch(() => undefined);
+      this.results.set(index, result);
+    }
+    return result;
+  }
+
+  private async runStage(plan: BuildPlan, stage: Stage): Promise<StageResult> {
+    const total = stage.steps.length + 1;
+    const ref = (index: number, line: number, instruction: string): StepRef => ({
+      stage: stage.name ?? `stage-${stage.index}`,
+      showStage: plan.stages.length > 1,
+      stageIndex: stage.index,
+      index,
+      total,
+      line,
+      instruction,
+    });
+    const fromRef = ref(1, stage.line, `FROM ${stage.baseName}`);
+    this.opts.events({ type: 'step-start', step: fromRef });
+    let state: StageResult;
+    if (stage.base.kind === 'stage') {
+      const parent = await this.stage(plan, stage.base.index);
+      state = { ...parent, config: inheritConfig(parent.config), layers: [...parent.layers] };
+    } else if (stage.base.kind === 'image') {
+      const image = this.images.get(stage.base.normalized) as ResolvedImage;
+      const layers = [...image.layers];
+      state = {
+        key: image.manifestDigest,
+        config: inheritConfig(image.config),
+        layers,
+        fs: lazy(async () => {
+          let fs = StageFs.empty();
+          for (const l of layers) fs = fs.withLayer(await layerListing(this.opts.root, this.blobs, l.digest, l.diffId));
+          return fs;
+        }),
+      };
+    } else {
+      const platform = stage.platform;
+      state = {
+        key: `scratch:${platform.os}/${platform.architecture}${platform.variant ? '/' + platform.variant : ''}`,
+        config: scratchConfig(platform),
+        layers: [],
+        fs: async () => StageFs.empty(),
+      };
+    }
+    await Promise.all(stage.dependsOn.map((d) => this.stage(plan, d)));
+    this.report(fromRef, 'hit', undefined, 0, null);
+
+    let cmdSet = false;
+    let parentMissed = false;
+    for (let i = 0; i < stage.steps.length; i++) {
+      const step = stage.steps[i];
+      const stepRef = ref(i + 2, step.line, displayInstruction(step));
+      this.opts.events({ type: 'step-start', step: stepRef });
+      const t0 = performance.now();
+      const position = `${stage.index}/${i + 2}`;
+
+      const inputs: StepInputs = { parent: state.key, op: opInputs(step) };
+      const args = argInputs(step);
+      if (args) inputs.args = args;
+      let files: FileInput[] | undefined;
+      let entries: CopyEntry[] | undefined;
+      if (step.kind === 'copy' || step.kind === 'add') {
+        const source = await this.copySource(plan, step);
+        const owner = step.chown ? await resolveOwner(step.chown, state, this.opts.root, this.blobs) : undefined;
+        const planned = await planCopy(step, source, await state.fs(), {
+          owner,
+          dirTime: Math.floor(this.started / 1000),
+          epoch: this.opts.sourceDateEpoch,
+          location: this.location(step.line, step.endLine),
+        });
+        entries = planned.entries;
+        if (step.from) {
+          inputs.op.fromKey = step.from.kind === 'stage' ? (await this.stage(plan, step.from.index)).key : step.from.kind;
+        } else {
+          files = planned.inputs;
+          const listing = canonicalJson(files);
+          inputs.filesDigest = sha256Digest(listing);
+          await this.blobs.put(listing);
+        }
+      } else if (step.kind === 'workdir') {
+        const owner = step.context.user ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs) : undefined;
+        entries = workdirEntries(step.resolved, await state.fs(), owner, this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000));
+      } else if (step.kind === 'run') {
+        throw new BuildError('RUN is not supported yet: it needs the sandbox of the RUN issue', this.location(step.line, step.endLine));
+      }
+
+      const key = stepKey(inputs);
+      let record = this.opts.noCache ? undefined : await this.index.get(key);
+      if (record?.layer && !(await this.blobs.has(record.layer.digest))) record = undefined;
+      let layer: LayerRecord | null;
+      let reason: string | undefined;
+      let createdAt: string;
+      if (record) {
+        layer = record.layer;
+        createdAt = record.createdAt;
+        await this.index.touch(record);
+      } else {
+        layer = entries && entries.length > 0
+          ? await writeLayer(this.blobs, entries.map(toTarEntry), this.opts.compression, this.opts.sourceDateEpoch)
+          : null;
+        const now = new Date().toISOString();
+        createdAt = now;
+        await this.index.put({
+          version: 1,
+          key,
+          description: stepRef.instruction,
+          layer,
+          inputs,
+          durationMs: Math.round(performance.now() - t0),
+          createdAt: now,
+          lastUsedAt: now,
+        });
+        const previous = this.previous.get(position);
+        reason = explainMiss({
+          current: inputs,
+          currentFiles: files,
+          previous: previous && { inputs: previous, files: await this.previousFiles(previous) },
+          parentMissed,
+          isFirstStep: i === 0,
+          noCache: this.opts.noCache,
+        });
+      }
+      parentMissed = !record;
+      // A step's history time is when it was first built, so a fully cached rebuild gives the very same image.
+      const created = this.opts.sourceDateEpoch !== undefined ? this.created : createdAt;
+      applyStep(state.config, step, layer !== null, created, cmdSet);
+      if (step.kind === 'cmd') cmdSet = true;
+      if (layer) {
+        const fsBefore = state.fs;
+        const added: FsEntry[] = (entries ?? []).map((e) => ({
+          path: e.path,
+          type: e.type,
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          linkTarget: e.linkTarget,
+        }));
+        state = {
+          ...state,
+          layers: [...state.layers, layer],
+          fs: lazy(async () => (await fsBefore()).withLayer(added)),
+        };
+        state.config.rootfs.diff_ids.push(layer.diffId);
+      }
+      state.key = key;
+      this.historySteps.push({ position, key, inputs: inputs as never });
+      this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
+    }
+    return state;
+  }
+
+  private report(step: StepRef, cache: 'hit' | 'miss', reason: string | undefined, ms: number, layer: LayerRecord | null): void {
+    this.steps++;
+    if (cache === 'hit') this.hits++;
+    this.opts.events({
+      type: 'step-done',
+      step,
+      cache,
+      ...(reason !== undefined ? { reason } : {}),
+      durationMs: ms,
+      layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size },
+    });
+  }
+
+  private async previousFiles(previous: StepInputs): Promise<FileInput[] | undefined> {
+    if (!previous.filesDigest) return undefined;
+    try {
+      return JSON.parse((await this.blobs.readAll(previous.filesDigest as Digest)).toString('utf8')) as FileInput[];
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async copySource(plan: BuildPlan, step: Extract<Step, { kind: 'copy' | 'add' }>): Promise<CopySourceFs> {
+    if (!step.from) return this.contextSource();
+    if (step.from.kind === 'stage') {
+      const source = await this.stage(plan, step.from.index);
+      return materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${plan.stages[step.from.index].displayName}`);
+    }
+    if (step.from.kind === 'image') {
+      const image = await this.opts.resolveImage(step.from.normalized, plan.targetPlatform);
+      if (!image) {
+        throw new BuildError(`COPY --from=${step.from.ref}: image not found in the local store`, this.location(step.line, step.endLine));
+      }
+      return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${step.from.ref}`);
+    }
+    return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
+  }
+
+  private contextSource(): Promise<CopySourceFs> {
+    this.context ??= (async () => {
+      const ignore = await loadIgnorePatterns(this.opts.contextDir, this.opts.dockerfilePath);
+      const matcher = matcherFromIgnoreFile(ignore);
+      const entries = await contextEntries(this.opts.contextDir, {
+        matcher,
+        cacheDir: path.join(this.opts.root, 'context-digests'),
+      });
+      return sourceFromEntries(path.resolve(this.opts.contextDir), entries, true, 'build context');
+    })();
+    return this.context;
+  }
+
+  private async writeImage(target: StageResult): Promise<BuiltImage> {
+    const config = target.config;
+    const times = config.history.map((h) => h.created ?? '').filter((t) => t !== '');
+    config.created =
+      this.opts.sourceDateEpoch !== undefined || times.length === 0 ? this.created : times.sort()[times.length - 1];
+    if (this.opts.labels.size > 0) {
+      config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.opts.labels) };
+    }
+    const configBytes = Buffer.from(serializeConfig(config));
+    const configInfo = await this.blobs.put(configBytes);
+    const manifest: OciManifest = {
+      schemaVersion: 2,
+      mediaType: MANIFEST_MEDIA_TYPE,
+      config: { mediaType: CONFIG_MEDIA_TYPE, digest: configInfo.digest, size: configInfo.size },
+      layers: target.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const manifestInfo = await this.blobs.put(Buffer.from(JSON.stringify(manifest)));
+    return {
+      config,
+      configDigest: configInfo.digest,
+      configSize: configInfo.size,
+      manifestDigest: manifestInfo.digest,
+      manifestSize: manifestInfo.size,
+      manifest,
+      layers: target.layers,
+      steps: this.steps,
+      hits: this.hits,
+      durationMs: Date.now() - this.started,
+    };
+  }
+}
+
+function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}

@@ -1,0 +1,233 @@
+/**
+ * COPY/ADD as BuildKit's file operation performs it (CopyDirContentsOnly, FollowSymlinks, AllowWildcard,
+ * CreateDestPath): which files end up where, with which mode and owner. The result is the list of entries of the
+ * new layer (copied files plus the parent directories a layer diff would carry) and the list of inputs that the
+ * cache key hashes. Nothing is written here.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { BuildError } from '../../errors';
+import { containsWildcards, expandCopySource, PatternMatcher, ContextTree } from '../../context';
+import { applyChmod } from '../../planner/chmod';
+import type { Chmod, CopyStep } from '../../planner/types';
+import type { FileInput } from '../explain';
+import type { FsType, StageFs } from '../stage-fs';
+import type { CopySourceFs } from './source-fs';
+
+export interface CopyEntry {
+  /** Path in the image, relative, `/`-separated. */
+  path: string;
+  type: FsType;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  size: number;
+  linkTarget?: string;
+  /** For files: where to read the content on disk. */
+  sourcePath?: string;
+  /** For files made from a heredoc. */
+  content?: Buffer;
+}
+
+export interface CopyPlan {
+  entries: CopyEntry[];
+  /** The source files the step read, for the cache key (context sources only). */
+  inputs: FileInput[];
+}
+
+export interface CopyPlanOptions {
+  /** `--chown` resolved to numeric ids, if given. */
+  owner?: { uid: number; gid: number };
+  /** Time stamp for directories the copy creates or modifies (seconds). */
+  dirTime: number;
+  /** SOURCE_DATE_EPOCH: file times are clamped to it. */
+  epoch?: number;
+  /** The Dockerfile location for errors. */
+  location: { file: string; line: number; endLine: number; text: string };
+}
+
+const DIR_MODE = 0o755;
+
+export async function planCopy(
+  step: CopyStep,
+  source: CopySourceFs | undefined,
+  dest: StageFs,
+  opts: CopyPlanOptions,
+): Promise<CopyPlan> {
+  const fail = (message: string): BuildError => new BuildError(`${step.kind.toUpperCase()} failed: ${message}`, opts.location);
+  const out = new Map<string, CopyEntry>();
+  const inputs: FileInput[] = [];
+  const destTree = new ContextTree(dest.nodes());
+  const destRel = resolveInImage(destTree, step.destPath);
+  const destHasSlash = step.destPath.endsWith('/') || step.destPath.endsWith('/.') || step.destPath === '/';
+  const destIsExistingDir = destRel === '' || dest.get(destRel)?.type === 'dir';
+  const pathSources = step.sources.filter((s) => s.kind === 'path');
+  if (pathSources.length !== step.sources.length) throw fail('remote sources (URLs, git) are not supported yet');
+  const many = pathSources.length + step.heredocs.length > 1;
+  if (many && !destHasSlash && !destIsExistingDir) {
+    throw fail(`when using ${step.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
+  }
+  const excludes = step.excludes.length > 0 ? PatternMatcher.create(step.excludes) : null;
+  const clamp = (t: number): number => (opts.epoch !== undefined && t > opts.epoch ? opts.epoch : t);
+
+  const put = async (target: string, srcRel: string, src: CopySourceFs): Promise<void> => {
+    const e = src.entry(srcRel);
+    if (!e) return;
+    const abs = path.join(src.root, srcRel);
+    const stat = await fsp.lstat(abs);
+    const owner = opts.owner ?? (src.isContext ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid });
+    const type: FsType = e.type;
+    const mode = step.chmod ? applyChmod(step.chmod, e.mode, type === 'dir') : e.mode;
+    out.set(target, {
+      path: target,
+      type,
+      mode,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtime: clamp(Math.floor(stat.mtimeMs / 1000)),
+      size: type === 'file' ? e.size : 0,
+      linkTarget: e.linkTarget,
+      sourcePath: type === 'file' ? abs : undefined,
+    });
+    if (src.isContext) {
+      // Owners are the image's (root or --chown), never the host's: a context must hit the same on any machine.
+      inputs.push([srcRel, e.type, e.mode, owner.uid, owner.gid, e.size, e.linkTarget ?? '', e.sha256 ?? '']);
+    }
+  };
+
+  for (const s of pathSources) {
+    if (!source) throw fail('no source to copy from');
+    const raw = s.path;
+    const rel = raw.replace(/^\/+/, '');
+    let matches: string[];
+    try {
+      matches = expandCopySource(rel === '' ? '.' : rel, source.tree);
+    } catch {
+      matches = [];
+    }
+    if (matches.length === 0) {
+      throw fail(
+        containsWildcards(rel)
+          ? `no source files were specified: "${raw}" matched nothing in the ${source.label}`
+          : `"${raw}": not found in the ${source.label}${source.isContext ? ' (or excluded by .dockerignore)' : ''}`,
+      );
+    }
+    if (matches.length > 1 && !destHasSlash && !destIsExistingDir) {
+      throw fail(`"${raw}" matched ${matches.length} files, so the destination must be a directory and end with a /`);
+    }
+    for (const m of matches) {
+      const match = m === '.' ? '' : m;
+      const resolved = source.tree.resolve(match, true);
+      const node = resolved === '' ? undefined : source.tree.get(resolved);
+      if (resolved !== '' && !node) throw fail(`"${raw}": not found in the ${source.label}`);
+      const isDir = resolved === '' || node?.type === 'dir';
+      const baseTarget = step.parents ? joinRel(destRel, parentsPath(raw, match)) : destRel;
+      if (isDir) {
+        // A directory source copies its contents into the destination directory.
+        for (const d of source.tree.descendants(resolved)) {
+          const inner = resolved === '' ? d.path : d.path.slice(resolved.length + 1);
+          if (excludes?.matches(inner)) continue;
+          await put(joinRel(baseTarget, inner), d.path, source);
+        }
+        if (baseTarget !== '' && !out.has(baseTarget) && dest.get(baseTarget)?.type !== 'dir') {
+          await putDir(baseTarget, resolved, source);
+        }
+      } else {
+        if (excludes?.matches(path.posix.basename(match))) continue;
+        const target = step.parents
+          ? baseTarget
+          : destHasSlash || destIsExistingDir || many
+            ? joinRel(destRel, path.posix.basename(match))
+            : destRel;
+        await put(target, resolved, source);
+      }
+    }
+  }
+
+  for (const doc of step.heredocs) {
+    const target = destHasSlash || destIsExistingDir || many ? joinRel(destRel, doc.name) : destRel;
+    const content = Buffer.from(doc.content, 'utf8');
+    const owner = opts.owner ?? { uid: 0, gid: 0 };
+    out.set(target, {
+      path: target,
+      type: 'file',
+      mode: step.chmod ? applyChmod(step.chmod, 0o644, false) : 0o644,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtime: opts.epoch ?? opts.dirTime,
+      size: content.length,
+      content,
+    });
+    inputs.push([`<<${doc.name}`, 'file', 0o644, 0, 0, content.length, '', sha256Hex(content)]);
+  }
+
+  addParentDirs(out, dest, opts);
+  return { entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), inputs };
+
+  async function putDir(target: string, srcRel: string, src: CopySourceFs): Promise<void> {
+    const e = srcRel === '' ? undefined : src.entry(srcRel);
+    const owner = opts.owner ?? { uid: 0, gid: 0 };
+    out.set(target, {
+      path: target,
+      type: 'dir',
+      mode: step.chmod ? applyChmod(step.chmod as Chmod, e?.mode ?? DIR_MODE, true) : DIR_MODE,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtime: opts.epoch ?? opts.dirTime,
+      size: 0,
+    });
+  }
+}
+
+/**
+ * Every parent directory of a copied path is part of the layer, as a diff carries a directory whose contents
+ * changed: existing ones with their metadata, missing ones created 0755 (owned by `--chown` when given).
+ */
+function addParentDirs(out: Map<string, CopyEntry>, dest: StageFs, opts: CopyPlanOptions): void {
+  const time = opts.epoch ?? opts.dirTime;
+  for (const p of [...out.keys()]) {
+    let dir = path.posix.dirname(p);
+    while (dir !== '.' && dir !== '' && !out.has(dir)) {
+      const existing = dest.get(dir);
+      const owner = opts.owner ?? { uid: 0, gid: 0 };
+      out.set(dir, {
+        path: dir,
+        type: 'dir',
+        mode: existing?.type === 'dir' ? existing.mode : DIR_MODE,
+        uid: existing?.type === 'dir' ? existing.uid : owner.uid,
+        gid: existing?.type === 'dir' ? existing.gid : owner.gid,
+        mtime: time,
+        size: 0,
+      });
+      dir = path.posix.dirname(dir);
+    }
+  }
+}
+
+/** The destination inside the image, relative, with existing symlinked directories resolved as a copy would. */
+function resolveInImage(tree: ContextTree, absDest: string): string {
+  const cleaned = path.posix.normalize(absDest).replace(/^\/+/, '').replace(/\/+$/, '');
+  if (cleaned === '' || cleaned === '.') return '';
+  return tree.resolve(cleaned, true);
+}
+
+/** `COPY --parents`: the part after a `/./` pivot is kept, else the whole relative path. */
+function parentsPath(raw: string, match: string): string {
+  const pivot = raw.indexOf('/./');
+  if (pivot < 0) return match;
+  const before = raw.slice(0, pivot).replace(/^\/+|^\.\//g, '');
+  return before === '' ? match : match.slice(before.length + 1);
+}
+
+function joinRel(dir: string, name: string): string {
+  if (dir === '') return name;
+  if (name === '') return dir;
+  return `${dir}/${name}`;
+}
+
+function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

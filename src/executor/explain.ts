@@ -1,0 +1,116 @@
+/**
+ * Why did a step miss? The answer compares the step's key inputs with the inputs the same step had in the previous
+ * build of this Dockerfile and names the first cause in words: an instruction edit, a build arg, the files that
+ * changed (added / removed / content / mode), the base image, or a parent step that missed.
+ */
+import type { JsonValue } from '../cache/canonical-json';
+
+/** One file a COPY/ADD read: [path, type, mode, uid, gid, size, link target, content sha256]. */
+export type FileInput = [string, string, number, number, number, number, string, string];
+
+export interface StepInputs {
+  [key: string]: JsonValue | undefined;
+  /** The previous step's key, or the base image's manifest digest, or `scratch`. */
+  parent: string;
+  /** The expanded instruction and what it depends on from the stage so far. */
+  op: { [key: string]: JsonValue | undefined; instruction: string };
+  /** Build args in scope that the step depends on. */
+  args?: { [name: string]: string };
+  /** Digest of the file listing the step read (the listing itself is a blob, see `files`). */
+  filesDigest?: string;
+}
+
+export interface PreviousStep {
+  inputs: StepInputs;
+  files?: FileInput[];
+}
+
+export interface ExplainContext {
+  current: StepInputs;
+  currentFiles?: FileInput[];
+  previous: PreviousStep | undefined;
+  /** True when the step before this one missed in this build. */
+  parentMissed: boolean;
+  /** True for the first step of a stage (its parent is the base image). */
+  isFirstStep: boolean;
+  noCache: boolean;
+  /** Whether a record existed for the key (a miss with identical inputs means it was pruned). */
+}
+
+const MAX_LISTED = 5;
+
+export function explainMiss(ctx: ExplainContext): string {
+  if (ctx.noCache) return '--no-cache';
+  const prev = ctx.previous;
+  if (!prev) return 'no earlier build of this step';
+  const cur = ctx.current;
+
+  if (prev.inputs.op.instruction !== cur.op.instruction) {
+    return `instruction changed: \`${prev.inputs.op.instruction}\` → \`${cur.op.instruction}\``;
+  }
+  const own: string[] = [];
+  const argChanges = diffMaps(prev.inputs.args ?? {}, cur.args ?? {});
+  for (const [name, before, after] of argChanges) {
+    own.push(`build arg ${name} changed ${show(before)} → ${show(after)}`);
+  }
+  if (own.length === 0 && !sameJson(prev.inputs.op, cur.op)) own.push(describeOpChange(prev.inputs.op, cur.op));
+  if (prev.inputs.filesDigest !== cur.filesDigest && cur.filesDigest !== undefined) {
+    own.push(describeFileChanges(prev.files, ctx.currentFiles));
+  }
+  if (own.length > 0) return own.join('; ');
+
+  if (prev.inputs.parent !== cur.parent) {
+    if (ctx.isFirstStep) return `base image changed: ${short(prev.inputs.parent)} → ${short(cur.parent)}`;
+    return ctx.parentMissed ? 'parent step missed' : 'parent step changed';
+  }
+  return 'inputs unchanged, but the cache record is gone (pruned or never stored)';
+}
+
+function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): string {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changed = keys.filter((k) => !sameJson(before[k], after[k]));
+  const parts = changed.map((k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`);
+  return `settings changed: ${parts.join(', ')}`;
+}
+
+function describeFileChanges(before: FileInput[] | undefined, after: FileInput[] | undefined): string {
+  if (!before || !after) return 'source files changed';
+  const old = new Map(before.map((f) => [f[0], f]));
+  const now = new Map(after.map((f) => [f[0], f]));
+  const changes: string[] = [];
+  for (const [p, f] of now) {
+    const o = old.get(p);
+    if (!o) changes.push(`${p} (added)`);
+    else if (o[1] !== f[1]) changes.push(`${p} (type ${o[1]} → ${f[1]})`);
+    else if (o[7] !== f[7] || o[5] !== f[5]) changes.push(`${p} (content)`);
+    else if (o[2] !== f[2]) changes.push(`${p} (mode ${octal(o[2])} → ${octal(f[2])})`);
+    else if (o[3] !== f[3] || o[4] !== f[4]) changes.push(`${p} (owner ${o[3]}:${o[4]} → ${f[3]}:${f[4]})`);
+    else if (o[6] !== f[6]) changes.push(`${p} (link target)`);
+  }
+  for (const p of old.keys()) if (!now.has(p)) changes.push(`${p} (removed)`);
+  if (changes.length === 0) return 'source files changed';
+  const listed = changes.slice(0, MAX_LISTED).join(', ');
+  const more = changes.length > MAX_LISTED ? `, and ${changes.length - MAX_LISTED} more` : '';
+  return `${changes.length} file${changes.length === 1 ? '' : 's'} changed: ${listed}${more}`;
+}
+
+function diffMaps(a: Record<string, string>, b: Record<string, string>): [string, string | undefined, string | undefined][] {
+  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return names.filter((n) => a[n] !== b[n]).map((n) => [n, a[n], b[n]]);
+}
+
+function sameJson(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+function show(v: string | undefined): string {
+  return v === undefined ? '(unset)' : v === '' ? '""' : v;
+}
+
+function short(digest: string): string {
+  return digest.startsWith('sha256:') ? digest.slice(0, 19) : digest;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8);
+}

@@ -1,0 +1,50 @@
+/**
+ * The cache key of a step (DESIGN.md, "the cache model"): sha256 over the canonical JSON of its parent key, the
+ * expanded instruction with what it depends on from the stage so far, and its file inputs. The inputs are returned
+ * too, because the index keeps them to explain a later miss.
+ */
+import { canonicalJson, type JsonValue } from '../cache/canonical-json';
+import { sha256Digest, type Digest } from '../cache/digest';
+import type { Step } from '../planner/types';
+import type { StepInputs } from './explain';
+
+/** Fields of a planned step that describe where it was written, not what it does. */
+const NOT_SEMANTIC = new Set(['line', 'endLine', 'original', 'fromOnBuild', 'context', 'createdBy']);
+
+/** The instruction as the log shows it: one line, keyword upper-case. */
+export function displayInstruction(step: Step): string {
+  const text = step.original.replace(/\s*\n\s*/g, ' ').trim();
+  const space = text.search(/\s/);
+  const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
+  const shown = space < 0 ? keyword : keyword + text.slice(space);
+  return step.fromOnBuild ? `ONBUILD ${shown}` : shown;
+}
+
+export function opInputs(step: Step): StepInputs['op'] {
+  const op: StepInputs['op'] = { instruction: step.createdBy ?? displayInstruction(step) };
+  for (const [k, v] of Object.entries(step)) {
+    if (!NOT_SEMANTIC.has(k) && v !== undefined) op[k] = v as JsonValue;
+  }
+  // What a step depends on from the stage so far (DESIGN.md): RUN sees the environment, user, workdir and shell;
+  // WORKDIR creates its directory as the current user.
+  if (step.kind === 'run') {
+    op.env = step.context.env.map((e) => `${e.key}=${e.value}`);
+    op.user = step.context.user;
+    op.workdir = step.context.workdir;
+    op.shell = step.context.shell;
+  } else if (step.kind === 'workdir') {
+    op.user = step.context.user;
+  }
+  return op;
+}
+
+/** Build args in scope, by name, for the steps whose meaning depends on them (ARG itself, RUN). */
+export function argInputs(step: Step): Record<string, string> | undefined {
+  if (step.kind === 'arg') return Object.fromEntries(step.args.map((a) => [a.key, a.value ?? '(unset)']));
+  if (step.kind === 'run') return Object.fromEntries(step.context.args.map((a) => [a.key, a.value ?? '(unset)']));
+  return undefined;
+}
+
+export function stepKey(inputs: StepInputs): Digest {
+  return sha256Digest(canonicalJson(inputs));
+}

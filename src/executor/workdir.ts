@@ -1,0 +1,29 @@
+/**
+ * WORKDIR creates its directory (and missing parents) as BuildKit's `Mkdir(wd, 0755, WithParents)` does, owned by
+ * the current USER. Nothing to add when the directory already exists, or for `/`.
+ */
+import type { CopyEntry } from './copy/plan-copy';
+import type { StageFs } from './stage-fs';
+
+export function workdirEntries(
+  resolved: string,
+  fs: StageFs,
+  owner: { uid: number; gid: number } | undefined,
+  time: number,
+): CopyEntry[] {
+  const parts = resolved.split('/').filter((p) => p !== '');
+  if (parts.length === 0 || fs.get(parts.join('/'))?.type === 'dir') return [];
+  const entries: CopyEntry[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const p = parts.slice(0, i).join('/');
+    const existing = fs.get(p);
+    if (existing?.type === 'dir') {
+      // An existing parent appears in the diff with its own metadata, as the directory changed.
+      entries.push({ path: p, type: 'dir', mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: time, size: 0 });
+    } else {
+      const o = owner ?? { uid: 0, gid: 0 };
+      entries.push({ path: p, type: 'dir', mode: 0o755, uid: o.uid, gid: o.gid, mtime: time, size: 0 });
+    }
+  }
+  return entries;
+}

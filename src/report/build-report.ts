@@ -1,0 +1,50 @@
+import type { BuildEvent, CacheOutcome, LayerSummary } from './events';
+
+/** The `--report FILE` document (version 1). Every instruction of every built stage is a step, FROM included. */
+export interface BuildReport {
+  version: 1;
+  image: { name: string | null; manifestDigest: string; configDigest: string };
+  steps: {
+    stage: string;
+    index: number;
+    line: number;
+    instruction: string;
+    cache: CacheOutcome;
+    reason: string | null;
+    durationMs: number;
+    layer: LayerSummary | null;
+  }[];
+  summary: { steps: number; hits: number; misses: number; durationMs: number };
+}
+
+/** Collects step events as they come, in the order stages and steps appear in the Dockerfile. */
+export class ReportCollector {
+  private readonly done: Extract<BuildEvent, { type: 'step-done' }>[] = [];
+
+  readonly sink = (event: BuildEvent): void => {
+    if (event.type === 'step-done') this.done.push(event);
+  };
+
+  build(image: BuildReport['image'], durationMs: number): BuildReport {
+    const ordered = [...this.done].sort(
+      (a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index,
+    );
+    const steps = ordered.map((e) => ({
+      stage: e.step.stage,
+      index: e.step.index,
+      line: e.step.line,
+      instruction: e.step.instruction,
+      cache: e.cache,
+      reason: e.reason ?? null,
+      durationMs: Math.round(e.durationMs),
+      layer: e.layer,
+    }));
+    const hits = steps.filter((s) => s.cache === 'hit').length;
+    return {
+      version: 1,
+      image,
+      steps,
+      summary: { steps: steps.length, hits, misses: steps.length - hits, durationMs: Math.round(durationMs) },
+    };
+  }
+}

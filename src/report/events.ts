@@ -1,0 +1,52 @@
+/**
+ * What the executor tells the outside world while it builds. The report room only listens to these; it never
+ * reaches back into the build.
+ */
+
+export interface StepRef {
+  /** The stage's name, or `stage-N` when it has none. */
+  stage: string;
+  /** BuildKit names the stage in the log only when the Dockerfile has more than one. */
+  showStage: boolean;
+  stageIndex: number;
+  /** 1-based position of the step in its stage (FROM is 1). */
+  index: number;
+  /** Steps in the stage, FROM included. */
+  total: number;
+  /** The Dockerfile line the instruction starts on. */
+  line: number;
+  /** The instruction as shown in the log, variables expanded: `COPY . /app`. */
+  instruction: string;
+}
+
+export interface LayerSummary {
+  digest: string;
+  diffId: string;
+  size: number;
+}
+
+export type CacheOutcome = 'hit' | 'miss';
+
+export type BuildEvent =
+  | { type: 'step-start'; step: StepRef }
+  | {
+      type: 'step-done';
+      step: StepRef;
+      cache: CacheOutcome;
+      /** Why a miss happened, in words; absent for hits. */
+      reason?: string;
+      durationMs: number;
+      layer: LayerSummary | null;
+    }
+  | { type: 'step-output'; step: StepRef; text: string }
+  | { type: 'warning'; message: string }
+  | { type: 'build-done'; steps: number; hits: number; misses: number; durationMs: number; imageId: string };
+
+export type EventSink = (event: BuildEvent) => void;
+
+/** `[stage 2/6] COPY . /app`, the way BuildKit labels a step. */
+export function stepLabel(step: StepRef): string {
+  const width = String(step.total).length;
+  const prefix = step.showStage ? `${step.stage} ` : '';
+  return `[${prefix}${String(step.index).padStart(width)}/${step.total}] ${step.instruction}`;
+}
