@@ -344,6 +344,15 @@ export type Step =
 
 export type StepKind = Step['kind'];
 
+/** The step type of one kind: `StepOfKind<'add'>` is CopyStep. */
+export type StepOfKind<K extends StepKind> = Step extends infer S
+  ? S extends { kind: infer SK }
+    ? K extends SK
+      ? S
+      : never
+    : never
+  : never;
+
 export interface Stage extends SourceSpan {
   index: number;
   /** The `AS` name, lower-cased. */

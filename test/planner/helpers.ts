@@ -1,7 +1,7 @@
 import { UserError } from '../../src/errors';
 import { parseDockerfile } from '../../src/parser';
 import { planBuild } from '../../src/planner';
-import type { BuildPlan, PlanOptions, Stage, Step } from '../../src/planner';
+import type { BuildPlan, PlanOptions, Stage, Step, StepKind, StepOfKind } from '../../src/planner';
 
 export const AMD64 = { os: 'linux', architecture: 'amd64' };
 
@@ -44,8 +44,8 @@ export function steps(text: string, opts: Parameters<typeof plan>[1] = {}): Step
 }
 
 /** The only step of the last stage of a given kind (fails when there is not exactly one). */
-export function only<K extends Step['kind']>(list: Step[], kind: K): Extract<Step, { kind: K }> {
-  const found = list.filter((s): s is Extract<Step, { kind: K }> => s.kind === kind);
+export function only<K extends StepKind>(list: Step[], kind: K): StepOfKind<K> {
+  const found = list.filter((s): s is StepOfKind<K> => s.kind === kind);
   if (found.length !== 1) throw new Error(`expected one ${kind} step, found ${found.length}`);
   return found[0];
 }
