@@ -1,0 +1,126 @@
+/**
+ * Layer compression in one streaming pass: the tar flows through a sha256 tap (the uncompressed diff_id),
+ * then the compressor, then into the blob store (which hashes the compressed bytes for the blob digest).
+ * Nothing is buffered whole and nothing is read twice.
+ *
+ * Determinism: gzip is node's zlib at a fixed level, whose header carries no name and mtime 0; zstd is
+ * zstd-napi at a fixed level, single-threaded. The same tar gives the same blob with the same library
+ * versions (a different zlib or zstd build may compress differently; the diff_id never changes).
+ */
+import { Readable, pipeline, type Transform } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { CompressStream, DecompressStream } from 'zstd-napi';
+import type { BlobStore } from '../cache/blob-store';
+import { DigestTap, type Digest } from '../cache/digest';
+import { TsbuildError } from '../errors';
+import { LayerFormatError } from './errors';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export interface CompressOptions {
+  compression: Compression;
+  /** gzip 1–9 (default 6, as `gzip`/containerd), zstd 1–19 (default 3, as `zstd`). */
+  level?: number;
+}
+
+export interface StoredLayer {
+  /** Digest and size of the blob as stored (compressed unless `none`). */
+  digest: Digest;
+  size: number;
+  /** sha256 of the uncompressed tar: the image config's rootfs.diff_ids entry. */
+  diffId: Digest;
+  uncompressedSize: number;
+  compression: Compression;
+}
+
+export const DEFAULT_GZIP_LEVEL = 6;
+export const DEFAULT_ZSTD_LEVEL = 3;
+
+/** Compress a layer tar into the store, returning blob digest/size and diff_id from the same pass. */
+export async function storeLayer(
+  tar: Readable | AsyncIterable<Uint8Array>,
+  store: BlobStore,
+  options: CompressOptions,
+): Promise<StoredLayer> {
+  const source = tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false });
+  const tap = new DigestTap();
+  const stages: Transform[] = [tap];
+  const compressor = createCompressor(options);
+  if (compressor !== undefined) stages.push(compressor);
+  // Callback-style pipeline returns the last stream; an error anywhere destroys it, which fails the put.
+  const out = pipeline([source, ...stages], () => undefined) as unknown as Readable;
+  const blob = await store.put(out);
+  return {
+    digest: blob.digest,
+    size: blob.size,
+    diffId: tap.digest(),
+    uncompressedSize: tap.size,
+    compression: options.compression,
+  };
+}
+
+export function createCompressor(options: CompressOptions): Transform | undefined {
+  switch (options.compression) {
+    case 'gzip':
+      return zlib.createGzip({ level: options.level ?? DEFAULT_GZIP_LEVEL });
+    case 'zstd':
+      return new CompressStream({ compressionLevel: options.level ?? DEFAULT_ZSTD_LEVEL });
+    case 'none':
+      return undefined;
+  }
+}
+
+/** Which compression a layer blob uses, from its first bytes (4 are enough). */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
+    return 'zstd';
+  return 'none';
+}
+
+/** The uncompressed tar stream of a layer blob, whatever its compression (detected from magic bytes). */
+export function decompressLayer(source: AsyncIterable<Uint8Array>): Readable {
+  return Readable.from(decompressChunks(source), { objectMode: false });
+}
+
+async function* decompressChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let ended = false;
+  while (headLength < 4) {
+    const r = await it.next();
+    if (r.done === true) {
+      ended = true;
+      break;
+    }
+    head.push(Buffer.from(r.value));
+    headLength += r.value.length;
+  }
+  const kind = detectCompression(Buffer.concat(head));
+  const all = (async function* () {
+    try {
+      yield* head;
+      while (!ended) {
+        const r = await it.next();
+        if (r.done === true) return;
+        yield Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      }
+    } finally {
+      await it.return?.();
+    }
+  })();
+  if (kind === 'none') {
+    yield* all;
+    return;
+  }
+  const decompressor = kind === 'gzip' ? zlib.createGunzip() : new DecompressStream();
+  const out = pipeline(Readable.from(all, { objectMode: false }), decompressor, () => undefined);
+  try {
+    for await (const chunk of out) yield chunk as Buffer;
+  } catch (err) {
+    // Errors of our own (a corrupt blob under the stream) pass through; the rest are the codec's.
+    if (err instanceof TsbuildError) throw err;
+    throw new LayerFormatError(`cannot decompress ${kind} layer: ${(err as Error).message}`);
+  }
+}
