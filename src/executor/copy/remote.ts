@@ -78,7 +78,13 @@ export async function fetchRemoteSource(url: string, options: FetchRemoteOptions
       );
     }
     const mtime = parseHttpDate(response.headers.get('last-modified'));
-    return { path: file, sha256, size, fileName: remoteFileName(url), ...(mtime === undefined ? {} : { mtime }) };
+    return {
+      path: file,
+      sha256,
+      size,
+      fileName: remoteFileName(url),
+      ...(mtime === undefined ? {} : { mtime }),
+    };
   } catch (err) {
     await fsp.rm(file, { force: true });
     if (err instanceof BuildError) throw err;
@@ -205,7 +211,7 @@ function parseHttpDate(value: string | null): number | undefined {
     const yy = Number(m[3]);
     parts = [yy >= 69 ? 1900 + yy : 2000 + yy, m[2], m[1], m[4], m[5], m[6]];
   } else if ((m = ASCTIME.exec(value))) {
-    parts = [Number(m[7]), m[1], m[2].trim(), m[3], m[4], m[5]];
+    parts = [Number(m[6]), m[1], m[2].trim(), m[3], m[4], m[5]];
   } else {
     return undefined;
   }
@@ -225,10 +231,13 @@ function parseHttpDate(value: string | null): number | undefined {
   return exact ? Math.floor(ms / 1000) : undefined;
 }
 
+/** The most useful line about a failure. Checked by shape: fetch's errors come from another realm under jest. */
 function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  // fetch reports "fetch failed" and puts the useful part (ECONNREFUSED, a TLS error…) in `cause`.
-  const cause = (err as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) return cause.message;
-  return err.message;
+  if (typeof err !== 'object' || err === null) return String(err);
+  const e = err as { message?: unknown; code?: unknown; cause?: unknown };
+  // fetch says only "fetch failed" and puts the useful part (ECONNREFUSED, a TLS error…) in `cause`.
+  if (e.cause !== undefined && e.cause !== null) return describe(e.cause);
+  if (typeof e.message === 'string' && e.message !== '') return e.message;
+  if (typeof e.code === 'string') return e.code;
+  return String(err);
 }
