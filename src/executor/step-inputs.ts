@@ -21,7 +21,7 @@ export function displayInstruction(step: Step): string {
 }
 
 export function opInputs(step: Step): StepInputs['op'] {
-  const op: StepInputs['op'] = { instruction: step.createdBy ?? displayInstruction(step) };
+  const op: StepInputs['op'] = { instruction: displayInstruction(step) };
   for (const [k, v] of Object.entries(step)) {
     if (!NOT_SEMANTIC.has(k) && v !== undefined) op[k] = v as JsonValue;
   }

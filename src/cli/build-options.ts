@@ -1,0 +1,70 @@
+/**
+ * `docker build` flag values → build options: build args (`K=V`, or `K` taken from the environment as Docker
+ * does), labels, outputs, the store root and SOURCE_DATE_EPOCH.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UserError } from '../errors';
+
+export function parseKeyValues(values: readonly string[] | undefined, flag: string, fromEnv: boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq === 0) throw new UserError(`invalid ${flag} "${v}": the name is empty`);
+    if (eq < 0) {
+      if (!fromEnv) throw new UserError(`invalid ${flag} "${v}": expected NAME=VALUE`);
+      const env = process.env[v];
+      // Docker passes `--build-arg NAME` through only when NAME is set in the environment.
+      if (env !== undefined) out.set(v, env);
+      continue;
+    }
+    out.set(v.slice(0, eq), v.slice(eq + 1));
+  }
+  return out;
+}
+
+export type OutputSpec =
+  | { type: 'oci'; dest: string; tar: boolean }
+  | { type: 'docker'; dest: string }
+  | { type: 'local'; dest: string };
+
+/** `--output type=oci,dest=out.tar` (and Docker's `-o DIR` shorthand for `type=local,dest=DIR`). */
+export function parseOutput(spec: string): OutputSpec {
+  if (!spec.includes('=')) return { type: 'local', dest: spec };
+  const fields = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UserError(`invalid --output "${spec}": expected key=value pairs`);
+    fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  const type = fields.get('type');
+  const dest = fields.get('dest');
+  if (!type) throw new UserError(`invalid --output "${spec}": type= is required (oci, docker or local)`);
+  if (!dest) throw new UserError(`invalid --output "${spec}": dest= is required`);
+  switch (type) {
+    case 'oci':
+      return { type: 'oci', dest, tar: fields.get('tar') === 'true' || dest.endsWith('.tar') };
+    case 'docker':
+      return { type: 'docker', dest };
+    case 'local':
+      return { type: 'local', dest };
+    default:
+      throw new UserError(`invalid --output "${spec}": unknown type "${type}" (supported: oci, docker, local)`);
+  }
+}
+
+/** `--root`, else `TSBUILD_ROOT`, else `~/.local/share/tsbuild` (XDG_DATA_HOME honoured). */
+export function storeRoot(flag: string | undefined): string {
+  if (flag) return path.resolve(flag);
+  if (process.env.TSBUILD_ROOT) return path.resolve(process.env.TSBUILD_ROOT);
+  const data = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(data, 'tsbuild');
+}
+
+/** SOURCE_DATE_EPOCH from a build arg (as BuildKit takes it) or the environment; seconds. */
+export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
+  const raw = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw new UserError(`invalid SOURCE_DATE_EPOCH "${raw}": expected whole seconds since 1970`);
+  return Number(raw);
+}

@@ -1,0 +1,192 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { BuildError, UserError } from '../../src/errors';
+import { runBuild, tempDir, writeFiles } from '../helpers/build';
+
+const CLASSIC = `FROM scratch
+WORKDIR /app
+COPY package.json ./
+COPY . .
+ENV NODE_ENV=production
+CMD ["node", "server.js"]
+`;
+
+async function classicContext(): Promise<{ ctx: string; root: string }> {
+  const ctx = await tempDir('ctx');
+  const root = await tempDir('store');
+  await writeFiles(ctx, {
+    Dockerfile: CLASSIC,
+    'package.json': '{"name":"app"}\n',
+    'server.js': 'console.log(1)\n',
+    'lib/util.js': 'module.exports = 1;\n',
+    '.dockerignore': 'notes.txt\n',
+    'notes.txt': 'not in the image\n',
+  });
+  return { ctx, root };
+}
+
+describe('the classic layer-order example (COPY only)', () => {
+  test('first build misses everything, the second hits everything', async () => {
+    const { ctx, root } = await classicContext();
+    const first = await runBuild(ctx, root);
+    expect(first.steps.slice(1).map((s) => s[1])).toEqual(['miss', 'miss', 'miss', 'miss', 'miss']);
+    expect(first.steps[1][2]).toBe('no earlier build of this step');
+    const second = await runBuild(ctx, root);
+    expect(second.steps.map((s) => s[1])).toEqual(Array(6).fill('hit'));
+    // A fully cached rebuild gives the very same image.
+    expect(second.image.configDigest).toBe(first.image.configDigest);
+    expect(second.image.manifestDigest).toBe(first.image.manifestDigest);
+  });
+
+  test('editing one source file misses from COPY . . on, and the reason names the file', async () => {
+    const { ctx, root } = await classicContext();
+    await runBuild(ctx, root);
+    await fsp.writeFile(path.join(ctx, 'server.js'), 'console.log(2)\n');
+    const run = await runBuild(ctx, root);
+    expect(run.steps.map((s) => s[1])).toEqual(['hit', 'hit', 'hit', 'miss', 'miss', 'miss']);
+    expect(run.steps[3][2]).toBe('1 file changed: server.js (content)');
+    expect(run.steps[4][2]).toBe('parent step missed');
+  });
+
+  test('editing the dependency manifest misses from its COPY on', async () => {
+    const { ctx, root } = await classicContext();
+    await runBuild(ctx, root);
+    await fsp.writeFile(path.join(ctx, 'package.json'), '{"name":"app","version":"2"}\n');
+    const run = await runBuild(ctx, root);
+    expect(run.steps.map((s) => s[1])).toEqual(['hit', 'hit', 'miss', 'miss', 'miss', 'miss']);
+    expect(run.steps[2][2]).toBe('1 file changed: package.json (content)');
+  });
+
+  test('touching a file (mtime only) causes no miss', async () => {
+    const { ctx, root } = await classicContext();
+    await runBuild(ctx, root);
+    const later = new Date(Date.now() + 60_000);
+    await fsp.utimes(path.join(ctx, 'server.js'), later, later);
+    const run = await runBuild(ctx, root);
+    expect(run.steps.every((s) => s[1] === 'hit')).toBe(true);
+  });
+
+  test('editing content with the same size and mtime does cause a miss', async () => {
+    const { ctx, root } = await classicContext();
+    const file = path.join(ctx, 'server.js');
+    const before = await fsp.stat(file);
+    await runBuild(ctx, root);
+    await fsp.writeFile(file, 'console.log(9)\n');
+    await fsp.utimes(file, before.atime, before.mtime);
+    expect((await fsp.stat(file)).size).toBe(before.size);
+    const run = await runBuild(ctx, root);
+    expect(run.steps[3]).toEqual(['COPY . .', 'miss', '1 file changed: server.js (content)']);
+  });
+
+  test('ignored files never reach a key: editing them causes no miss', async () => {
+    const { ctx, root } = await classicContext();
+    await runBuild(ctx, root);
+    await fsp.writeFile(path.join(ctx, 'notes.txt'), 'edited\n');
+    const run = await runBuild(ctx, root);
+    expect(run.steps.every((s) => s[1] === 'hit')).toBe(true);
+  });
+
+  test('a changed build arg is named in the reason', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nARG VERSION=1\nLABEL v=$VERSION\n' });
+    await runBuild(ctx, root, { buildArgs: new Map([['VERSION', '1.2']]) });
+    const run = await runBuild(ctx, root, { buildArgs: new Map([['VERSION', '1.3']]) });
+    expect(run.steps[1]).toEqual(['ARG VERSION=1', 'miss', 'build arg VERSION changed 1.2 → 1.3']);
+    expect(run.image.config.config.Labels).toEqual({ v: '1.3' });
+  });
+
+  test('--no-cache rebuilds everything', async () => {
+    const { ctx, root } = await classicContext();
+    await runBuild(ctx, root);
+    const run = await runBuild(ctx, root, { noCache: true });
+    expect(run.steps.slice(1).every((s) => s[1] === 'miss' && s[2] === '--no-cache')).toBe(true);
+  });
+});
+
+describe('image config and history', () => {
+  test('matches what BuildKit writes for the same Dockerfile', async () => {
+    const { ctx, root } = await classicContext();
+    const { image } = await runBuild(ctx, root, { sourceDateEpoch: 1_700_000_000 });
+    const created = '2023-11-14T22:13:20Z';
+    expect(image.config.created).toBe(created);
+    expect(image.config.config).toEqual({
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'],
+      Cmd: ['node', 'server.js'],
+      WorkingDir: '/app',
+      ArgsEscaped: true,
+    });
+    expect(image.config.history).toEqual([
+      { created, created_by: 'WORKDIR /app', comment: 'buildkit.dockerfile.v0' },
+      { created, created_by: 'COPY package.json ./ # buildkit', comment: 'buildkit.dockerfile.v0' },
+      { created, created_by: 'COPY . . # buildkit', comment: 'buildkit.dockerfile.v0' },
+      { created, created_by: 'ENV NODE_ENV=production', comment: 'buildkit.dockerfile.v0', empty_layer: true },
+      { created, created_by: 'CMD ["node" "server.js"]', comment: 'buildkit.dockerfile.v0', empty_layer: true },
+    ]);
+    expect(image.layers).toHaveLength(3);
+  });
+
+  test('two stores with SOURCE_DATE_EPOCH give identical image ids and manifests', async () => {
+    const { ctx } = await classicContext();
+    const a = await runBuild(ctx, await tempDir('a'), { sourceDateEpoch: 1_700_000_000 });
+    const b = await runBuild(ctx, await tempDir('b'), { sourceDateEpoch: 1_700_000_000 });
+    expect(b.image.configDigest).toBe(a.image.configDigest);
+    expect(b.image.manifestDigest).toBe(a.image.manifestDigest);
+  });
+});
+
+describe('multi-stage', () => {
+  test('COPY --from a stage, unused stages not built, independent stages both built', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, {
+      Dockerfile: [
+        'FROM scratch AS a',
+        'COPY a.txt /out/a.txt',
+        'FROM scratch AS b',
+        'COPY b.txt /out/',
+        'FROM scratch AS unused',
+        'COPY missing.txt /',
+        'FROM scratch',
+        'COPY --from=a /out/a.txt /final/',
+        'COPY --from=b /out /final',
+        '',
+      ].join('\n'),
+      'a.txt': 'A\n',
+      'b.txt': 'B\n',
+    });
+    const run = await runBuild(ctx, root);
+    const instructions = run.steps.map((s) => s[0]);
+    expect(instructions).not.toContain('COPY missing.txt /');
+    expect(instructions).toContain('COPY --from=a /out/a.txt /final/');
+    expect(run.image.layers).toHaveLength(2);
+    const again = await runBuild(ctx, root);
+    expect(again.steps.every((s) => s[1] === 'hit')).toBe(true);
+  });
+});
+
+describe('errors', () => {
+  test('a missing COPY source is a located BuildError', async () => {
+    const ctx = await tempDir('ctx');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nCOPY nothere.txt /\n' });
+    const err = await runBuild(ctx, await tempDir('store')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BuildError);
+    expect((err as BuildError).format()).toMatch(/^Dockerfile:2: COPY failed: "nothere.txt": not found/);
+  });
+
+  test('an unknown instruction is a UserError with a suggestion', async () => {
+    const ctx = await tempDir('ctx');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nCOPPY a b\n' });
+    const err = await runBuild(ctx, await tempDir('store')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).format()).toMatch(/^Dockerfile:2: .*COPPY.*did you mean COPY/i);
+  });
+
+  test('RUN fails clearly until the sandbox exists', async () => {
+    const ctx = await tempDir('ctx');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nRUN echo hi\n' });
+    const err = await runBuild(ctx, await tempDir('store')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BuildError);
+    expect((err as BuildError).format()).toMatch(/^Dockerfile:2: RUN is not supported yet/);
+  });
+});

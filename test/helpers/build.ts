@@ -1,0 +1,52 @@
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { build, type BuildOptions, type BuiltImage } from '../../src/executor/build';
+import type { BuildEvent } from '../../src/report/events';
+
+/** A fresh temp directory, removed by the caller (or left for post-mortem under /tmp). */
+export async function tempDir(prefix: string): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), `tsbuild-${prefix}-`));
+}
+
+/** Writes files (path → content) under `dir`, creating parents. */
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = path.join(dir, rel);
+    await fsp.mkdir(path.dirname(abs), { recursive: true });
+    await fsp.writeFile(abs, content);
+  }
+}
+
+export interface BuildRun {
+  image: BuiltImage;
+  events: BuildEvent[];
+  /** step-done events in Dockerfile order: [instruction, 'hit' | 'miss', reason]. */
+  steps: [string, string, string | undefined][];
+}
+
+export async function runBuild(
+  contextDir: string,
+  root: string,
+  extra: Partial<BuildOptions> = {},
+): Promise<BuildRun> {
+  const events: BuildEvent[] = [];
+  const image = await build({
+    root,
+    contextDir,
+    dockerfilePath: path.join(contextDir, 'Dockerfile'),
+    dockerfileName: 'Dockerfile',
+    buildArgs: new Map(),
+    noCache: false,
+    labels: new Map(),
+    compression: 'gzip',
+    events: (e) => events.push(e),
+    resolveImage: async () => undefined,
+    ...extra,
+  });
+  const steps = events
+    .filter((e): e is Extract<BuildEvent, { type: 'step-done' }> => e.type === 'step-done')
+    .sort((a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index)
+    .map((e): [string, string, string | undefined] => [e.step.instruction, e.cache, e.reason]);
+  return { image, events, steps };
+}
