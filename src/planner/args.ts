@@ -92,7 +92,10 @@ export function applyMetaArgs(
         value = src.at(cmd.span, () => lex.processWord(raw, globalArgs.toMap()));
       }
       if (value !== undefined) globalArgs.set(pair.key, value);
-      metaArgs.push({ key: pair.key, default: pair.value, value, line: cmd.span.line });
+      const meta: MetaArg = { key: pair.key, line: cmd.span.line };
+      if (pair.value !== undefined) meta.default = pair.value;
+      if (value !== undefined) meta.value = value;
+      metaArgs.push(meta);
     }
   }
   return { globalArgs, metaArgs };

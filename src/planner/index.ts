@@ -5,6 +5,6 @@
 export type * from './types';
 export { planBuild, expandOnBuildTriggers, type OnBuildContext } from './plan';
 export { applyChmod } from './chmod';
-export { formatPlatform, hostPlatform, parsePlatform } from './platform';
+export { formatPlatform, hostPlatform, parsePlatform, parsePlatformOption } from './platform';
 export { parseImageRef, type ParsedImageRef } from './image-ref';
 export { formatGoDuration } from './duration';

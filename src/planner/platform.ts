@@ -2,6 +2,7 @@
  * Platforms as containerd's `platforms` package reads and writes them (`linux/arm64`, `linux/arm/v7`, `amd64`),
  * with its architecture aliases normalised, because FROM --platform and the TARGET* args use that form.
  */
+import { UserError } from '../errors';
 import { PlanFault } from './fault';
 import type { Platform } from './types';
 
@@ -135,5 +136,15 @@ export function parsePlatform(spec: string, defaults: Platform): Platform {
       return normalizePlatform({ os: parts[0], architecture: parts[1], variant: parts[2] });
     default:
       throw bad();
+  }
+}
+
+/** A `--platform` option value (the CLI's), normalised; a bad one is a UserError. */
+export function parsePlatformOption(spec: string, defaults: Platform = hostPlatform()): Platform {
+  try {
+    return parsePlatform(spec, defaults);
+  } catch (err) {
+    if (err instanceof PlanFault) throw new UserError(`invalid platform ${spec}: ${err.message}`);
+    throw err;
   }
 }

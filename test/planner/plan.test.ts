@@ -200,7 +200,7 @@ describe('global ARGs', () => {
     expect(p.metaArgs).toEqual([
       { key: 'REG', default: 'ghcr.io', value: 'ghcr.io', line: 1 },
       { key: 'IMG', default: '$REG/o/app', value: 'ghcr.io/o/app', line: 2 },
-      { key: 'TAG', default: undefined, value: '1.2', line: 3 },
+      { key: 'TAG', value: '1.2', line: 3 },
     ]);
     expect(envOf(p.globalArgs, 'IMG')).toBe('ghcr.io/o/app');
   });
