@@ -23,11 +23,17 @@ export interface BuildHistory {
 }
 
 function historyPath(root: string, dockerfile: string, target: string): string {
-  const id = createHash('sha256').update(`${path.resolve(dockerfile)}\0${target}`).digest('hex');
+  const id = createHash('sha256')
+    .update(`${path.resolve(dockerfile)}\0${target}`)
+    .digest('hex');
   return path.join(root, 'history', `${id}.json`);
 }
 
-export async function loadBuildHistory(root: string, dockerfile: string, target: string): Promise<BuildHistory | undefined> {
+export async function loadBuildHistory(
+  root: string,
+  dockerfile: string,
+  target: string,
+): Promise<BuildHistory | undefined> {
   try {
     const h = JSON.parse(await fsp.readFile(historyPath(root, dockerfile, target), 'utf8')) as BuildHistory;
     return h.version === 1 ? h : undefined;

@@ -6,7 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../errors';
 
-export function parseKeyValues(values: readonly string[] | undefined, flag: string, fromEnv: boolean): Map<string, string> {
+export function parseKeyValues(
+  values: readonly string[] | undefined,
+  flag: string,
+  fromEnv: boolean,
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const v of values ?? []) {
     const eq = v.indexOf('=');
@@ -49,7 +53,9 @@ export function parseOutput(spec: string): OutputSpec {
     case 'local':
       return { type: 'local', dest };
     default:
-      throw new UserError(`invalid --output "${spec}": unknown type "${type}" (supported: oci, docker, local)`);
+      throw new UserError(
+        `invalid --output "${spec}": unknown type "${type}" (supported: oci, docker, local)`,
+      );
   }
 }
 
@@ -65,6 +71,7 @@ export function storeRoot(flag: string | undefined): string {
 export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
   const raw = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new UserError(`invalid SOURCE_DATE_EPOCH "${raw}": expected whole seconds since 1970`);
+  if (!/^\d+$/.test(raw))
+    throw new UserError(`invalid SOURCE_DATE_EPOCH "${raw}": expected whole seconds since 1970`);
   return Number(raw);
 }

@@ -19,7 +19,13 @@ import type { EventSink, StepRef } from '../report/events';
 import { planCopy, type CopyEntry } from './copy/plan-copy';
 import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
 import { explainMiss, type FileInput, type StepInputs } from './explain';
-import { applyStep, inheritConfig, scratchConfig, serializeConfig, type ImageConfigFile } from './image-config';
+import {
+  applyStep,
+  inheritConfig,
+  scratchConfig,
+  serializeConfig,
+  type ImageConfigFile,
+} from './image-config';
 import { layerListing } from './layer-listing';
 import { toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';
@@ -106,7 +112,9 @@ class Build {
     this.blobs = new BlobStore(opts.root);
     this.index = new KeyIndex(opts.root);
     const epoch = opts.sourceDateEpoch;
-    this.created = new Date(epoch !== undefined ? epoch * 1000 : this.started).toISOString().replace('.000Z', 'Z');
+    this.created = new Date(epoch !== undefined ? epoch * 1000 : this.started)
+      .toISOString()
+      .replace('.000Z', 'Z');
   }
 
   async run(): Promise<BuiltImage> {
@@ -117,7 +125,10 @@ class Build {
     for (const s of history?.steps ?? []) this.previous.set(s.position, s.inputs as unknown as StepInputs);
 
     for (const warning of plan.unusedBuildArgs) {
-      this.opts.events({ type: 'warning', message: `build arg ${warning} was given but not used by any ARG` });
+      this.opts.events({
+        type: 'warning',
+        message: `build arg ${warning} was given but not used by any ARG`,
+      });
     }
     // Start every needed stage; each waits for the stages it reads, so independent stages overlap.
     for (const i of plan.needed) this.stage(plan, i);
@@ -178,13 +189,27 @@ class Build {
       baseImage: (ref: string): BaseImageConfig | undefined => {
         const c = this.images.get(ref)?.config.config;
         if (!c) return undefined;
-        return { env: c.Env, workingDir: c.WorkingDir, user: c.User, shell: c.Shell, onBuild: c.OnBuild ?? undefined };
+        return {
+          env: c.Env,
+          workingDir: c.WorkingDir,
+          user: c.User,
+          shell: c.Shell,
+          onBuild: c.OnBuild ?? undefined,
+        };
       },
     });
   }
 
-  private location(line: number, endLine: number): { file: string; line: number; endLine: number; text: string } {
-    return { file: this.opts.dockerfileName, line, endLine, text: this.lines.slice(line - 1, endLine).join('\n') };
+  private location(
+    line: number,
+    endLine: number,
+  ): { file: string; line: number; endLine: number; text: string } {
+    return {
+      file: this.opts.dockerfileName,
+      line,
+      endLine,
+      text: this.lines.slice(line - 1, endLine).join('\n'),
+    };
   }
 
   private stage(plan: BuildPlan, index: number): Promise<StageResult> {
@@ -224,7 +249,8 @@ class Build {
         layers,
         fs: lazy(async () => {
           let fs = StageFs.empty();
-          for (const l of layers) fs = fs.withLayer(await layerListing(this.opts.root, this.blobs, l.digest, l.diffId));
+          for (const l of layers)
+            fs = fs.withLayer(await layerListing(this.opts.root, this.blobs, l.digest, l.diffId));
           return fs;
         }),
       };
@@ -256,7 +282,9 @@ class Build {
       let entries: CopyEntry[] | undefined;
       if (step.kind === 'copy' || step.kind === 'add') {
         const source = await this.copySource(plan, step);
-        const owner = step.chown ? await resolveOwner(step.chown, state, this.opts.root, this.blobs) : undefined;
+        const owner = step.chown
+          ? await resolveOwner(step.chown, state, this.opts.root, this.blobs)
+          : undefined;
         const planned = await planCopy(step, source, await state.fs(), {
           owner,
           dirTime: Math.floor(this.started / 1000),
@@ -265,7 +293,8 @@ class Build {
         });
         entries = planned.entries;
         if (step.from) {
-          inputs.op.fromKey = step.from.kind === 'stage' ? (await this.stage(plan, step.from.index)).key : step.from.kind;
+          inputs.op.fromKey =
+            step.from.kind === 'stage' ? (await this.stage(plan, step.from.index)).key : step.from.kind;
         } else {
           files = planned.inputs;
           const listing = canonicalJson(files);
@@ -273,10 +302,20 @@ class Build {
           await this.blobs.put(listing);
         }
       } else if (step.kind === 'workdir') {
-        const owner = step.context.user ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs) : undefined;
-        entries = workdirEntries(step.resolved, await state.fs(), owner, this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000));
+        const owner = step.context.user
+          ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs)
+          : undefined;
+        entries = workdirEntries(
+          step.resolved,
+          await state.fs(),
+          owner,
+          this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000),
+        );
       } else if (step.kind === 'run') {
-        throw new BuildError('RUN is not supported yet: it needs the sandbox of the RUN issue', this.location(step.line, step.endLine));
+        throw new BuildError(
+          'RUN is not supported yet: it needs the sandbox of the RUN issue',
+          this.location(step.line, step.endLine),
+        );
       }
 
       const key = stepKey(inputs);
@@ -290,9 +329,15 @@ class Build {
         createdAt = record.createdAt;
         await this.index.touch(record);
       } else {
-        layer = entries && entries.length > 0
-          ? await writeLayer(this.blobs, entries.map(toTarEntry), this.opts.compression, this.opts.sourceDateEpoch)
-          : null;
+        layer =
+          entries && entries.length > 0
+            ? await writeLayer(
+                this.blobs,
+                entries.map(toTarEntry),
+                this.opts.compression,
+                this.opts.sourceDateEpoch,
+              )
+            : null;
         const now = new Date().toISOString();
         createdAt = now;
         await this.index.put({
@@ -344,7 +389,13 @@ class Build {
     return state;
   }
 
-  private report(step: StepRef, cache: 'hit' | 'miss', reason: string | undefined, ms: number, layer: LayerRecord | null): void {
+  private report(
+    step: StepRef,
+    cache: 'hit' | 'miss',
+    reason: string | undefined,
+    ms: number,
+    layer: LayerRecord | null,
+  ): void {
     this.steps++;
     if (cache === 'hit') this.hits++;
     this.opts.events({
@@ -360,22 +411,35 @@ class Build {
   private async previousFiles(previous: StepInputs): Promise<FileInput[] | undefined> {
     if (!previous.filesDigest) return undefined;
     try {
-      return JSON.parse((await this.blobs.readAll(previous.filesDigest as Digest)).toString('utf8')) as FileInput[];
+      return JSON.parse(
+        (await this.blobs.readAll(previous.filesDigest as Digest)).toString('utf8'),
+      ) as FileInput[];
     } catch {
       return undefined;
     }
   }
 
-  private async copySource(plan: BuildPlan, step: Extract<Step, { kind: 'copy' | 'add' }>): Promise<CopySourceFs> {
+  private async copySource(
+    plan: BuildPlan,
+    step: Extract<Step, { kind: 'copy' | 'add' }>,
+  ): Promise<CopySourceFs> {
     if (!step.from) return this.contextSource();
     if (step.from.kind === 'stage') {
       const source = await this.stage(plan, step.from.index);
-      return materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${plan.stages[step.from.index].displayName}`);
+      return materializeRootfs(
+        this.opts.root,
+        this.blobs,
+        source.layers,
+        `stage ${plan.stages[step.from.index].displayName}`,
+      );
     }
     if (step.from.kind === 'image') {
       const image = await this.opts.resolveImage(step.from.normalized, plan.targetPlatform);
       if (!image) {
-        throw new BuildError(`COPY --from=${step.from.ref}: image not found in the local store`, this.location(step.line, step.endLine));
+        throw new BuildError(
+          `COPY --from=${step.from.ref}: image not found in the local store`,
+          this.location(step.line, step.endLine),
+        );
       }
       return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${step.from.ref}`);
     }
@@ -399,7 +463,9 @@ class Build {
     const config = target.config;
     const times = config.history.map((h) => h.created ?? '').filter((t) => t !== '');
     config.created =
-      this.opts.sourceDateEpoch !== undefined || times.length === 0 ? this.created : times.sort()[times.length - 1];
+      this.opts.sourceDateEpoch !== undefined || times.length === 0
+        ? this.created
+        : times.sort()[times.length - 1];
     if (this.opts.labels.size > 0) {
       config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.opts.labels) };
     }

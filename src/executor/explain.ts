@@ -53,7 +53,8 @@ export function explainMiss(ctx: ExplainContext): string {
   for (const [name, before, after] of argChanges) {
     own.push(`build arg ${name} changed ${show(before)} → ${show(after)}`);
   }
-  if (own.length === 0 && !sameJson(prev.inputs.op, cur.op)) own.push(describeOpChange(prev.inputs.op, cur.op));
+  if (own.length === 0 && !sameJson(prev.inputs.op, cur.op))
+    own.push(describeOpChange(prev.inputs.op, cur.op));
   if (prev.inputs.filesDigest !== cur.filesDigest && cur.filesDigest !== undefined) {
     own.push(describeFileChanges(prev.files, ctx.currentFiles));
   }
@@ -69,7 +70,9 @@ export function explainMiss(ctx: ExplainContext): string {
 function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): string {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   const changed = keys.filter((k) => !sameJson(before[k], after[k]));
-  const parts = changed.map((k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`);
+  const parts = changed.map(
+    (k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`,
+  );
   return `settings changed: ${parts.join(', ')}`;
 }
 
@@ -94,7 +97,10 @@ function describeFileChanges(before: FileInput[] | undefined, after: FileInput[]
   return `${changes.length} file${changes.length === 1 ? '' : 's'} changed: ${listed}${more}`;
 }
 
-function diffMaps(a: Record<string, string>, b: Record<string, string>): [string, string | undefined, string | undefined][] {
+function diffMaps(
+  a: Record<string, string>,
+  b: Record<string, string>,
+): [string, string | undefined, string | undefined][] {
   const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   return names.filter((n) => a[n] !== b[n]).map((n) => [n, a[n], b[n]]);
 }

@@ -21,7 +21,12 @@ const TYPES: Partial<Record<TarEntryType, FsType>> = {
   fifo: 'fifo',
 };
 
-export async function layerListing(root: string, blobs: BlobStore, digest: Digest, diffId: Digest): Promise<FsEntry[]> {
+export async function layerListing(
+  root: string,
+  blobs: BlobStore,
+  digest: Digest,
+  diffId: Digest,
+): Promise<FsEntry[]> {
   const cachePath = path.join(root, 'listings', `${digestHex(diffId)}.json`);
   try {
     return JSON.parse(await fsp.readFile(cachePath, 'utf8')) as FsEntry[];

@@ -41,5 +41,10 @@ export async function writeLayer(
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
   const stored = await storeLayer(createLayerTar(entries, { sourceDateEpoch }), blobs, { compression });
-  return { digest: stored.digest, diffId: stored.diffId, size: stored.size, mediaType: LAYER_MEDIA_TYPES[compression] };
+  return {
+    digest: stored.digest,
+    diffId: stored.diffId,
+    size: stored.size,
+    mediaType: LAYER_MEDIA_TYPES[compression],
+  };
 }

@@ -29,7 +29,12 @@ export async function resolveOwner(
   }
   const rootfs = await materializeRootfs(root, blobs, stage.layers, 'stage');
   const uid = NUMERIC.test(user) ? Number(user) : await lookup(rootfs.root, 'passwd', user);
-  const gid = group === undefined ? uid : NUMERIC.test(group) ? Number(group) : await lookup(rootfs.root, 'group', group);
+  const gid =
+    group === undefined
+      ? uid
+      : NUMERIC.test(group)
+        ? Number(group)
+        : await lookup(rootfs.root, 'group', group);
   return { uid, gid };
 }
 

@@ -30,10 +30,19 @@ export async function materializeRootfs(
   return sourceFromDirectory(await dir, label);
 }
 
-async function unpackChain(root: string, blobs: BlobStore, layers: readonly LayerRecord[], chain: string): Promise<string> {
+async function unpackChain(
+  root: string,
+  blobs: BlobStore,
+  layers: readonly LayerRecord[],
+  chain: string,
+): Promise<string> {
   const final = path.join(root, 'snapshots', `chain-${chain}`);
   if (await exists(final)) return final;
-  const tmp = path.join(root, 'tmp', `rootfs-${chain.slice(0, 12)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    root,
+    'tmp',
+    `rootfs-${chain.slice(0, 12)}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   await fsp.mkdir(tmp, { recursive: true });
   try {
     for (const layer of layers) await applyLayer(blobs.open(layer.digest), tmp);

@@ -41,7 +41,8 @@ export function opInputs(step: Step): StepInputs['op'] {
 /** Build args in scope, by name, for the steps whose meaning depends on them (ARG itself, RUN). */
 export function argInputs(step: Step): Record<string, string> | undefined {
   if (step.kind === 'arg') return Object.fromEntries(step.args.map((a) => [a.key, a.value ?? '(unset)']));
-  if (step.kind === 'run') return Object.fromEntries(step.context.args.map((a) => [a.key, a.value ?? '(unset)']));
+  if (step.kind === 'run')
+    return Object.fromEntries(step.context.args.map((a) => [a.key, a.value ?? '(unset)']));
   return undefined;
 }
 

@@ -19,7 +19,15 @@ export function workdirEntries(
     const existing = fs.get(p);
     if (existing?.type === 'dir') {
       // An existing parent appears in the diff with its own metadata, as the directory changed.
-      entries.push({ path: p, type: 'dir', mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: time, size: 0 });
+      entries.push({
+        path: p,
+        type: 'dir',
+        mode: existing.mode,
+        uid: existing.uid,
+        gid: existing.gid,
+        mtime: time,
+        size: 0,
+      });
     } else {
       const o = owner ?? { uid: 0, gid: 0 };
       entries.push({ path: p, type: 'dir', mode: 0o755, uid: o.uid, gid: o.gid, mtime: time, size: 0 });

@@ -14,7 +14,8 @@ export function plainProgress(write: (text: string) => void): EventSink {
         break;
       }
       case 'step-output':
-        for (const line of event.text.replace(/\n$/, '').split('\n')) write(`${stepLabel(event.step)} | ${line}\n`);
+        for (const line of event.text.replace(/\n$/, '').split('\n'))
+          write(`${stepLabel(event.step)} | ${line}\n`);
         break;
       case 'warning':
         write(`WARNING: ${event.message}\n`);

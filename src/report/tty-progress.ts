@@ -37,7 +37,12 @@ export function ttyProgress(write: (text: string) => void): EventSink {
         break;
       }
       case 'step-output':
-        redraw(event.text.replace(/\n$/, '').split('\n').map((l) => `${stepLabel(event.step)} | ${l}\n`));
+        redraw(
+          event.text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((l) => `${stepLabel(event.step)} | ${l}\n`),
+        );
         break;
       case 'warning':
         redraw([`WARNING: ${event.message}\n`]);

@@ -120,8 +120,18 @@ describe('image config and history', () => {
       { created, created_by: 'WORKDIR /app', comment: 'buildkit.dockerfile.v0' },
       { created, created_by: 'COPY package.json ./ # buildkit', comment: 'buildkit.dockerfile.v0' },
       { created, created_by: 'COPY . . # buildkit', comment: 'buildkit.dockerfile.v0' },
-      { created, created_by: 'ENV NODE_ENV=production', comment: 'buildkit.dockerfile.v0', empty_layer: true },
-      { created, created_by: 'CMD ["node" "server.js"]', comment: 'buildkit.dockerfile.v0', empty_layer: true },
+      {
+        created,
+        created_by: 'ENV NODE_ENV=production',
+        comment: 'buildkit.dockerfile.v0',
+        empty_layer: true,
+      },
+      {
+        created,
+        created_by: 'CMD ["node" "server.js"]',
+        comment: 'buildkit.dockerfile.v0',
+        empty_layer: true,
+      },
     ]);
     expect(image.layers).toHaveLength(3);
   });

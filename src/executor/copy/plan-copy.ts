@@ -57,7 +57,8 @@ export async function planCopy(
   dest: StageFs,
   opts: CopyPlanOptions,
 ): Promise<CopyPlan> {
-  const fail = (message: string): BuildError => new BuildError(`${step.kind.toUpperCase()} failed: ${message}`, opts.location);
+  const fail = (message: string): BuildError =>
+    new BuildError(`${step.kind.toUpperCase()} failed: ${message}`, opts.location);
   const out = new Map<string, CopyEntry>();
   const inputs: FileInput[] = [];
   const destTree = new ContextTree(dest.nodes());
@@ -65,10 +66,13 @@ export async function planCopy(
   const destHasSlash = step.destPath.endsWith('/') || step.destPath.endsWith('/.') || step.destPath === '/';
   const destIsExistingDir = destRel === '' || dest.get(destRel)?.type === 'dir';
   const pathSources = step.sources.filter((s) => s.kind === 'path');
-  if (pathSources.length !== step.sources.length) throw fail('remote sources (URLs, git) are not supported yet');
+  if (pathSources.length !== step.sources.length)
+    throw fail('remote sources (URLs, git) are not supported yet');
   const many = pathSources.length + step.heredocs.length > 1;
   if (many && !destHasSlash && !destIsExistingDir) {
-    throw fail(`when using ${step.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
+    throw fail(
+      `when using ${step.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`,
+    );
   }
   const excludes = step.excludes.length > 0 ? PatternMatcher.create(step.excludes) : null;
   const clamp = (t: number): number => (opts.epoch !== undefined && t > opts.epoch ? opts.epoch : t);
@@ -116,7 +120,9 @@ export async function planCopy(
       );
     }
     if (matches.length > 1 && !destHasSlash && !destIsExistingDir) {
-      throw fail(`"${raw}" matched ${matches.length} files, so the destination must be a directory and end with a /`);
+      throw fail(
+        `"${raw}" matched ${matches.length} files, so the destination must be a directory and end with a /`,
+      );
     }
     for (const m of matches) {
       const match = m === '.' ? '' : m;
@@ -165,7 +171,10 @@ export async function planCopy(
   }
 
   addParentDirs(out, dest, opts);
-  return { entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), inputs };
+  return {
+    entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    inputs,
+  };
 
   async function putDir(target: string, srcRel: string, src: CopySourceFs): Promise<void> {
     const e = srcRel === '' ? undefined : src.entry(srcRel);

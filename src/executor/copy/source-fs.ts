@@ -35,5 +35,10 @@ export function sourceFromEntries(
 /** A stage's unpacked root filesystem as a copy source; files keep their owners. */
 export async function sourceFromDirectory(root: string, label: string): Promise<CopySourceFs> {
   const walked = await walkContext(root, null);
-  return sourceFromEntries(path.resolve(root), walked.map((w) => toContextEntry(w)), false, label);
+  return sourceFromEntries(
+    path.resolve(root),
+    walked.map((w) => toContextEntry(w)),
+    false,
+    label,
+  );
 }
