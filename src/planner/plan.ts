@@ -89,7 +89,7 @@ function planWith(
     const state =
       base.kind === 'stage'
         ? StageState.fromContext(finals[base.index])
-        : StageState.fromImage(configs[h.index]);
+        : StageState.fromImage(configs[h.index], h.platform.os);
     const baseConfigKnown =
       base.kind === 'stage'
         ? stages[base.index].baseConfigKnown

@@ -7,6 +7,7 @@ import { normalizeWorkdir } from './paths';
 import type { ArgInScope, BaseImageConfig, StepContext } from './types';
 
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
+export const DEFAULT_WINDOWS_SHELL = ['cmd', '/S', '/C'];
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class StageState {
@@ -18,15 +19,18 @@ export class StageState {
     public shell: string[],
   ) {}
 
-  /** The start of a stage on an image (or on scratch, or on an image whose config is not known yet). */
-  static fromImage(config: BaseImageConfig | undefined): StageState {
-    const list = [...(config?.env ?? [])];
-    const env = EnvList.fromSlice(list);
-    // BuildKit adds the default PATH to every Linux stage whose base has none.
-    if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+  /**
+   * The start of a stage on an image (or on scratch, or on an image whose config is not known yet), for a stage
+   * whose platform OS is `os`.
+   */
+  static fromImage(config: BaseImageConfig | undefined, os = 'linux'): StageState {
+    const env = EnvList.fromSlice(config?.env ?? []);
+    // BuildKit adds the default PATH to every stage whose base has none, except on Windows.
+    if (!env.has('PATH') && os !== 'windows') env.set('PATH', DEFAULT_PATH);
     const wd = config?.workingDir ?? '';
     const workdir = wd === '' ? '/' : normalizeWorkdir(wd, wd);
-    const shell = config?.shell && config.shell.length > 0 ? [...config.shell] : [...DEFAULT_SHELL];
+    const fallback = os === 'windows' ? DEFAULT_WINDOWS_SHELL : DEFAULT_SHELL;
+    const shell = config?.shell && config.shell.length > 0 ? [...config.shell] : [...fallback];
     return new StageState(env, [], workdir, config?.user ?? '', shell);
   }
 

@@ -70,6 +70,12 @@ describe('stages', () => {
     expect(p.stages[0].explicitPlatform).toBe(false);
   });
 
+  test('a Windows stage runs shell forms with cmd /S /C', () => {
+    const s = plan('FROM --platform=windows/amd64 mcr.microsoft.com/windows/nanoserver:ltsc2022\nRUN dir\n')
+      .stages[0];
+    expect(s.steps[0]).toMatchObject({ argv: ['cmd', '/S', '/C', 'dir'] });
+  });
+
   test('scratch starts with the default PATH, / and root', () => {
     const s = plan('FROM scratch\n').stages[0];
     expect(s.entry).toEqual({

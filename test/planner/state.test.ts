@@ -1,4 +1,4 @@
-import { DEFAULT_PATH, DEFAULT_SHELL, StageState } from '../../src/planner/state';
+import { DEFAULT_PATH, DEFAULT_SHELL, DEFAULT_WINDOWS_SHELL, StageState } from '../../src/planner/state';
 
 test('an unknown or scratch base starts empty, with the default PATH', () => {
   expect(StageState.fromImage(undefined).snapshot()).toEqual({
@@ -51,4 +51,10 @@ test('declareArg keeps the place of a redeclared name', () => {
     { key: 'A', value: '2' },
     { key: 'B', value: '1' },
   ]);
+});
+
+test('a Windows stage gets cmd as its shell and no default PATH', () => {
+  const s = StageState.fromImage(undefined, 'windows').snapshot();
+  expect(s.shell).toEqual(DEFAULT_WINDOWS_SHELL);
+  expect(s.env).toEqual([]);
 });
