@@ -5,8 +5,7 @@
  * location.
  */
 import type { Heredoc, Instruction } from '../parser/ast';
-import { chompHeredocContent } from '../parser/heredoc';
-import { parseHeredocWord } from '../parser/heredoc';
+import { chompHeredocContent, parseHeredocWord } from '../parser/heredoc';
 import type {
   ArgPair,
   CmdLine,
@@ -181,7 +180,7 @@ function cmdLine(args: readonly string[], json: boolean): CmdLine {
 }
 
 /** BuildKit's MustParseHeredoc: the heredoc a single word opens, if it is one. */
-function heredocOf(word: string): Omit<Heredoc, 'content'> | undefined {
+export function heredocOf(word: string): Omit<Heredoc, 'content'> | undefined {
   try {
     return parseHeredocWord(word);
   } catch {

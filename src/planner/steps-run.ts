@@ -2,7 +2,6 @@
  * RUN (BuildKit's dispatchRun and dispatchRunMounts): the command is never expanded, only the `--mount` values
  * are; heredocs turn into the script the shell runs; mounts get their defaults and absolute targets.
  */
-import { parseHeredocWord } from '../parser/heredoc';
 import { chompHeredocContent } from '../parser/heredoc';
 import type { RunCommand, RunFile } from './commands';
 import { expandWord, type DispatchContext, type StepBody } from './dispatch-context';
@@ -10,6 +9,7 @@ import { PlanFault } from './fault';
 import { goPathBase, goPathClean, goPathJoin, goQuote } from './go';
 import { namedSource } from './graph';
 import { parseMount, type ParsedMount } from './mounts';
+import { heredocOf } from './parse-command';
 import { mountTarget } from './paths';
 import { commandLine, withShell } from './steps-config';
 import type { ArgInScope, InlineFile, KeyValue, RunMount, RunStep, StageRef } from './types';
@@ -58,13 +58,7 @@ function applyHeredocs(
   if (args.length !== 1 || !prependShell) {
     throw new PlanFault(`parsing produced an invalid run command: [${args.join(' ')}]`);
   }
-  let lone;
-  try {
-    lone = parseHeredocWord(args[0]);
-  } catch {
-    lone = undefined;
-  }
-  if (lone) {
+  if (heredocOf(args[0])) {
     const data = files[0].chomp ? chompHeredocContent(files[0].data) : files[0].data;
     if (data.startsWith('#!')) {
       const path = goPathJoin('/dev/pipes/', files[0].name);
