@@ -280,6 +280,7 @@ class Build {
       if (args) inputs.args = args;
       let files: FileInput[] | undefined;
       let entries: CopyEntry[] | undefined;
+      let temporary: string[] = [];
       if (step.kind === 'copy' || step.kind === 'add') {
         const source = await this.copySource(plan, step);
         const owner = step.chown
@@ -289,9 +290,11 @@ class Build {
           owner,
           dirTime: Math.floor(this.started / 1000),
           epoch: this.opts.sourceDateEpoch,
+          tmpDir: path.join(this.opts.root, 'tmp'),
           location: this.location(step.line, step.endLine),
         });
         entries = planned.entries;
+        temporary = planned.temporary;
         if (step.from) {
           inputs.op.fromKey =
             step.from.kind === 'stage' ? (await this.stage(plan, step.from.index)).key : step.from.kind;
@@ -360,6 +363,7 @@ class Build {
           noCache: this.opts.noCache,
         });
       }
+      await Promise.all(temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));
       parentMissed = !record;
       // A step's history time is when it was first built, so a fully cached rebuild gives the very same image.
       const created = this.opts.sourceDateEpoch !== undefined ? this.created : createdAt;

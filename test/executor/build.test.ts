@@ -200,3 +200,66 @@ describe('errors', () => {
     expect((err as BuildError).format()).toMatch(/^Dockerfile:2: RUN is not supported yet/);
   });
 });
+
+describe('ADD', () => {
+  test('a local tar archive is unpacked at the destination; a plain file is copied', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    const payload = await tempDir('payload');
+    await writeFiles(payload, { 'top.txt': 'top\n', 'dir/inner.txt': 'inner\n' });
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('tar', ['czf', path.join(ctx, 'bundle.tar.gz'), '-C', payload, '.']);
+    await writeFiles(ctx, {
+      Dockerfile: 'FROM scratch\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/\n',
+      'plain.txt': 'p\n',
+    });
+    const run = await runBuild(ctx, root);
+    const listing = await layerPaths(root, run.image.layers[0].digest);
+    expect(listing).toEqual(expect.arrayContaining(['opt/top.txt', 'opt/dir/inner.txt']));
+    expect(listing).not.toContain('opt/bundle.tar.gz');
+    expect(await layerPaths(root, run.image.layers[1].digest)).toContain('opt/plain.txt');
+  });
+
+  test('a URL with --checksum is downloaded with mode 0600', async () => {
+    const http = await import('node:http');
+    const body = 'remote content\n';
+    const server = http.createServer((_req, res) => res.end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const ctx = await tempDir('ctx');
+      const root = await tempDir('store');
+      const { createHash } = await import('node:crypto');
+      const sum = createHash('sha256').update(body).digest('hex');
+      await writeFiles(ctx, {
+        Dockerfile: `FROM scratch\nADD --checksum=sha256:${sum} http://127.0.0.1:${port}/files/r.txt /dl/\n`,
+      });
+      const run = await runBuild(ctx, root);
+      const entries = await layerEntries(root, run.image.layers[0].digest);
+      expect(entries.find((e) => e.path === 'dl/r.txt')?.mode).toBe(0o600);
+      await writeFiles(ctx, {
+        Dockerfile: `FROM scratch\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/r.txt /dl/\n`,
+      });
+      await expect(runBuild(ctx, root)).rejects.toThrow(/checksum mismatch/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+async function layerEntries(root: string, digest: string): Promise<{ path: string; mode: number }[]> {
+  const { BlobStore } = await import('../../src/cache/blob-store');
+  const { decompressLayer } = await import('../../src/layers/compress');
+  const { readTar } = await import('../../src/layers/tar-reader');
+  const out: { path: string; mode: number }[] = [];
+  for await (const { header } of readTar(
+    decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
+  )) {
+    out.push({ path: header.path, mode: header.mode & 0o7777 });
+  }
+  return out;
+}
+
+async function layerPaths(root: string, digest: string): Promise<string[]> {
+  return (await layerEntries(root, digest)).map((e) => e.path);
+}

@@ -13,6 +13,8 @@ import { applyChmod } from '../../planner/chmod';
 import type { Chmod, CopyStep } from '../../planner/types';
 import type { FileInput } from '../explain';
 import type { FsType, StageFs } from '../stage-fs';
+import { archiveKind, unpackArchive } from './archive';
+import { fetchRemoteSource } from './remote';
 import type { CopySourceFs } from './source-fs';
 
 export interface CopyEntry {
@@ -36,6 +38,8 @@ export interface CopyPlan {
   entries: CopyEntry[];
   /** The source files the step read, for the cache key (context sources only). */
   inputs: FileInput[];
+  /** Temp files and directories (downloads, unpacked archives) to remove once the layer is written. */
+  temporary: string[];
 }
 
 export interface CopyPlanOptions {
@@ -45,6 +49,8 @@ export interface CopyPlanOptions {
   dirTime: number;
   /** SOURCE_DATE_EPOCH: file times are clamped to it. */
   epoch?: number;
+  /** Where downloads and unpacked archives go. */
+  tmpDir: string;
   /** The Dockerfile location for errors. */
   location: { file: string; line: number; endLine: number; text: string };
 }
@@ -66,9 +72,10 @@ export async function planCopy(
   const destHasSlash = step.destPath.endsWith('/') || step.destPath.endsWith('/.') || step.destPath === '/';
   const destIsExistingDir = destRel === '' || dest.get(destRel)?.type === 'dir';
   const pathSources = step.sources.filter((s) => s.kind === 'path');
-  if (pathSources.length !== step.sources.length)
-    throw fail('remote sources (URLs, git) are not supported yet');
-  const many = pathSources.length + step.heredocs.length > 1;
+  const urlSources = step.sources.filter((s) => s.kind === 'url');
+  if (step.sources.some((s) => s.kind === 'git')) throw fail('git sources are not supported');
+  const temporary: string[] = [];
+  const many = step.sources.length + step.heredocs.length > 1;
   if (many && !destHasSlash && !destIsExistingDir) {
     throw fail(
       `when using ${step.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`,
@@ -77,7 +84,7 @@ export async function planCopy(
   const excludes = step.excludes.length > 0 ? PatternMatcher.create(step.excludes) : null;
   const clamp = (t: number): number => (opts.epoch !== undefined && t > opts.epoch ? opts.epoch : t);
 
-  const put = async (target: string, srcRel: string, src: CopySourceFs): Promise<void> => {
+  const put = async (target: string, srcRel: string, src: CopySourceFs, record = true): Promise<void> => {
     const e = src.entry(srcRel);
     if (!e) return;
     const abs = path.join(src.root, srcRel);
@@ -96,7 +103,7 @@ export async function planCopy(
       linkTarget: e.linkTarget,
       sourcePath: type === 'file' ? abs : undefined,
     });
-    if (src.isContext) {
+    if (src.isContext && record) {
       // Owners are the image's (root or --chown), never the host's: a context must hit the same on any machine.
       inputs.push([srcRel, e.type, e.mode, owner.uid, owner.gid, e.size, e.linkTarget ?? '', e.sha256 ?? '']);
     }
@@ -141,6 +148,22 @@ export async function planCopy(
         if (baseTarget !== '' && !out.has(baseTarget) && dest.get(baseTarget)?.type !== 'dir') {
           await putDir(baseTarget, resolved, source);
         }
+      } else if (
+        step.kind === 'add' &&
+        source.isContext &&
+        node?.type === 'file' &&
+        (await isArchive(resolved))
+      ) {
+        // ADD unpacks a local tar archive at the destination, which is then always a directory.
+        const kind = (await archiveKind(path.join(source.root, resolved))) as NonNullable<
+          Awaited<ReturnType<typeof archiveKind>>
+        >;
+        const unpacked = await unpackArchive(path.join(source.root, resolved), kind, opts.tmpDir);
+        temporary.push(unpacked.root);
+        recordInput(resolved, source);
+        for (const d of unpacked.tree.descendants('')) {
+          await put(joinRel(destRel, d.path), d.path, unpacked, false);
+        }
       } else {
         if (excludes?.matches(path.posix.basename(match))) continue;
         const target = step.parents
@@ -151,6 +174,27 @@ export async function planCopy(
         await put(target, resolved, source);
       }
     }
+  }
+
+  for (const u of urlSources) {
+    if (u.kind !== 'url') continue;
+    const remote = await fetchRemoteSource(u.url, { tmpDir: opts.tmpDir, checksum: step.checksum });
+    temporary.push(remote.path);
+    const target = destHasSlash || destIsExistingDir || many ? joinRel(destRel, remote.fileName) : destRel;
+    const owner = opts.owner ?? { uid: 0, gid: 0 };
+    // Docker gives files from URLs mode 0600 and, when the server says, the Last-Modified time.
+    const mode = step.chmod ? applyChmod(step.chmod, 0o600, false) : 0o600;
+    out.set(target, {
+      path: target,
+      type: 'file',
+      mode,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtime: clamp(remote.mtime ?? opts.dirTime),
+      size: remote.size,
+      sourcePath: remote.path,
+    });
+    inputs.push([u.url, 'file', mode, owner.uid, owner.gid, remote.size, '', remote.sha256]);
   }
 
   for (const doc of step.heredocs) {
@@ -174,7 +218,18 @@ export async function planCopy(
   return {
     entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     inputs,
+    temporary,
   };
+
+  async function isArchive(rel: string): Promise<boolean> {
+    return (await archiveKind(path.join((source as CopySourceFs).root, rel))) !== undefined;
+  }
+
+  function recordInput(rel: string, src: CopySourceFs): void {
+    const e = src.entry(rel);
+    if (!e) return;
+    inputs.push([rel, e.type, e.mode, 0, 0, e.size, e.linkTarget ?? '', e.sha256 ?? '']);
+  }
 
   async function putDir(target: string, srcRel: string, src: CopySourceFs): Promise<void> {
     const e = srcRel === '' ? undefined : src.entry(srcRel);
