@@ -56,6 +56,12 @@ const cases: [string, string, number][] = [
     'failed to parse stage name "Alpine": invalid reference format: repository name (library/Alpine) must be lowercase',
     1,
   ],
+  // A FROM names a stage only with the exact (lower-case) name; `Build` is then an image reference.
+  [
+    'FROM alpine AS Build\nFROM Build\n',
+    'failed to parse stage name "Build": invalid reference format: repository name (library/Build) must be lowercase',
+    2,
+  ],
   ['FROM alpine AS a\nFROM a:b::c\n', 'failed to parse stage name "a:b::c": invalid reference format', 2],
   ['FROM ${X:?X_must_be_set}\n', 'failed to process "${X:?X_must_be_set}": X: X_must_be_set', 1],
   ['FROM ${X:?X must be set}\n', 'FROM requires either one or three arguments', 1],
