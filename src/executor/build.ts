@@ -19,13 +19,9 @@ import type { EventSink, StepRef } from '../report/events';
 import { planCopy, type CopyEntry } from './copy/plan-copy';
 import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
 import { explainMiss, type FileInput, type StepInputs } from './explain';
-import {
-  applyStep,
-  inheritConfig,
-  scratchConfig,
-  serializeConfig,
-  type ImageConfigFile,
-} from './image-config';
+import { assembleImage } from '../image/assemble';
+import { parseManifest, type ImageManifest } from '../image/oci-types';
+import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
 import { layerListing } from './layer-listing';
 import { toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';
@@ -66,18 +62,11 @@ export interface BuiltImage {
   configSize: number;
   manifestDigest: Digest;
   manifestSize: number;
-  manifest: OciManifest;
+  manifest: ImageManifest;
   layers: LayerRecord[];
   steps: number;
   hits: number;
   durationMs: number;
-}
-
-export interface OciManifest {
-  schemaVersion: 2;
-  mediaType: string;
-  config: { mediaType: string; digest: string; size: number };
-  layers: { mediaType: string; digest: string; size: number }[];
 }
 
 interface StageResult {
@@ -86,9 +75,6 @@ interface StageResult {
   layers: LayerRecord[];
   fs: () => Promise<StageFs>;
 }
-
-export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
 
 export async function build(opts: BuildOptions): Promise<BuiltImage> {
   return new Build(opts).run();
@@ -465,7 +451,7 @@ class Build {
 
   private async writeImage(target: StageResult): Promise<BuiltImage> {
     const config = target.config;
-    const times = config.history.map((h) => h.created ?? '').filter((t) => t !== '');
+    const times = (config.history ?? []).map((h) => h.created ?? '').filter((t) => t !== '');
     config.created =
       this.opts.sourceDateEpoch !== undefined || times.length === 0
         ? this.created
@@ -473,21 +459,18 @@ class Build {
     if (this.opts.labels.size > 0) {
       config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.opts.labels) };
     }
-    const configBytes = Buffer.from(serializeConfig(config));
-    const configInfo = await this.blobs.put(configBytes);
-    const manifest: OciManifest = {
-      schemaVersion: 2,
-      mediaType: MANIFEST_MEDIA_TYPE,
-      config: { mediaType: CONFIG_MEDIA_TYPE, digest: configInfo.digest, size: configInfo.size },
-      layers: target.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-    };
-    const manifestInfo = await this.blobs.put(Buffer.from(JSON.stringify(manifest)));
+    const assembled = await assembleImage(
+      this.blobs,
+      config,
+      target.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    );
+    const manifest = parseManifest(await this.blobs.readAll(assembled.manifest.digest));
     return {
       config,
-      configDigest: configInfo.digest,
-      configSize: configInfo.size,
-      manifestDigest: manifestInfo.digest,
-      manifestSize: manifestInfo.size,
+      configDigest: assembled.config.digest,
+      configSize: assembled.config.size,
+      manifestDigest: assembled.manifest.digest,
+      manifestSize: assembled.manifest.size,
       manifest,
       layers: target.layers,
       steps: this.steps,

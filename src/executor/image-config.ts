@@ -3,52 +3,10 @@
  * frontend does (`dispatchEnv`, `dispatchCmd`, …): same fields, same history `created_by` text, `empty_layer` for
  * steps without a layer.
  */
+import type { ImageConfig } from '../image/oci-types';
 import type { Platform, Step } from '../planner/types';
 
-export interface HealthConfig {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
-
-/** The `config` object of an OCI/Docker image config, fields in the order Docker's Go struct writes them. */
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, Record<string, never>>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, Record<string, never>>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  ArgsEscaped?: boolean;
-  Healthcheck?: HealthConfig;
-  OnBuild?: string[] | null;
-  Shell?: string[];
-}
-
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
-
-export interface ImageConfigFile {
-  created?: string;
-  author?: string;
-  architecture: string;
-  os: string;
-  variant?: string;
-  config: ContainerConfig;
-  rootfs: { type: 'layers'; diff_ids: string[] };
-  history: HistoryEntry[];
-}
+export type ImageConfigFile = ImageConfig;
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
@@ -132,8 +90,9 @@ export function applyStep(
       c.ArgsEscaped = true;
       break;
     case 'entrypoint':
-      c.Entrypoint = step.argv === null ? null : [...step.argv];
-      if (!cmdSetInStage) c.Cmd = null;
+      // `ENTRYPOINT []` clears it; so does an ENTRYPOINT the inherited CMD (one not set in this stage).
+      c.Entrypoint = step.argv === null ? undefined : [...step.argv];
+      if (!cmdSetInStage) c.Cmd = undefined;
       break;
     case 'healthcheck':
       c.Healthcheck = {
@@ -158,6 +117,7 @@ export function applyStep(
       break;
   }
   if (step.createdBy !== undefined) {
+    image.history = image.history ?? [];
     image.history.push({
       ...(created ? { created } : {}),
       created_by: step.createdBy,
@@ -165,34 +125,4 @@ export function applyStep(
       ...(withLayer ? {} : { empty_layer: true }),
     });
   }
-}
-
-/** The image config JSON with keys in the order Docker's Go structs write them, so equal configs hash equal. */
-export function serializeConfig(image: ImageConfigFile): string {
-  const c = image.config;
-  const ordered = {
-    created: image.created,
-    author: image.author,
-    architecture: image.architecture,
-    os: image.os,
-    variant: image.variant,
-    config: {
-      User: c.User,
-      ExposedPorts: c.ExposedPorts,
-      Env: c.Env,
-      Entrypoint: c.Entrypoint ?? undefined,
-      Cmd: c.Cmd ?? undefined,
-      Volumes: c.Volumes,
-      WorkingDir: c.WorkingDir,
-      Labels: c.Labels,
-      StopSignal: c.StopSignal,
-      ArgsEscaped: c.ArgsEscaped,
-      Healthcheck: c.Healthcheck,
-      OnBuild: c.OnBuild ?? undefined,
-      Shell: c.Shell,
-    },
-    rootfs: image.rootfs,
-    history: image.history,
-  };
-  return JSON.stringify(ordered);
 }

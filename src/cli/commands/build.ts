@@ -1,0 +1,123 @@
+import { Args, Flags } from '@oclif/core';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { atomicWriteFile } from '../../cache/atomic';
+import { UserError } from '../../errors';
+import { build } from '../../executor/build';
+import { parsePlatform, hostPlatform } from '../../planner';
+import { ReportCollector } from '../../report/build-report';
+import type { EventSink } from '../../report/events';
+import { jsonProgress } from '../../report/json-progress';
+import { plainProgress } from '../../report/plain-progress';
+import { ttyProgress } from '../../report/tty-progress';
+import { BaseCommand } from '../base-command';
+import { parseKeyValues, parseOutput, sourceDateEpoch, storeRoot } from '../build-options';
+import { openImageStore, writeOutputs } from '../image-io';
+
+export default class Build extends BaseCommand {
+  static override summary = 'Build an image from a Dockerfile (the default command).';
+
+  static override description =
+    'Reads the Dockerfile, checks every step against the layer cache, builds only what missed and stores a ' +
+    'tagged OCI image. The log says which steps hit and why each miss happened. Flags mean what they mean to ' +
+    '`docker build`. `tsbuild -t app .` is the same as `tsbuild build -t app .`.';
+
+  static override examples = [
+    '<%= config.bin %> -t myapp .',
+    '<%= config.bin %> build -f build/app.Dockerfile --build-arg VERSION=1.2 --target prod -t myapp:1.2 .',
+    '<%= config.bin %> -t myapp --output type=oci,dest=myapp.tar --report report.json .',
+  ];
+
+  static override args = {
+    context: Args.string({ description: 'build context directory', default: '.' }),
+  };
+
+  static override flags = {
+    tag: Flags.string({ char: 't', multiple: true, description: 'name and optionally a tag (NAME[:TAG])' }),
+    file: Flags.string({ char: 'f', description: 'Dockerfile path (default: CONTEXT/Dockerfile)' }),
+    'build-arg': Flags.string({
+      multiple: true,
+      description: 'build-time variable (NAME=VALUE, or NAME from the environment)',
+    }),
+    target: Flags.string({ description: 'the stage to build' }),
+    'no-cache': Flags.boolean({ description: 'do not use the cache for any step' }),
+    label: Flags.string({ multiple: true, description: 'image label (KEY=VALUE)' }),
+    iidfile: Flags.string({ description: 'write the image id to this file' }),
+    progress: Flags.string({
+      options: ['auto', 'plain', 'tty', 'json'],
+      default: 'auto',
+      description: 'progress output',
+    }),
+    report: Flags.string({ description: 'write a JSON cache report of the build to this file' }),
+    output: Flags.string({
+      char: 'o',
+      multiple: true,
+      description: 'also export: type=oci,dest=PATH[.tar] | type=docker,dest=FILE.tar | type=local,dest=DIR',
+    }),
+    compression: Flags.string({
+      options: ['gzip', 'zstd'],
+      default: 'gzip',
+      description: 'compression of new layers',
+    }),
+    platform: Flags.string({ description: 'target platform (os/arch[/variant])' }),
+    root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
+    quiet: Flags.boolean({ char: 'q', description: 'print only the image id' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Build);
+    const contextDir = path.resolve(args.context);
+    const stat = await fsp.stat(contextDir).catch(() => null);
+    if (!stat?.isDirectory()) throw new UserError(`build context ${args.context} is not a directory`);
+    const dockerfileName = flags.file ?? 'Dockerfile';
+    const dockerfilePath = flags.file ? path.resolve(flags.file) : path.join(contextDir, 'Dockerfile');
+    const buildArgs = parseKeyValues(flags['build-arg'], '--build-arg', true);
+    const labels = parseKeyValues(flags.label, '--label', false);
+    const outputs = (flags.output ?? []).map(parseOutput);
+    const root = storeRoot(flags.root);
+    const store = await openImageStore(root);
+    const tags = (flags.tag ?? []).map((t) => store.normalizeTag(t));
+
+    const collector = new ReportCollector();
+    const progress = flags.quiet ? undefined : progressSink(flags.progress);
+    const events: EventSink = (e) => {
+      collector.sink(e);
+      progress?.(e);
+    };
+    const image = await build({
+      root,
+      contextDir,
+      dockerfilePath,
+      dockerfileName,
+      buildArgs,
+      target: flags.target,
+      noCache: flags['no-cache'],
+      labels,
+      compression: flags.compression as 'gzip' | 'zstd',
+      sourceDateEpoch: sourceDateEpoch(buildArgs),
+      platform: flags.platform ? parsePlatform(flags.platform, hostPlatform()) : undefined,
+      events,
+      resolveImage: (ref, platform) => store.resolve(ref, platform),
+    });
+
+    for (const tag of tags) await store.tag(tag, image);
+    await writeOutputs(root, image, outputs, tags[0]);
+    if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
+    if (flags.report) {
+      const report = collector.build(
+        { name: tags[0] ?? null, manifestDigest: image.manifestDigest, configDigest: image.configDigest },
+        image.durationMs,
+      );
+      await atomicWriteFile(path.resolve(flags.report), `${JSON.stringify(report, null, 2)}\n`);
+    }
+    if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
+    else if (tags.length > 0) process.stderr.write(`naming to ${tags.join(', ')}\n`);
+  }
+}
+
+function progressSink(mode: string): EventSink {
+  const write = (text: string): void => void process.stderr.write(text);
+  if (mode === 'json') return jsonProgress(write);
+  if (mode === 'tty' || (mode === 'auto' && process.stderr.isTTY)) return ttyProgress(write);
+  return plainProgress(write);
+}
