@@ -1,0 +1,48 @@
+import { Args, Flags } from '@oclif/core';
+import { BlobStore } from '../../cache/blob-store';
+import { BuildError } from '../../errors';
+import { ImageStore } from '../../image/image-store';
+import { parseManifest } from '../../image/oci-types';
+import { hostPlatform } from '../../planner';
+import { BaseCommand } from '../base-command';
+import { storeRoot } from '../build-options';
+import { loadImage } from '../image-io';
+
+export default class Inspect extends BaseCommand {
+  static override summary = 'Print the config of an image in the local store.';
+
+  static override description =
+    'Prints the image config (the JSON whose digest is the image id) of NAME, which may be a name, ' +
+    'name:tag, name@digest or a manifest digest. `--manifest` prints the manifest instead.';
+
+  static override args = {
+    name: Args.string({ description: 'image name or digest', required: true }),
+  };
+
+  static override flags = {
+    root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
+    manifest: Flags.boolean({ description: 'print the manifest instead of the config' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Inspect);
+    const root = storeRoot(flags.root);
+    const record = await new ImageStore(root).resolve(args.name);
+    if (!record) throw new BuildError(`no such image: ${args.name}`);
+    const blobs = new BlobStore(root);
+    const image = await loadImage(blobs, record.target, hostPlatform());
+    if (!image)
+      throw new BuildError(
+        `image ${args.name} has no manifest for ${hostPlatform().os}/${hostPlatform().architecture}`,
+      );
+    if (flags.manifest) {
+      process.stdout.write(
+        `${JSON.stringify(JSON.parse((await blobs.readAll(image.manifestDigest)).toString('utf8')), null, 2)}\n`,
+      );
+      return;
+    }
+    process.stdout.write(
+      `${JSON.stringify({ Id: record.target.digest, Name: record.name, ...image.config }, null, 2)}\n`,
+    );
+  }
+}
