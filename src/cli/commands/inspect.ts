@@ -3,6 +3,7 @@ import { BlobStore } from '../../cache/blob-store';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { parseManifest } from '../../image/oci-types';
+import { parseManifest } from '../../image/oci-types';
 import { hostPlatform } from '../../planner';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
@@ -35,14 +36,18 @@ export default class Inspect extends BaseCommand {
       throw new BuildError(
         `image ${args.name} has no manifest for ${hostPlatform().os}/${hostPlatform().architecture}`,
       );
+    const manifest = parseManifest(await blobs.readAll(image.manifestDigest));
     if (flags.manifest) {
-      process.stdout.write(
-        `${JSON.stringify(JSON.parse((await blobs.readAll(image.manifestDigest)).toString('utf8')), null, 2)}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
       return;
     }
-    process.stdout.write(
-      `${JSON.stringify({ Id: record.target.digest, Name: record.name, ...image.config }, null, 2)}\n`,
-    );
+    // As `docker inspect`: Id is the image id (the config digest); the name and manifest digest come along.
+    const doc = {
+      Id: manifest.config.digest,
+      RepoTag: record.name,
+      ManifestDigest: image.manifestDigest,
+      ...image.config,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   }
 }
