@@ -3,7 +3,6 @@ import { BlobStore } from '../../cache/blob-store';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { parseManifest } from '../../image/oci-types';
-import { parseManifest } from '../../image/oci-types';
 import { hostPlatform } from '../../planner';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
