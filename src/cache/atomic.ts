@@ -64,3 +64,29 @@ export function isErrno(err: unknown, ...codes: string[]): boolean {
     codes.includes((err as { code: string }).code)
   );
 }
+
+/** Like `atomicWriteFile`, for content that arrives as a stream (an exported archive, say). */
+export async function atomicWriteStream(
+  target: string,
+  source: AsyncIterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const tmp = tempPathFor(target);
+  const handle = await fsp.open(tmp, 'wx', options.mode ?? 0o644);
+  try {
+    try {
+      for await (const chunk of source) {
+        let off = 0;
+        while (off < chunk.length) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(target));
+}
