@@ -8,7 +8,12 @@ async function main() {
   let argv = process.argv.slice(2);
   const first = argv[0];
   const passThrough = ['--help', '-h', '--version', '-v', 'help'];
-  if (first !== undefined && !passThrough.includes(first) && !config.findCommand(first) && !config.findTopic(first)) {
+  if (
+    first !== undefined &&
+    !passThrough.includes(first) &&
+    !config.findCommand(first) &&
+    !config.findTopic(first)
+  ) {
     argv = ['build', ...argv];
   }
   await run(argv, config);
