@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install the outside tools the test suite checks our output with, and configure podman for this
+# machine. Idempotent: packages already installed are not reinstalled, config is rewritten identically.
+#
+#   scripts/setup-test-tools.sh          (as root, or with sudo available)
+#
+# Tools: skopeo (inspect/copy OCI layouts), umoci (unpack layouts), podman (load docker archives),
+# runc/crun (OCI runtimes for the sandbox), docker-registry (a local registry), busybox-static (base
+# images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar.
+set -euo pipefail
+
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman zstd tar)
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup-test-tools: run as root (or install sudo)" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup-test-tools: installing ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup-test-tools: all packages present"
+fi
+
+# podman's default container rlimits (nofile 1048576) can exceed the host's hard limits, and then every
+# container start fails. Pin them to what this machine allows.
+nofile="$(ulimit -Hn)"
+nproc="$(ulimit -Hu)"
+[ "$nofile" = unlimited ] && nofile=1048576
+[ "$nproc" = unlimited ] && nproc=4194304
+conf_dir=/etc/containers/containers.conf.d
+conf="$conf_dir/50-tsbuild-ulimits.conf"
+content="# Written by tsbuild scripts/setup-test-tools.sh: podman's default rlimits exceed this host's.
+[containers]
+default_ulimits = [
+  \"nofile=${nofile}:${nofile}\",
+  \"nproc=${nproc}:${nproc}\",
+]
+"
+if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$(printf '%s' "$content")" ]; then
+  "${SUDO[@]}" mkdir -p "$conf_dir"
+  printf '%s' "$content" | "${SUDO[@]}" tee "$conf" >/dev/null
+  echo "setup-test-tools: wrote $conf"
+fi
+
+for tool in skopeo umoci podman runc zstd tar; do
+  command -v "$tool" >/dev/null || { echo "setup-test-tools: $tool still missing" >&2; exit 1; }
+done
+echo "setup-test-tools: ok"
