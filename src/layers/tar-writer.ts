@@ -298,6 +298,11 @@ function plainMember(name: string, entry: LayerEntry, epoch: number | undefined)
     }
     case 'char':
     case 'block': {
+      for (const n of [entry.major, entry.minor]) {
+        if (!Number.isSafeInteger(n) || n < 0 || n > 0o7777777) {
+          throw new LayerEntryError(`layer entry ${name}: device number ${n} is out of range`);
+        }
+      }
       const h = baseHeader(name, entry.type === 'char' ? TYPEFLAG.char : TYPEFLAG.block, entry, epoch);
       return { header: { ...h, devmajor: entry.major, devminor: entry.minor } };
     }
@@ -318,6 +323,15 @@ function baseHeader(
     meta.mtime instanceof Date ? Math.floor(meta.mtime.getTime() / 1000) : Math.floor(meta.mtime ?? 0);
   if (epoch !== undefined && mtime > epoch) mtime = Math.floor(epoch);
   if (mtime < 0) mtime = 0;
+  for (const [field, value] of [
+    ['uid', meta.uid],
+    ['gid', meta.gid],
+    ['mode', meta.mode],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new LayerEntryError(`layer entry ${name}: ${field} ${value} is not a non-negative integer`);
+    }
+  }
   const extraPax = new Map<string, Buffer>();
   for (const [k, v] of Object.entries(meta.xattrs ?? {})) {
     if (k === '' || k.includes('=') || k.includes('\0'))

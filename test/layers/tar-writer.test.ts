@@ -289,6 +289,9 @@ describe('layer tar writer', () => {
         { type: 'whiteout', path: 'x' },
       ],
       [{ type: 'file', path: 'x', content: Buffer.alloc(0), xattrs: { 'a=b': 'v' } }],
+      [{ type: 'file', path: 'x', content: Buffer.alloc(0), uid: -1 }],
+      [{ type: 'dir', path: 'x', mode: 0.5 }],
+      [{ type: 'char', path: 'x', major: 1 << 30, minor: 0 }],
     ];
     for (const entries of bad) expect(() => planLayer(entries)).toThrow(LayerEntryError);
   });
