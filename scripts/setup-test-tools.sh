@@ -6,10 +6,11 @@
 #
 # Tools: skopeo (inspect/copy OCI layouts), umoci (unpack layouts), podman (load docker archives),
 # runc/crun (OCI runtimes for the sandbox), docker-registry (a local registry), busybox-static (base
-# images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar.
+# images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar, attr
+# (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman zstd tar)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman zstd tar attr bzip2 xz-utils)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
