@@ -31,6 +31,9 @@ export interface CacheRecord {
   lastUsedAt: string;
 }
 
+/** How stale `lastUsedAt` may get before a hit rewrites it; far below any sane prune duration. */
+const TOUCH_INTERVAL_MS = 10 * 60 * 1000;
+
 export class KeyIndex {
   readonly dir: string;
 
@@ -64,8 +67,12 @@ export class KeyIndex {
     await atomicWriteFile(this.recordPath(record.key), JSON.stringify(record));
   }
 
-  /** Marks a hit as used now (for LRU pruning). Best effort: a lost update only makes pruning less precise. */
-  async touch(record: CacheRecord): Promise<void> {
+  /**
+   * Marks a hit as used now (for LRU pruning). Best effort: a lost update only makes pruning less precise. A record
+   * used within the last minutes is left alone, so a no-op rebuild does not rewrite (and fsync) every record.
+   */
+  async touch(record: CacheRecord, now = Date.now()): Promise<void> {
+    if (now - Date.parse(record.lastUsedAt) < TOUCH_INTERVAL_MS) return;
     try {
       await this.put({ ...record, lastUsedAt: new Date().toISOString() });
     } catch {
