@@ -347,6 +347,12 @@ class Build {
           parentMissed,
           isFirstStep: i === 0,
           noCache: this.opts.noCache,
+          baseLabel:
+            stage.base.kind === 'stage'
+              ? `stage ${plan.stages[stage.base.index].displayName}`
+              : stage.base.kind === 'image'
+                ? `base image ${stage.baseName}`
+                : 'scratch',
         });
       }
       await Promise.all(temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));

@@ -34,7 +34,8 @@ export interface ExplainContext {
   /** True for the first step of a stage (its parent is the base image). */
   isFirstStep: boolean;
   noCache: boolean;
-  /** Whether a record existed for the key (a miss with identical inputs means it was pruned). */
+  /** What the first step stands on, for messages: `image alpine:3.20`, `stage build`, `scratch`. */
+  baseLabel?: string;
 }
 
 const MAX_LISTED = 5;
@@ -61,7 +62,10 @@ export function explainMiss(ctx: ExplainContext): string {
   if (own.length > 0) return own.join('; ');
 
   if (prev.inputs.parent !== cur.parent) {
-    if (ctx.isFirstStep) return `base image changed: ${short(prev.inputs.parent)} → ${short(cur.parent)}`;
+    if (ctx.isFirstStep) {
+      const base = ctx.baseLabel ?? 'base image';
+      return `${base} changed: ${short(prev.inputs.parent)} → ${short(cur.parent)}`;
+    }
     return ctx.parentMissed ? 'parent step missed' : 'parent step changed';
   }
   return 'inputs unchanged, but the cache record is gone (pruned or never stored)';
