@@ -1,0 +1,570 @@
+/**
+ * A client for the OCI distribution API (`/v2/…`): manifests by tag or digest, blobs in and out of the
+ * local blob store, uploads (monolithic or chunked), cross-repository mounts. Every public method is one
+ * retried operation: transient failures (5xx, 429, resets, refused connections) repeat the whole operation
+ * with backoff, so a blob whose download broke half way is fetched again from the start.
+ *
+ * Nothing unverified enters the store: manifests are hashed before they are returned (and checked against
+ * the digest asked for and the registry's `Docker-Content-Digest`), blobs stream into `BlobStore.put` with
+ * their expected digest and size, which keeps nothing that does not match.
+ */
+import { Readable } from 'node:stream';
+import type { BlobStore } from '../../cache/blob-store';
+import { isDigest, sha256Digest, type Digest } from '../../cache/digest';
+import { DigestMismatchError } from '../../cache/errors';
+import { MediaType, declaredMediaType, type Descriptor } from '../oci-types';
+import { Authenticator, errorMessage, type Scope } from './auth';
+import { ANONYMOUS, DockerConfigCredentials, type CredentialStore } from './credentials';
+import { ManifestUnknownError, RegistryError } from './errors';
+import { registryEndpoint, type RegistryEndpoint, type Scheme } from './hosts';
+import {
+  TlsHandshakeError,
+  discard,
+  header,
+  readBytes,
+  readText,
+  send,
+  type HttpResponse,
+  type Method,
+} from './http';
+import {
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  withRetries,
+  type RetryNotice,
+  type RetryPolicy,
+} from './retry';
+
+export interface RegistryClientOptions {
+  /** Registries (`host` or `host:port`) reached over HTTPS without certificate checks, or plain HTTP. */
+  insecureRegistries?: readonly string[];
+  /** Where credentials come from (default: the docker config file and its credential helpers). */
+  credentials?: CredentialStore;
+  retry?: Partial<RetryPolicy>;
+  /** Blobs larger than this are uploaded in PATCH chunks of this size (default 32 MiB). */
+  chunkSize?: number;
+  /** Idle socket timeout per request (default 60 s). */
+  timeoutMs?: number;
+  userAgent?: string;
+  /** Told about each retry, e.g. to print "retrying in 0.5 s". */
+  onRetry?: (operation: string, notice: RetryNotice) => void;
+}
+
+/** A repository on a registry: `{ registry: 'docker.io', path: 'library/busybox' }`. */
+export interface Repository {
+  registry: string;
+  path: string;
+}
+
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+export type BlobPushResult =
+  { status: 'exists' } | { status: 'mounted'; from: string } | { status: 'uploaded' };
+
+export interface PushBlobOptions {
+  /** Repositories on the same registry that may hold the blob already: tried as cross-repository mounts. */
+  mountFrom?: readonly string[];
+  onBytes?: (sent: number) => void;
+}
+
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [
+  MediaType.ociManifest,
+  MediaType.ociIndex,
+  MediaType.dockerManifest,
+  MediaType.dockerManifestList,
+];
+const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
+const SCHEMA1_MEDIA_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+]);
+/** The distribution spec lets registries refuse manifests over 4 MiB; nothing real comes close. */
+const MAX_MANIFEST_BYTES = 4 << 20;
+const DEFAULT_CHUNK_SIZE = 32 << 20;
+const MAX_MOUNT_CANDIDATES = 3;
+
+interface RequestSpec {
+  method: Method;
+  /** Path under `/v2/` (`team/app/manifests/1.0`), or an absolute URL the registry gave us (an upload). */
+  path?: string;
+  url?: URL;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  scopes: readonly Scope[];
+}
+
+export class RegistryClient {
+  private readonly auth: Authenticator;
+  private readonly policy: RetryPolicy;
+  private readonly insecure: readonly string[];
+  /** The scheme that worked, per registry (an insecure registry may turn out to speak plain HTTP). */
+  private readonly schemes = new Map<string, Scheme>();
+  readonly chunkSize: number;
+
+  constructor(private readonly options: RegistryClientOptions = {}) {
+    const credentials = options.credentials ?? new DockerConfigCredentials();
+    this.auth = new Authenticator(credentials, this.userAgent, options.timeoutMs);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.insecure = options.insecureRegistries ?? [];
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  }
+
+  private get userAgent(): string {
+    return this.options.userAgent ?? 'tsbuild';
+  }
+
+  /** A client that sends no credentials (for tests and for registries that must be reached anonymously). */
+  static anonymous(options: Omit<RegistryClientOptions, 'credentials'> = {}): RegistryClient {
+    return new RegistryClient({ ...options, credentials: ANONYMOUS });
+  }
+
+  endpoint(registry: string): RegistryEndpoint {
+    return registryEndpoint(registry, this.insecure);
+  }
+
+  // ---- manifests ---------------------------------------------------------------------------------------
+
+  /** The descriptor a tag or digest resolves to (HEAD); undefined when the registry has none or does not say. */
+  async headManifest(repo: Repository, reference: string): Promise<Descriptor | undefined> {
+    return this.retrying(`manifest ${refName(repo, reference)}`, async () => {
+      const res = await this.request(repo, {
+        method: 'HEAD',
+        path: `${repo.path}/manifests/${reference}`,
+        headers: { Accept: MANIFEST_ACCEPT },
+        scopes: [pullScope(repo)],
+      });
+      discard(res);
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw await unexpected(res, `HEAD manifest ${refName(repo, reference)}`);
+      const digest = header(res, 'docker-content-digest');
+      const mediaType = contentType(res);
+      const size = Number(header(res, 'content-length'));
+      if (
+        digest === undefined ||
+        !isDigest(digest) ||
+        mediaType === undefined ||
+        !MANIFEST_MEDIA_TYPES.includes(mediaType)
+      ) {
+        return undefined;
+      }
+      return { mediaType, digest, size: Number.isSafeInteger(size) ? size : 0 };
+    });
+  }
+
+  /** A manifest or index by tag or digest, its bytes verified (see the module comment). */
+  async getManifest(repo: Repository, reference: string): Promise<FetchedManifest> {
+    const name = refName(repo, reference);
+    return this.retrying(`manifest ${name}`, async () => {
+      const res = await this.request(repo, {
+        method: 'GET',
+        path: `${repo.path}/manifests/${reference}`,
+        headers: { Accept: MANIFEST_ACCEPT },
+        scopes: [pullScope(repo)],
+      });
+      if (res.status === 404) {
+        discard(res);
+        throw new ManifestUnknownError(name);
+      }
+      if (res.status !== 200) throw await unexpected(res, `manifest ${name}`);
+      let bytes: Buffer;
+      try {
+        bytes = await readBytes(res.body, MAX_MANIFEST_BYTES);
+      } catch (err) {
+        if (err instanceof RegistryError && !err.retryable)
+          throw new RegistryError(`manifest ${name}: ${err.message}`);
+        throw err;
+      }
+      const digest = sha256Digest(bytes);
+      if (reference.includes(':')) {
+        if (!reference.startsWith('sha256:')) {
+          throw new RegistryError(`manifest ${name}: only sha256 digests are supported`);
+        }
+        if (digest !== reference) {
+          throw new RegistryError(
+            `manifest ${name}: the registry sent content with digest ${digest}, not the one asked for`,
+          );
+        }
+      }
+      const claimed = header(res, 'docker-content-digest');
+      if (claimed !== undefined && claimed.startsWith('sha256:') && claimed !== digest) {
+        throw new RegistryError(
+          `manifest ${name}: Docker-Content-Digest says ${claimed} but the content hashes to ${digest}`,
+        );
+      }
+      const mediaType = manifestMediaType(contentType(res), bytes, name);
+      return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
+    });
+  }
+
+  /** PUT a manifest (or index) under a tag or its digest; returns the digest the registry confirmed. */
+  async putManifest(repo: Repository, reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const digest = sha256Digest(bytes);
+    const name = refName(repo, reference);
+    if (reference.includes(':') && reference !== digest) {
+      throw new RegistryError(`cannot push manifest ${digest} as ${name}: the digest differs`);
+    }
+    return this.retrying(`manifest ${name}`, async () => {
+      const res = await this.request(repo, {
+        method: 'PUT',
+        path: `${repo.path}/manifests/${reference}`,
+        headers: { 'Content-Type': mediaType },
+        body: bytes,
+        scopes: [pushScope(repo)],
+      });
+      if (res.status !== 201 && res.status !== 200) throw await unexpected(res, `PUT manifest ${name}`);
+      discard(res);
+      const confirmed = header(res, 'docker-content-digest');
+      if (confirmed !== undefined && confirmed !== digest) {
+        throw new RegistryError(`PUT manifest ${name}: the registry stored ${confirmed}, expected ${digest}`);
+      }
+      return digest;
+    });
+  }
+
+  // ---- blobs -------------------------------------------------------------------------------------------
+
+  async hasBlob(repo: Repository, digest: Digest): Promise<boolean> {
+    return this.retrying(`blob ${digest}`, () => this.headBlob(repo, digest));
+  }
+
+  /** Download a blob into the store, verified against the descriptor's digest and size. */
+  async fetchBlob(
+    repo: Repository,
+    desc: Descriptor,
+    store: BlobStore,
+    onBytes?: (received: number) => void,
+  ): Promise<void> {
+    if (await store.has(desc.digest)) return;
+    const where = `${repo.registry}/${repo.path}`;
+    await this.retrying(`blob ${desc.digest}`, async () => {
+      const res = await this.request(repo, {
+        method: 'GET',
+        path: `${repo.path}/blobs/${desc.digest}`,
+        scopes: [pullScope(repo)],
+      });
+      if (res.status === 404) {
+        discard(res);
+        throw new RegistryError(`blob ${desc.digest} not found in ${where}`);
+      }
+      if (res.status !== 200) throw await unexpected(res, `blob ${desc.digest} from ${where}`);
+      try {
+        await store.put(counting(res.body, onBytes), {
+          expectedDigest: desc.digest,
+          expectedSize: desc.size,
+        });
+      } catch (err) {
+        if (err instanceof DigestMismatchError) {
+          throw new RegistryError(
+            `blob ${desc.digest} from ${where} is not what its digest says (${err.message}); nothing was stored`,
+          );
+        }
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Make the registry hold a blob from the store: nothing to do when it has it, a cross-repository mount
+   * when one of `mountFrom` has it, else an upload (one PUT, or PATCH chunks for blobs over `chunkSize`).
+   */
+  async pushBlob(
+    repo: Repository,
+    desc: Descriptor,
+    store: BlobStore,
+    options: PushBlobOptions = {},
+  ): Promise<BlobPushResult> {
+    const size = await store.size(desc.digest);
+    if (size !== desc.size) {
+      throw new RegistryError(
+        `blob ${desc.digest} is ${size} bytes in the store but ${desc.size} in its manifest`,
+      );
+    }
+    return this.retrying(`blob ${desc.digest}`, async () => {
+      if (await this.headBlob(repo, desc.digest)) return { status: 'exists' as const };
+      let location: URL | undefined;
+      const candidates = [...new Set(options.mountFrom ?? [])]
+        .filter((r) => r !== repo.path)
+        .slice(0, MAX_MOUNT_CANDIDATES);
+      for (const from of candidates) {
+        const res = await this.request(repo, {
+          method: 'POST',
+          path: `${repo.path}/blobs/uploads/`,
+          query: { mount: desc.digest, from },
+          scopes: [pushScope(repo), { repository: from, actions: ['pull'] }],
+        });
+        discard(res);
+        if (res.status === 201) return { status: 'mounted' as const, from };
+        // 202: the registry could not mount and opened an ordinary upload instead; use the last one.
+        if (res.status !== 202) throw await unexpected(res, `mount of ${desc.digest} from ${from}`);
+        location = uploadLocation(res);
+      }
+      if (location === undefined) {
+        const res = await this.request(repo, {
+          method: 'POST',
+          path: `${repo.path}/blobs/uploads/`,
+          scopes: [pushScope(repo)],
+        });
+        if (res.status !== 202)
+          throw await unexpected(res, `upload of ${desc.digest} to ${repo.registry}/${repo.path}`);
+        discard(res);
+        location = uploadLocation(res);
+      }
+      if (desc.size > this.chunkSize)
+        location = await this.uploadChunks(repo, location, desc, store, options.onBytes);
+      await this.finishUpload(repo, location, desc, store, options.onBytes);
+      return { status: 'uploaded' as const };
+    });
+  }
+
+  private async headBlob(repo: Repository, digest: Digest): Promise<boolean> {
+    const res = await this.request(repo, {
+      method: 'HEAD',
+      path: `${repo.path}/blobs/${digest}`,
+      scopes: [pullScope(repo)],
+    });
+    discard(res);
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw await unexpected(res, `HEAD blob ${digest} in ${repo.registry}/${repo.path}`);
+  }
+
+  /** PATCH the blob in chunks of `chunkSize`; returns the location to finish the upload at. */
+  private async uploadChunks(
+    repo: Repository,
+    start: URL,
+    desc: Descriptor,
+    store: BlobStore,
+    onBytes?: (sent: number) => void,
+  ): Promise<URL> {
+    let location = start;
+    let offset = 0;
+    for await (const chunk of chunks(store.open(desc.digest), this.chunkSize)) {
+      const res = await this.request(repo, {
+        method: 'PATCH',
+        url: location,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `${offset}-${offset + chunk.length - 1}`,
+        },
+        body: chunk,
+        scopes: [pushScope(repo)],
+      });
+      if (res.status !== 202) throw await unexpected(res, `upload of ${desc.digest} (bytes ${offset}…)`);
+      discard(res);
+      location = uploadLocation(res);
+      offset += chunk.length;
+      onBytes?.(offset);
+    }
+    return location;
+  }
+
+  /** The closing PUT: carries the whole blob (monolithic) or nothing (after chunks), and names the digest. */
+  private async finishUpload(
+    repo: Repository,
+    location: URL,
+    desc: Descriptor,
+    store: BlobStore,
+    onBytes?: (sent: number) => void,
+  ): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', desc.digest);
+    const monolithic = desc.size <= this.chunkSize;
+    const res = await this.request(repo, {
+      method: 'PUT',
+      url,
+      headers: monolithic
+        ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) }
+        : { 'Content-Length': '0' },
+      body: monolithic ? Readable.from(counting(store.open(desc.digest), onBytes)) : Buffer.alloc(0),
+      scopes: [pushScope(repo)],
+    });
+    if (res.status !== 201)
+      throw await unexpected(res, `upload of ${desc.digest} to ${repo.registry}/${repo.path}`);
+    discard(res);
+    const confirmed = header(res, 'docker-content-digest');
+    if (confirmed !== undefined && confirmed !== desc.digest) {
+      throw new RegistryError(`upload of ${desc.digest}: the registry stored ${confirmed}`);
+    }
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------------
+
+  private retrying<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const onRetry = this.options.onRetry;
+    return withRetries(this.policy, fn, onRetry === undefined ? undefined : (n) => onRetry(operation, n));
+  }
+
+  /**
+   * One request with auth: anonymous (or with what the registry asked for before); on a 401, learn the
+   * challenge and try once more. A body that is a stream cannot be sent twice: a 401 on it becomes a
+   * retryable error, and the retried operation starts with the right credentials.
+   */
+  private async request(repo: Repository, spec: RequestSpec): Promise<HttpResponse> {
+    const endpoint = this.endpoint(repo.registry);
+    const first = await this.auth.authorization(endpoint, spec.scopes);
+    const res = await this.sendTo(endpoint, spec, first);
+    if (res.status !== 401) return checkTransient(res, endpoint);
+    const message = errorMessage(await readText(res.body)) ?? 'HTTP 401 Unauthorized';
+    const second = await this.auth.challenged(endpoint, res, spec.scopes, first, message);
+    if (spec.body instanceof Readable) {
+      spec.body.destroy();
+      throw new RegistryError(`${repo.registry} asked for credentials during an upload`, { retryable: true });
+    }
+    const again = await this.sendTo(endpoint, spec, second);
+    if (again.status !== 401) return checkTransient(again, endpoint);
+    const refused = errorMessage(await readText(again.body)) ?? 'HTTP 401 Unauthorized';
+    throw await this.auth.refused(endpoint, refused);
+  }
+
+  private async sendTo(
+    endpoint: RegistryEndpoint,
+    spec: RequestSpec,
+    authorization: string | undefined,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...spec.headers };
+    if (authorization !== undefined) headers.Authorization = authorization;
+    const schemes = this.schemesFor(endpoint);
+    for (let i = 0; ; i++) {
+      const scheme = schemes[i] as Scheme;
+      const url = spec.url ?? new URL(`${scheme}://${endpoint.host}/v2/${spec.path ?? ''}`);
+      for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
+      try {
+        const res = await send({
+          method: spec.method,
+          url,
+          headers,
+          body: spec.body,
+          verifyTls: endpoint.verifyTls,
+          timeoutMs: this.options.timeoutMs,
+        });
+        if (spec.url === undefined) this.schemes.set(endpoint.registry, scheme);
+        return res;
+      } catch (err) {
+        // An insecure registry that does not speak TLS: Docker falls back to plain HTTP, and so do we.
+        const fallback = err instanceof TlsHandshakeError && spec.url === undefined && i + 1 < schemes.length;
+        if (!fallback) throw hintTls(err, endpoint);
+      }
+    }
+  }
+
+  private schemesFor(endpoint: RegistryEndpoint): readonly Scheme[] {
+    const known = this.schemes.get(endpoint.registry);
+    return known === undefined ? endpoint.schemes : [known];
+  }
+}
+
+function pullScope(repo: Repository): Scope {
+  return { repository: repo.path, actions: ['pull'] };
+}
+
+function pushScope(repo: Repository): Scope {
+  return { repository: repo.path, actions: ['pull', 'push'] };
+}
+
+function refName(repo: Repository, reference: string): string {
+  return `${repo.registry}/${repo.path}${reference.includes(':') ? '@' : ':'}${reference}`;
+}
+
+function contentType(res: HttpResponse): string | undefined {
+  return header(res, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+}
+
+/** The media type of a fetched manifest: the header when it is one we know, else what the JSON says. */
+function manifestMediaType(fromHeader: string | undefined, bytes: Buffer, name: string): string {
+  let declared: string | undefined;
+  let shape: { manifests?: unknown; config?: unknown; schemaVersion?: unknown } = {};
+  try {
+    declared = declaredMediaType(bytes);
+    shape = JSON.parse(bytes.toString('utf8')) as typeof shape;
+  } catch {
+    throw new RegistryError(`manifest ${name}: the registry sent something that is not JSON`);
+  }
+  const type = fromHeader !== undefined && MANIFEST_MEDIA_TYPES.includes(fromHeader) ? fromHeader : declared;
+  if ((type !== undefined && SCHEMA1_MEDIA_TYPES.has(type)) || shape.schemaVersion === 1) {
+    throw new RegistryError(
+      `manifest ${name} is a Docker schema 1 manifest, which is deprecated and not supported`,
+    );
+  }
+  if (type !== undefined && MANIFEST_MEDIA_TYPES.includes(type)) return type;
+  // No usable media type anywhere: the OCI spec lets a manifest omit it; its shape tells.
+  if (Array.isArray(shape.manifests)) return MediaType.ociIndex;
+  if (typeof shape.config === 'object' && shape.config !== null) return MediaType.ociManifest;
+  throw new RegistryError(`manifest ${name} has unsupported media type ${type ?? fromHeader ?? '(none)'}`);
+}
+
+function uploadLocation(res: HttpResponse): URL {
+  const location = header(res, 'location');
+  if (location === undefined)
+    throw new RegistryError(`the registry opened an upload without a Location (${res.url.host})`);
+  return new URL(location, res.url);
+}
+
+/** 5xx and 429 are the registry's trouble, not ours: a retryable error. Anything else goes to the caller. */
+async function checkTransient(res: HttpResponse, endpoint: RegistryEndpoint): Promise<HttpResponse> {
+  if (res.status < 500 && res.status !== 429) return res;
+  const message = errorMessage(await readText(res.body).catch(() => '')) ?? '';
+  return Promise.reject(
+    new RegistryError(
+      `${endpoint.registry} answered HTTP ${res.status} to ${res.url.pathname}${message ? `: ${message}` : ''}`,
+      {
+        retryable: true,
+        retryAfterMs: parseRetryAfter(header(res, 'retry-after')),
+      },
+    ),
+  );
+}
+
+/** A one-line error for a status the operation did not expect, with the registry's own words. */
+async function unexpected(res: HttpResponse, what: string): Promise<RegistryError> {
+  const message = errorMessage(await readText(res.body).catch(() => ''));
+  const said = message === undefined ? '' : `: ${message}`;
+  if (res.status === 403) return new RegistryError(`${what}: access denied${said}`);
+  return new RegistryError(`${what}: unexpected HTTP ${res.status}${said}`);
+}
+
+function hintTls(err: unknown, endpoint: RegistryEndpoint): unknown {
+  if (err instanceof TlsHandshakeError && endpoint.schemes.length === 1 && endpoint.schemes[0] === 'https') {
+    return new RegistryError(
+      `${err.message}; if ${endpoint.registry} serves plain HTTP, pass --insecure-registry ${endpoint.registry}`,
+    );
+  }
+  return err;
+}
+
+async function* counting(
+  source: AsyncIterable<Uint8Array>,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  for await (const chunk of source) {
+    n += chunk.length;
+    onBytes?.(n);
+    yield chunk;
+  }
+}
+
+/** Re-cut a stream into buffers of exactly `size` bytes (the last one shorter). */
+async function* chunks(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let length = 0;
+  for await (const piece of source) {
+    let buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    while (length + buf.length >= size) {
+      const take = size - length;
+      pending.push(buf.subarray(0, take));
+      yield Buffer.concat(pending, size);
+      pending = [];
+      length = 0;
+      buf = buf.subarray(take);
+    }
+    if (buf.length > 0) {
+      pending.push(Buffer.from(buf));
+      length += buf.length;
+    }
+  }
+  if (length > 0) yield Buffer.concat(pending, length);
+}

@@ -1,0 +1,60 @@
+/**
+ * Is an image (by manifest or index digest) complete in the blob store for a platform? That is what lets a
+ * digest-pinned pull or FROM skip the network entirely: a digest names exactly one content, so if we hold
+ * it and everything it references, asking the registry again could not tell us anything new.
+ */
+import type { BlobStore } from '../../cache/blob-store';
+import type { Digest } from '../../cache/digest';
+import {
+  MediaType,
+  declaredMediaType,
+  isIndexMediaType,
+  parseIndex,
+  parseManifest,
+  type Descriptor,
+} from '../oci-types';
+import { selectManifest, type PlatformSpec } from './platform-match';
+
+/**
+ * The platform's image manifest descriptor when `digest` (a manifest, or an index whose entry for the
+ * platform is a manifest) and its config and layers are all in the store; otherwise undefined.
+ */
+export async function completeLocalImage(
+  store: BlobStore,
+  digest: Digest,
+  platform: PlatformSpec,
+): Promise<Descriptor | undefined> {
+  const top = await readDescriptor(store, digest);
+  if (top === undefined) return undefined;
+  let manifest = top;
+  if (isIndexMediaType(top.descriptor.mediaType)) {
+    const entry = selectManifest(parseIndex(top.bytes), platform);
+    if (entry === undefined) return undefined;
+    const child = await readDescriptor(store, entry.digest);
+    if (child === undefined || isIndexMediaType(child.descriptor.mediaType)) return undefined;
+    manifest = {
+      descriptor: { ...child.descriptor, mediaType: entry.mediaType, platform: entry.platform },
+      bytes: child.bytes,
+    };
+  }
+  const m = parseManifest(manifest.bytes);
+  for (const blob of [m.config, ...m.layers]) if (!(await store.has(blob.digest))) return undefined;
+  return manifest.descriptor;
+}
+
+async function readDescriptor(
+  store: BlobStore,
+  digest: Digest,
+): Promise<{ descriptor: Descriptor; bytes: Buffer } | undefined> {
+  if (!(await store.has(digest))) return undefined;
+  const bytes = await store.readAll(digest);
+  return { descriptor: { mediaType: storedMediaType(bytes), digest, size: bytes.length }, bytes };
+}
+
+/** A stored manifest's media type: what it declares, else its shape (OCI lets it omit the field). */
+export function storedMediaType(bytes: Buffer): string {
+  const declared = declaredMediaType(bytes);
+  if (declared !== undefined) return declared;
+  const shape = JSON.parse(bytes.toString('utf8')) as { manifests?: unknown };
+  return Array.isArray(shape.manifests) ? MediaType.ociIndex : MediaType.ociManifest;
+}

@@ -1,0 +1,215 @@
+/**
+ * `pull`: a reference on a registry → the platform's image in the local store, tagged. Manifests are fetched
+ * verified (see client.ts), then the config and every layer the store lacks, a few at a time. A tag is
+ * always re-checked with the registry (one HEAD, and nothing more when the store already has what it
+ * names); a digest-pinned reference whose image is complete in the store needs no network at all.
+ *
+ * For a multi-platform index only the chosen platform's manifest and blobs are fetched, and the tag points
+ * at that manifest (with its platform), so every local tag names a complete, single-platform image that
+ * `save` and `push` can use as is. gzip and zstd layers are both just blobs here.
+ */
+import { BlobStore } from '../../cache/blob-store';
+import { isDigest, type Digest } from '../../cache/digest';
+import { UserError } from '../../errors';
+import { ImageFormatError } from '../errors';
+import { ImageStore } from '../image-store';
+import {
+  isIndexMediaType,
+  isManifestMediaType,
+  parseImageConfig,
+  parseIndex,
+  parseManifest,
+  type Descriptor,
+} from '../oci-types';
+import { formatReference, parseDockerReference, repositoryName, type Reference } from '../reference';
+import { RegistryClient, type FetchedManifest, type RegistryClientOptions, type Repository } from './client';
+import { RegistryError } from './errors';
+import { completeLocalImage, storedMediaType } from './local-image';
+import { availablePlatforms, formatPlatformSpec, selectManifest, type PlatformSpec } from './platform-match';
+
+export interface PullOptions {
+  /** Reuse a client (and its token cache) across pulls; else one is made from `clientOptions`. */
+  client?: RegistryClient;
+  clientOptions?: RegistryClientOptions;
+  onEvent?: (event: PullEvent) => void;
+  /** Blob downloads at once (default 3). */
+  concurrency?: number;
+}
+
+export type PullEvent =
+  | { type: 'resolved'; name: string; digest: Digest; mediaType: string }
+  | {
+      type: 'blob';
+      digest: Digest;
+      size: number;
+      status: 'present' | 'downloading' | 'done';
+      bytes?: number;
+    };
+
+export interface PullResult {
+  /** The normalised reference: `docker.io/library/busybox:latest`. */
+  name: string;
+  /** What the reference names on the registry (an index for multi-platform images): Docker's "Digest:". */
+  digest: Digest;
+  /** The platform's image manifest: what the tag now points at. */
+  manifest: Descriptor;
+  /** How many blobs (manifests included) were downloaded; 0 means the store was already up to date. */
+  downloaded: number;
+  /** True when the registry was not contacted (a digest-pinned reference complete in the store). */
+  offline: boolean;
+}
+
+const DEFAULT_CONCURRENCY = 3;
+
+export async function pullImage(
+  root: string,
+  reference: string,
+  platform: PlatformSpec,
+  options: PullOptions = {},
+): Promise<PullResult> {
+  const ref = parseDockerReference(reference);
+  if (ref.digest !== undefined && !isDigest(ref.digest)) {
+    throw new UserError(`cannot pull ${reference}: only sha256 digests are supported`);
+  }
+  const name = formatReference(ref);
+  const repo: Repository = { registry: ref.domain, path: ref.path };
+  const store = new BlobStore(root);
+  await store.init();
+
+  if (ref.digest !== undefined) {
+    const local = await completeLocalImage(store, ref.digest as Digest, platform);
+    if (local !== undefined) {
+      await tagIfNamed(root, ref, local);
+      return { name, digest: ref.digest as Digest, manifest: local, downloaded: 0, offline: true };
+    }
+  }
+
+  const client = options.client ?? new RegistryClient(options.clientOptions);
+  const emit = options.onEvent ?? (() => undefined);
+  let downloaded = 0;
+
+  // The top-level manifest or index. For a tag, a HEAD tells us its digest; if the store already holds the
+  // whole image, that is all the network we need.
+  let top: Descriptor;
+  let topBytes: Buffer;
+  const known = ref.digest !== undefined ? undefined : await client.headManifest(repo, ref.tag as string);
+  const knownDigest = (ref.digest as Digest | undefined) ?? known?.digest;
+  const local =
+    knownDigest === undefined ? undefined : await completeLocalImage(store, knownDigest, platform);
+  if (knownDigest !== undefined && local !== undefined) {
+    emit({ type: 'resolved', name, digest: knownDigest, mediaType: known?.mediaType ?? local.mediaType });
+    await tagIfNamed(root, ref, local);
+    return { name, digest: knownDigest, manifest: local, downloaded: 0, offline: false };
+  }
+  if (knownDigest !== undefined && (await store.has(knownDigest))) {
+    topBytes = await store.readAll(knownDigest);
+    top = { mediaType: storedMediaType(topBytes), digest: knownDigest, size: topBytes.length };
+  } else {
+    const fetched = await client.getManifest(repo, ref.digest ?? (ref.tag as string));
+    await keep(store, fetched);
+    downloaded++;
+    ({ descriptor: top, bytes: topBytes } = fetched);
+  }
+  emit({ type: 'resolved', name, digest: top.digest, mediaType: top.mediaType });
+
+  let manifest: Descriptor = top;
+  let manifestBytes = topBytes;
+  if (isIndexMediaType(top.mediaType)) {
+    const index = parseIndex(topBytes);
+    const entry = selectManifest(index, platform);
+    if (entry === undefined) {
+      const offered = availablePlatforms(index);
+      throw new RegistryError(
+        `${name} has no image for ${formatPlatformSpec(platform)}` +
+          (offered.length > 0 ? ` (it has ${offered.join(', ')})` : ''),
+      );
+    }
+    if (await store.has(entry.digest)) {
+      manifestBytes = await store.readAll(entry.digest);
+    } else {
+      const fetched = await client.getManifest(repo, entry.digest);
+      if (!isManifestMediaType(fetched.descriptor.mediaType)) {
+        throw new ImageFormatError(
+          `${name}: the index entry for ${formatPlatformSpec(platform)} is not an image manifest`,
+        );
+      }
+      await keep(store, fetched);
+      downloaded++;
+      manifestBytes = fetched.bytes;
+    }
+    manifest = {
+      mediaType: entry.mediaType,
+      digest: entry.digest,
+      size: entry.size,
+      platform: entry.platform,
+    };
+  } else if (!isManifestMediaType(top.mediaType)) {
+    throw new ImageFormatError(`${name} is ${top.mediaType}, not an image`);
+  }
+
+  const m = parseManifest(manifestBytes);
+  const blobs = [m.config, ...m.layers];
+  downloaded += await fetchAll(client, repo, store, blobs, options.concurrency ?? DEFAULT_CONCURRENCY, emit);
+  const config = parseImageConfig(await store.readAll(m.config.digest));
+  if (config.rootfs.diff_ids.length !== m.layers.length) {
+    throw new ImageFormatError(
+      `${name}: the manifest lists ${m.layers.length} layers but the config ${config.rootfs.diff_ids.length} diff_ids`,
+    );
+  }
+  await tagIfNamed(root, ref, manifest);
+  return { name, digest: top.digest, manifest, downloaded, offline: false };
+}
+
+/** Tag references that have a tag; a bare digest pull leaves the image untagged, as `docker pull` does. */
+async function tagIfNamed(root: string, ref: Reference, manifest: Descriptor): Promise<void> {
+  if (ref.tag === undefined) return;
+  await new ImageStore(root).tag(`${repositoryName(ref)}:${ref.tag}`, manifest);
+}
+
+async function keep(store: BlobStore, fetched: FetchedManifest): Promise<void> {
+  await store.put(fetched.bytes, {
+    expectedDigest: fetched.descriptor.digest,
+    expectedSize: fetched.descriptor.size,
+  });
+}
+
+/** Download the blobs the store lacks, `concurrency` at a time; returns how many were fetched. */
+async function fetchAll(
+  client: RegistryClient,
+  repo: Repository,
+  store: BlobStore,
+  blobs: readonly Descriptor[],
+  concurrency: number,
+  emit: (e: PullEvent) => void,
+): Promise<number> {
+  const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
+  let fetched = 0;
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < unique.length && !failed) {
+      const blob = unique[next++] as Descriptor;
+      if (await store.has(blob.digest)) {
+        emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'present' });
+        continue;
+      }
+      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes: 0 });
+      try {
+        await client.fetchBlob(repo, blob, store, (bytes) =>
+          emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes }),
+        );
+      } catch (err) {
+        failed = true; // the other workers finish their current blob and stop
+        throw err;
+      }
+      fetched++;
+      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'done' });
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, unique.length)) }, worker);
+  // Let every worker finish (or fail) before reporting, so no download outlives the call.
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+  return fetched;
+}
