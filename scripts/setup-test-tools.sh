@@ -34,11 +34,13 @@ else
 fi
 
 # podman's default container rlimits (nofile 1048576) can exceed the host's hard limits, and then every
-# container start fails. Pin them to what this machine allows.
+# container start fails. Pin them to what this machine allows. RLIMIT_NPROC at the host's hard limit is still
+# refused inside the container here ("error setting rlimit type 6"), so it gets a modest fixed value. crun
+# refuses this machine's hybrid cgroup layout, so podman is told to use runc.
 nofile="$(ulimit -Hn)"
 nproc="$(ulimit -Hu)"
 [ "$nofile" = unlimited ] && nofile=1048576
-[ "$nproc" = unlimited ] && nproc=4194304
+[ "$nproc" = unlimited ] || [ "$nproc" -gt 4096 ] && nproc=4096
 conf_dir=/etc/containers/containers.conf.d
 conf="$conf_dir/50-tsbuild-ulimits.conf"
 content="# Written by tsbuild scripts/setup-test-tools.sh: podman's default rlimits exceed this host's.
@@ -47,6 +49,9 @@ default_ulimits = [
   \"nofile=${nofile}:${nofile}\",
   \"nproc=${nproc}:${nproc}\",
 ]
+
+[engine]
+runtime = \"runc\"
 "
 if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$(printf '%s' "$content")" ]; then
   "${SUDO[@]}" mkdir -p "$conf_dir"

@@ -28,6 +28,7 @@ export function parseKeyValues(
 }
 
 export type OutputSpec =
+  | { type: 'registry'; name: string }
   | { type: 'oci'; dest: string; tar: boolean }
   | { type: 'docker'; dest: string }
   | { type: 'local'; dest: string };
@@ -43,7 +44,18 @@ export function parseOutput(spec: string): OutputSpec {
   }
   const type = fields.get('type');
   const dest = fields.get('dest');
-  if (!type) throw new UserError(`invalid --output "${spec}": type= is required (oci, docker or local)`);
+  if (!type)
+    throw new UserError(`invalid --output "${spec}": type= is required (oci, docker, local or registry)`);
+  if (type === 'registry' || type === 'image') {
+    const name = fields.get('name');
+    if (!name) throw new UserError(`invalid --output "${spec}": name= is required`);
+    if (type === 'image' && fields.get('push') !== 'true') {
+      throw new UserError(
+        `invalid --output "${spec}": type=image needs push=true (the local store is always written)`,
+      );
+    }
+    return { type: 'registry', name };
+  }
   if (!dest) throw new UserError(`invalid --output "${spec}": dest= is required`);
   switch (type) {
     case 'oci':

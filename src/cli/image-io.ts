@@ -23,6 +23,9 @@ import { UserError } from '../errors';
 import type { Platform } from '../planner/types';
 import type { OutputSpec } from './build-options';
 import { writeDockerArchive } from '../image/docker-archive';
+import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
+import { pullImage } from '../image/registry/pull';
+import { pushDescriptor } from '../image/registry/push';
 
 export interface BuildImageStore {
   /** `myapp` → `docker.io/library/myapp:latest`; a UserError for an invalid name. */
@@ -31,10 +34,26 @@ export interface BuildImageStore {
   tag(name: string, image: BuiltImage): Promise<void>;
 }
 
-export async function openImageStore(root: string): Promise<BuildImageStore> {
+export interface ImageSourceOptions {
+  /** `--pull`: ask the registry about every base image, even one in the local store. */
+  pull?: boolean;
+  clientOptions?: RegistryClientOptions;
+  /** Told when an image is pulled, for the build log. */
+  onPull?: (ref: string, downloaded: number) => void;
+}
+
+/**
+ * Base images come from the local store when present, else from their registry (pulled once, then cached);
+ * `--pull` re-checks the registry, and a digest-pinned reference already in the store needs no network.
+ */
+export async function openImageStore(
+  root: string,
+  options: ImageSourceOptions = {},
+): Promise<BuildImageStore> {
   const blobs = new BlobStore(root);
   await blobs.init();
   const images = new ImageStore(root);
+  const client = new RegistryClient(options.clientOptions ?? {});
   return {
     normalizeTag(name: string): string {
       try {
@@ -46,9 +65,14 @@ export async function openImageStore(root: string): Promise<BuildImageStore> {
       }
     },
     async resolve(ref: string, platform: Platform): Promise<ResolvedImage | undefined> {
-      const record = await images.resolve(ref);
-      if (!record) return undefined;
-      return loadImage(blobs, record.target, platform);
+      const record = options.pull ? undefined : await images.resolve(ref);
+      if (record) {
+        const local = await loadImage(blobs, record.target, platform);
+        if (local) return local;
+      }
+      const pulled = await pullImage(root, ref, platform, { client });
+      if (!pulled.offline) options.onPull?.(pulled.name, pulled.downloaded);
+      return loadImage(blobs, pulled.manifest, platform);
     },
     async tag(name: string, image: BuiltImage): Promise<void> {
       await images.tag(name, {
@@ -95,6 +119,7 @@ export async function writeOutputs(
   image: BuiltImage,
   outputs: readonly OutputSpec[],
   name: string | undefined,
+  clientOptions: RegistryClientOptions = {},
 ): Promise<void> {
   const blobs = new BlobStore(root);
   const manifest: Descriptor = {
@@ -104,12 +129,14 @@ export async function writeOutputs(
   };
   const tag = name ? name.slice(name.lastIndexOf(':') + 1) : 'latest';
   for (const out of outputs) {
-    const dest = path.resolve(out.dest);
+    const dest = out.type === 'registry' ? '' : path.resolve(out.dest);
     if (out.type === 'oci') {
       const layout = { manifest, refName: tag, ...(name ? { imageName: name } : {}) };
       if (out.tar)
         await writeAtomically(dest, (tmp) => pipeline(ociLayoutTar(blobs, [layout]), createWriteStream(tmp)));
       else await writeOciLayout(blobs, dest, [layout]);
+    } else if (out.type === 'registry') {
+      await pushDescriptor(root, manifest, out.name, { clientOptions });
     } else if (out.type === 'docker') {
       await writeDockerArchive(blobs, [{ manifest, tags: name ? [name] : [] }], dest);
     } else {

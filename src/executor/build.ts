@@ -11,7 +11,7 @@ import { canonicalJson } from '../cache/canonical-json';
 import { sha256Digest, type Digest } from '../cache/digest';
 import { KeyIndex, type LayerRecord } from '../cache/key-index';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
-import { BuildError, UserError } from '../errors';
+import { BuildError, TsbuildError, UserError } from '../errors';
 import { parseDockerfile } from '../parser';
 import { planBuild } from '../planner';
 import type { BaseImageConfig, BuildPlan, Platform, Stage, Step } from '../planner/types';
@@ -161,10 +161,17 @@ class Build {
     if (wanted.length === 0) return first;
     for (const s of wanted) {
       if (s.base.kind !== 'image') continue;
-      const image = await this.opts.resolveImage(s.base.normalized, s.platform);
+      let image: ResolvedImage | undefined;
+      try {
+        image = await this.opts.resolveImage(s.base.normalized, s.platform);
+      } catch (err) {
+        if (!(err instanceof TsbuildError)) throw err;
+        // A registry failure is about this FROM line: say so, with the registry's own one-line reason.
+        throw new BuildError(`FROM ${s.baseName}: ${err.message}`, this.location(s.line, s.endLine));
+      }
       if (!image) {
         throw new BuildError(
-          `FROM ${s.baseName}: image not found in the local store (${s.base.normalized})`,
+          `FROM ${s.baseName}: no image for ${s.platform.os}/${s.platform.architecture} (${s.base.normalized})`,
           this.location(s.line, s.endLine),
         );
       }

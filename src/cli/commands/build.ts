@@ -33,15 +33,21 @@ export default class Build extends BaseCommand {
   };
 
   static override flags = {
-    tag: Flags.string({ char: 't', multiple: true, description: 'name and optionally a tag (NAME[:TAG])' }),
+    tag: Flags.string({
+      char: 't',
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'name and optionally a tag (NAME[:TAG])',
+    }),
     file: Flags.string({ char: 'f', description: 'Dockerfile path (default: CONTEXT/Dockerfile)' }),
     'build-arg': Flags.string({
       multiple: true,
+      multipleNonGreedy: true,
       description: 'build-time variable (NAME=VALUE, or NAME from the environment)',
     }),
     target: Flags.string({ description: 'the stage to build' }),
     'no-cache': Flags.boolean({ description: 'do not use the cache for any step' }),
-    label: Flags.string({ multiple: true, description: 'image label (KEY=VALUE)' }),
+    label: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'image label (KEY=VALUE)' }),
     iidfile: Flags.string({ description: 'write the image id to this file' }),
     progress: Flags.string({
       options: ['auto', 'plain', 'tty', 'json'],
@@ -52,6 +58,7 @@ export default class Build extends BaseCommand {
     output: Flags.string({
       char: 'o',
       multiple: true,
+      multipleNonGreedy: true,
       description: 'also export: type=oci,dest=PATH[.tar] | type=docker,dest=FILE.tar | type=local,dest=DIR',
     }),
     compression: Flags.string({
@@ -62,6 +69,13 @@ export default class Build extends BaseCommand {
     platform: Flags.string({ description: 'target platform (os/arch[/variant])' }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
     quiet: Flags.boolean({ char: 'q', description: 'print only the image id' }),
+    pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
+    push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
+    'insecure-registry': Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'registry (host[:port]) reached over plain HTTP or unverified TLS',
+    }),
   };
 
   async run(): Promise<void> {
@@ -74,8 +88,17 @@ export default class Build extends BaseCommand {
     const buildArgs = parseKeyValues(flags['build-arg'], '--build-arg', true);
     const labels = parseKeyValues(flags.label, '--label', false);
     const outputs = (flags.output ?? []).map(parseOutput);
+    if (flags.push && (flags.tag ?? []).length === 0)
+      throw new UserError('--push needs at least one -t NAME');
     const root = storeRoot(flags.root);
-    const store = await openImageStore(root);
+    const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
+    const store = await openImageStore(root, {
+      pull: flags.pull,
+      clientOptions,
+      onPull: (ref, n) => {
+        if (!flags.quiet) process.stderr.write(`pulled ${ref} (${n} blob${n === 1 ? '' : 's'})\n`);
+      },
+    });
     const tags = (flags.tag ?? []).map((t) => store.normalizeTag(t));
 
     const collector = new ReportCollector();
@@ -101,7 +124,8 @@ export default class Build extends BaseCommand {
     });
 
     for (const tag of tags) await store.tag(tag, image);
-    await writeOutputs(root, image, outputs, tags[0]);
+    const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
+    await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions);
     if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
     if (flags.report) {
       const report = collector.build(
