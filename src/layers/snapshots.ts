@@ -1,0 +1,316 @@
+/**
+ * Layer snapshots: each layer blob unpacked once into `<root>/snapshots/<diff_id hex>/`, in the format overlayfs
+ * reads as a lower dir. A deleted path is a 0/0 character device and an opaque directory carries the xattr
+ * `trusted.overlay.opaque=y`, so a stack of snapshots mounted as lower dirs shows exactly the image's root
+ * filesystem. A snapshot depends only on its own layer (never on the layers below), which is why the diff_id
+ * alone can name it.
+ *
+ * The layer is applied with the safe applier (`apply.ts`: no `..`, no writes through symlinks, no hardlinks
+ * out) into an empty temp dir; since nothing is below, its whiteouts delete nothing there, so a first pass over
+ * the tar headers records them, and they are then written as overlay whiteouts. The first pass also checks the
+ * uncompressed bytes against the diff_id before anything is written.
+ *
+ * The tree is built under `<root>/tmp/` and renamed into place when complete and synced: the final name holds a
+ * whole snapshot or nothing, whatever kills the unpacking. A per-layer lock keeps concurrent builds from
+ * unpacking the same layer twice; if two do anyway (a stale lock broken), the first rename wins and the other
+ * tree is dropped.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir, isErrno } from '../cache/atomic';
+import type { BlobStore } from '../cache/blob-store';
+import { digestHex, type Digest } from '../cache/digest';
+import { acquireFileLock } from '../cache/file-lock';
+import { BuildError } from '../errors';
+import { applyLayer } from './apply';
+import { decompressLayer } from './compress';
+import { LayerFormatError, UnsafeLayerError } from './errors';
+import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
+import { readTar } from './tar-reader';
+import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
+
+const execFileAsync = promisify(execFile);
+
+/** What a snapshot is made from: a stored layer blob and the digest of its uncompressed tar. */
+export interface SnapshotLayer {
+  digest: Digest;
+  diffId: Digest;
+}
+
+/** Unpacking a large layer can take minutes; a waiter gives up only after this long. */
+const LOCK_TIMEOUT_MS = 60 * 60 * 1000;
+/** Temp trees of dead processes older than this are removed when snapshots are next made. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+const PARALLEL_UNPACKS = 4;
+
+const inFlight = new Map<string, Promise<string>>();
+const tempsSwept = new Set<string>();
+
+export function snapshotsDir(root: string): string {
+  return path.join(root, 'snapshots');
+}
+
+/** Where the snapshot of a layer lives (whether or not it exists yet). */
+export function snapshotPath(root: string, diffId: Digest): string {
+  return path.join(snapshotsDir(root), digestHex(diffId));
+}
+
+/** The snapshot directories of `layers`, in the same order (base first), unpacking those not there yet. */
+export async function ensureSnapshots(
+  root: string,
+  blobs: BlobStore,
+  layers: readonly SnapshotLayer[],
+): Promise<string[]> {
+  const out: string[] = new Array<string>(layers.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < layers.length) {
+      const i = next++;
+      out[i] = await ensureSnapshot(root, blobs, layers[i] as SnapshotLayer);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_UNPACKS, layers.length) }, worker));
+  return out;
+}
+
+/** The snapshot directory of one layer, unpacking it first if needed. */
+export async function ensureSnapshot(root: string, blobs: BlobStore, layer: SnapshotLayer): Promise<string> {
+  const final = snapshotPath(root, layer.diffId);
+  let pending = inFlight.get(final);
+  if (pending === undefined) {
+    pending = unpackOnce(root, blobs, layer, final).finally(() => inFlight.delete(final));
+    inFlight.set(final, pending);
+  }
+  return pending;
+}
+
+async function unpackOnce(
+  root: string,
+  blobs: BlobStore,
+  layer: SnapshotLayer,
+  final: string,
+): Promise<string> {
+  if (await isDir(final)) return final;
+  const hex = digestHex(layer.diffId);
+  const lock = await acquireFileLock(path.join(root, 'locks', `snapshot-${hex}.lock`), {
+    timeoutMs: LOCK_TIMEOUT_MS,
+  });
+  try {
+    if (await isDir(final)) return final; // another build made it while we waited
+    await sweepStaleTemps(root);
+    const tmp = path.join(
+      root,
+      'tmp',
+      `snapshot-${hex.slice(0, 12)}-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
+    await fsp.mkdir(tmp, { recursive: true, mode: 0o755 });
+    try {
+      await unpackInto(blobs, layer, tmp);
+      // Data before name: a snapshot that survives a power cut under its final name must be whole.
+      await execFileAsync('sync', ['-f', tmp]).catch(() => undefined);
+      await fsp.mkdir(snapshotsDir(root), { recursive: true });
+      try {
+        await fsp.rename(tmp, final);
+      } catch (err) {
+        if (!(isErrno(err, 'ENOTEMPTY', 'EEXIST') && (await isDir(final)))) throw err;
+        await fsp.rm(tmp, { recursive: true, force: true }); // someone else's identical tree won
+        return final;
+      }
+      await fsyncDir(snapshotsDir(root));
+      return final;
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** What the header pass learns about a layer. */
+interface LayerScan {
+  /** Paths the layer deletes from the layers below (clean, relative). */
+  whiteouts: string[];
+  /** Directories whose lower contents the layer hides. */
+  opaques: string[];
+  /** Entries carrying overlay's own xattrs, which must not reach a lower dir (they would steer overlayfs). */
+  overlayXattrs: Map<string, string[]>;
+}
+
+/** Unpack `layer` into the empty directory `dir` in overlay lower-dir format. */
+export async function unpackInto(blobs: BlobStore, layer: SnapshotLayer, dir: string): Promise<void> {
+  const scan = await scanLayer(blobs, layer);
+  await applyLayer(blobs.open(layer.digest), dir);
+  await writeOverlayMarkers(dir, scan);
+  await fsp.chmod(dir, 0o755);
+}
+
+async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerScan> {
+  const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map() };
+  const hash = createHash('sha256');
+  const hashed = (async function* () {
+    for await (const chunk of decompressLayer(blobs.open(layer.digest))) {
+      hash.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  })();
+  for await (const { header } of readTar(hashed)) {
+    const parts = cleanComponents(header.path);
+    if (parts === undefined)
+      throw new UnsafeLayerError(header.path, 'the path climbs out of the layer root with ..');
+    if (parts.length === 0) continue;
+    const base = parts[parts.length - 1] as string;
+    const parent = parts.slice(0, -1);
+    if (base === OPAQUE_WHITEOUT) {
+      scan.opaques.push(parent.join('/'));
+    } else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
+      continue; // aufs metadata; the applier skips it too
+    } else if (base.startsWith(WHITEOUT_PREFIX)) {
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      if (name === '' || name === '.' || name === '..')
+        throw new UnsafeLayerError(header.path, 'malformed whiteout');
+      scan.whiteouts.push([...parent, name].join('/'));
+    } else {
+      const names = [...header.xattrs.keys()].filter((n) => n.startsWith(OVERLAY_XATTR_PREFIX));
+      if (names.length > 0) scan.overlayXattrs.set(parts.join('/'), names);
+    }
+  }
+  const actual: Digest = `sha256:${hash.digest('hex')}`;
+  if (actual !== layer.diffId) {
+    throw new LayerFormatError(
+      `layer ${layer.digest} does not match its diff_id: expected ${layer.diffId}, the content hashes to ${actual}`,
+    );
+  }
+  return scan;
+}
+
+async function writeOverlayMarkers(dir: string, scan: LayerScan): Promise<void> {
+  const dirTimes = new Map<string, Stats>(); // parents whose mtime a marker would change, as the applier left them
+  const remember = async (relParent: string): Promise<void> => {
+    if (dirTimes.has(relParent)) return;
+    const st = await lstatOrUndefined(path.join(dir, relParent));
+    if (st?.isDirectory()) dirTimes.set(relParent, st);
+  };
+
+  for (const [rel, names] of scan.overlayXattrs) {
+    // A later entry may have replaced the path or a parent (even by a symlink): only touch what is still there.
+    if ((await lstatInside(dir, rel)) === undefined) continue;
+    for (const name of names) await removeXattr(path.join(dir, rel), name);
+  }
+  for (const rel of scan.opaques) {
+    const full = await realDir(dir, rel, true, `${rel}/${OPAQUE_WHITEOUT}`, remember);
+    await setXattr(full, OPAQUE_XATTR, Buffer.from('y'));
+  }
+  for (const rel of scan.whiteouts) {
+    const parentRel = rel.split('/').slice(0, -1).join('/');
+    await realDir(dir, parentRel, true, rel, remember);
+    const full = path.join(dir, rel);
+    const existing = await lstatOrUndefined(full);
+    if (existing?.isDirectory()) {
+      // Deleted and re-created in the same layer: only this layer's content counts, which is what opaque means.
+      await setXattr(full, OPAQUE_XATTR, Buffer.from('y'));
+      continue;
+    }
+    if (existing !== undefined) continue; // replaced by a non-directory: it hides the lower path by itself
+    await remember(parentRel);
+    await execFileAsync('mknod', ['-m', '000', '--', full, 'c', '0', '0']);
+  }
+  for (const [rel, st] of dirTimes) await fsp.utimes(path.join(dir, rel), st.atime, st.mtime);
+}
+
+/**
+ * `dir/rel` as a real directory (no component a symlink), creating missing components (0755) when `create`.
+ * `remember` is told about each existing parent before something is created in it.
+ */
+async function realDir(
+  dir: string,
+  rel: string,
+  create: boolean,
+  entry: string,
+  remember: (relParent: string) => Promise<void>,
+): Promise<string> {
+  const parts = rel === '' ? [] : rel.split('/');
+  let cur = dir;
+  for (let i = 0; i < parts.length; i++) {
+    const next = path.join(cur, parts[i] as string);
+    const st = await lstatOrUndefined(next);
+    if (st === undefined && create) {
+      await remember(parts.slice(0, i).join('/'));
+      await fsp.mkdir(next, 0o755);
+    } else if (st?.isSymbolicLink()) {
+      throw new UnsafeLayerError(
+        entry,
+        `${parts.slice(0, i + 1).join('/')} is a symlink; whiteouts may not pass through links`,
+      );
+    } else if (st !== undefined && !st.isDirectory()) {
+      throw new LayerFormatError(
+        `layer entry ${entry}: ${parts.slice(0, i + 1).join('/')} is not a directory`,
+      );
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+/** lstat of `dir/rel` without following any symlink on the way; undefined when a parent is not a real dir. */
+async function lstatInside(dir: string, rel: string): Promise<Stats | undefined> {
+  const parts = rel.split('/');
+  let cur = dir;
+  for (let i = 0; i < parts.length; i++) {
+    cur = path.join(cur, parts[i] as string);
+    const st = await lstatOrUndefined(cur);
+    if (st === undefined) return undefined;
+    if (i === parts.length - 1) return st;
+    if (!st.isDirectory()) return undefined;
+  }
+  return undefined;
+}
+
+/** Remove temp trees left by unpacks whose process died (once per root and process). */
+async function sweepStaleTemps(root: string): Promise<void> {
+  if (tempsSwept.has(root)) return;
+  tempsSwept.add(root);
+  const tmpDir = path.join(root, 'tmp');
+  let names: string[];
+  try {
+    names = await fsp.readdir(tmpDir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const name of names) {
+    const m = /^snapshot-[0-9a-f]{12}-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    const full = path.join(tmpDir, name);
+    const st = await lstatOrUndefined(full);
+    if (st !== undefined && Date.now() - st.mtimeMs > STALE_TEMP_MS)
+      await fsp.rm(full, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return !isErrno(err, 'ESRCH');
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  const st = await lstatOrUndefined(p);
+  if (st !== undefined && !st.isDirectory()) throw new BuildError(`${p} is in the way of a layer snapshot`);
+  return st !== undefined;
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await fsp.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
