@@ -28,6 +28,8 @@ export interface TestRegistry {
   log(): Promise<string>;
   /** Request lines from the access log, e.g. `GET /v2/busybox/manifests/latest`. */
   requests(): Promise<string[]>;
+  /** SIGKILL: the registry vanishes mid-whatever, as a crashed or unplugged one does. */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +143,12 @@ function registryHandle(
       return lines
         .map((l) => /"([A-Z]+ \/v2\/\S*) HTTP\/[\d.]+"/.exec(l)?.[1])
         .filter((l): l is string => l !== undefined);
+    },
+    async crash() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
     },
     async stop() {
       if (child.exitCode === null) {

@@ -85,6 +85,8 @@ const SCHEMA1_MEDIA_TYPES = new Set([
 const MAX_MANIFEST_BYTES = 4 << 20;
 const DEFAULT_CHUNK_SIZE = 32 << 20;
 const MAX_MOUNT_CANDIDATES = 3;
+/** What a 401 means when it has no body to say more (every answer to HEAD): distribution's own words. */
+const UNAUTHORIZED_DEFAULT = 'authentication required';
 
 interface RequestSpec {
   method: Method;
@@ -408,7 +410,7 @@ export class RegistryClient {
     const first = await this.auth.authorization(endpoint, spec.scopes);
     const res = await this.sendTo(endpoint, spec, first);
     if (res.status !== 401) return checkTransient(res, endpoint);
-    const message = errorMessage(await readText(res.body)) ?? 'HTTP 401 Unauthorized';
+    const message = errorMessage(await readText(res.body)) ?? UNAUTHORIZED_DEFAULT;
     const second = await this.auth.challenged(endpoint, res, spec.scopes, first, message);
     if (spec.body instanceof Readable) {
       spec.body.destroy();
@@ -416,7 +418,7 @@ export class RegistryClient {
     }
     const again = await this.sendTo(endpoint, spec, second);
     if (again.status !== 401) return checkTransient(again, endpoint);
-    const refused = errorMessage(await readText(again.body)) ?? 'HTTP 401 Unauthorized';
+    const refused = errorMessage(await readText(again.body)) ?? UNAUTHORIZED_DEFAULT;
     throw await this.auth.refused(endpoint, refused);
   }
 
