@@ -148,11 +148,12 @@ export function networkError(req: HttpRequest, err: Error): RegistryError {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
   if (isTlsMismatch(err)) {
-    return new TlsHandshakeError(`${where}: TLS handshake failed (${err.message})`);
+    return new TlsHandshakeError(`${where}: TLS handshake failed (the server does not speak HTTPS)`);
   }
-  const retryable =
-    TRANSIENT_CODES.has(code) || err.message === 'socket hang up' || err.message === 'aborted';
-  return new RegistryError(`${where}: ${err.message}`, { retryable });
+  // OpenSSL and friends write multi-line messages; the user gets one line.
+  const said = err.message.replace(/\s+/g, ' ').trim();
+  const retryable = TRANSIENT_CODES.has(code) || said === 'socket hang up' || said === 'aborted';
+  return new RegistryError(`${where}: ${said}`, { retryable });
 }
 
 /** The server did not speak TLS (a plain-HTTP registry reached over https): worth trying http for insecure hosts. */
