@@ -1,0 +1,72 @@
+/**
+ * `load`: an image archive → images in the local store, tagged with the names the archive gives them.
+ * The format is detected from the content, not the file name: an OCI layout (`oci-layout` + `index.json`,
+ * preferred when both are present, as in Docker 25+ archives, because it keeps the original manifests
+ * and compression) or a `docker save` archive (`manifest.json`).
+ */
+import type { Readable } from 'node:stream';
+import { BlobStore } from '../../cache/blob-store';
+import { UserError } from '../../errors';
+import { ImageFormatError } from '../errors';
+import { ImageStore } from '../image-store';
+import { formatReference, parseDockerReference } from '../reference';
+import { scanArchive } from './archive-scan';
+import { isDockerArchive, readDockerArchive } from './docker-archive';
+import { isOciLayout, readOciArchive } from './oci-archive';
+import type { ArchiveFormat, ArchiveImage } from './types';
+
+export type { ArchiveFormat, ArchiveImage } from './types';
+
+export interface LoadOptions {
+  /**
+   * One more name for the archive's image: when it holds exactly one image, or exactly one the archive
+   * leaves unnamed (an OCI ref name like `latest` is a tag without a repository).
+   */
+  tag?: string;
+}
+
+export interface LoadResult {
+  format: ArchiveFormat;
+  images: ArchiveImage[];
+}
+
+export async function loadArchive(
+  root: string,
+  source: Readable | AsyncIterable<Uint8Array>,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  const store = new BlobStore(root);
+  await store.init();
+  const scanned = await scanArchive(source, store);
+  let format: ArchiveFormat;
+  let images: ArchiveImage[];
+  if (isOciLayout(scanned)) {
+    format = 'oci';
+    images = await readOciArchive(scanned, store);
+  } else if (isDockerArchive(scanned)) {
+    format = 'docker';
+    images = await readDockerArchive(scanned, store);
+  } else {
+    throw new ImageFormatError(
+      'not an image archive: expected an OCI layout (oci-layout, index.json) or a docker save archive (manifest.json)',
+    );
+  }
+  if (images.length === 0) throw new ImageFormatError('the archive holds no images');
+  if (options.tag !== undefined) {
+    const unnamed = images.filter((i) => i.names.length === 0);
+    if (images.length === 1) (images[0] as ArchiveImage).names = [tagName(options.tag)];
+    else if (unnamed.length === 1) (unnamed[0] as ArchiveImage).names = [tagName(options.tag)];
+    else
+      throw new ImageFormatError(`the archive holds ${images.length} images; a name applies to exactly one`);
+  }
+  const tags = new ImageStore(root);
+  for (const image of images) for (const name of image.names) await tags.tag(name, image.manifest);
+  return { format, images };
+}
+
+function tagName(name: string): string {
+  const ref = parseDockerReference(name);
+  if (ref.digest !== undefined)
+    throw new ImageFormatError(`a name for a loaded image cannot have a digest: ${name}`);
+  return formatReference(ref);
+}
