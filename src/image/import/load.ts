@@ -54,10 +54,14 @@ export async function loadArchive(
   if (images.length === 0) throw new ImageFormatError('the archive holds no images');
   if (options.tag !== undefined) {
     const unnamed = images.filter((i) => i.names.length === 0);
-    if (images.length === 1) (images[0] as ArchiveImage).names = [tagName(options.tag)];
-    else if (unnamed.length === 1) (unnamed[0] as ArchiveImage).names = [tagName(options.tag)];
-    else
-      throw new ImageFormatError(`the archive holds ${images.length} images; a name applies to exactly one`);
+    const target = images.length === 1 ? images[0] : unnamed.length === 1 ? unnamed[0] : undefined;
+    if (target === undefined) {
+      throw new UserError(
+        `the archive holds ${images.length} images; a name given for it must fit exactly one`,
+      );
+    }
+    const name = tagName(options.tag);
+    if (!target.names.includes(name)) target.names.push(name);
   }
   const tags = new ImageStore(root);
   for (const image of images) for (const name of image.names) await tags.tag(name, image.manifest);
@@ -67,6 +71,6 @@ export async function loadArchive(
 function tagName(name: string): string {
   const ref = parseDockerReference(name);
   if (ref.digest !== undefined)
-    throw new ImageFormatError(`a name for a loaded image cannot have a digest: ${name}`);
+    throw new UserError(`a name for a loaded image cannot have a digest: ${name}`);
   return formatReference(ref);
 }
