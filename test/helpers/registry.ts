@@ -8,7 +8,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -303,4 +303,71 @@ export async function dockerConfig(registry: string, user: string, password: str
 
 export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+// ---- the compiled CLI ------------------------------------------------------------------------------------
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout as bytes, for commands that write archives there. */
+  raw: Buffer;
+}
+
+/**
+ * Compile before the CLI tests run `bin/run.js` (which loads `dist/`), unless `dist/` is already newer
+ * than every source file: a full tsc run costs seconds per test file.
+ */
+export function buildCli(): void {
+  const started = Date.now();
+  const compiled = path.join(PROJECT, 'dist', 'cli', 'commands', 'pull.js');
+  if (existsSync(compiled) && statSync(compiled).mtimeMs > newestSource(path.join(PROJECT, 'src'))) return;
+  try {
+    execFileSync('npm', ['run', 'build'], { cwd: PROJECT, stdio: 'pipe' });
+  } catch (e) {
+    // tsc still emits when someone else's work in progress elsewhere has type errors; what matters is
+    // that our commands were freshly compiled.
+    const fresh = existsSync(compiled) && statSync(compiled).mtimeMs >= started - 1000;
+    if (!fresh) throw e;
+  }
+}
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** `tsbuild ARGS…` through bin/run.js, asynchronously (a registry in this process must keep serving). */
+export function tsbuild(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  input?: Buffer,
+): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(PROJECT, 'bin', 'run.js'), ...args], {
+      cwd: PROJECT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+    child.on('close', (status) =>
+      resolve({
+        status,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        raw: Buffer.concat(out),
+      }),
+    );
+  });
 }

@@ -1,0 +1,151 @@
+/**
+ * `tsbuild pull` and `tsbuild push` through the compiled CLI against real registries: what a user types,
+ * what they see, which exit code. The protocol itself is tested in test/image/registry.
+ */
+import { promises as fsp } from 'node:fs';
+import {
+  buildCli,
+  busyboxLayout,
+  dockerConfig,
+  run,
+  skopeoCopy,
+  startRegistry,
+  tempDir,
+  tsbuild,
+  type TestRegistry,
+} from '../helpers/registry';
+
+let open: TestRegistry;
+let locked: TestRegistry;
+let root: string;
+const temps: string[] = [];
+
+beforeAll(async () => {
+  buildCli();
+  [open, locked] = await Promise.all([
+    startRegistry(),
+    startRegistry({ kind: 'basic', user: 'ci', password: 'pw' }),
+  ]);
+  const busybox = await busyboxLayout();
+  await skopeoCopy(`oci:${busybox}:latest`, `docker://${open.host}/busybox:latest`);
+  await skopeoCopy(`oci:${busybox}:latest`, `docker://${locked.host}/busybox:latest`, [
+    '--dest-creds',
+    'ci:pw',
+  ]);
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([open?.stop(), locked?.stop()]);
+  for (const dir of temps) await fsp.rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  root = await tempDir('cli-pull');
+  temps.push(root);
+});
+
+describe('tsbuild pull', () => {
+  it('pulls, tags and prints the name; a second pull is up to date', async () => {
+    const first = await tsbuild(['pull', `${open.host}/busybox`, '--root', root]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toBe(`${open.host}/busybox:latest\n`);
+    expect(first.stderr).toContain(': Pull complete');
+    expect(first.stderr).toContain(`Status: Downloaded newer image for ${open.host}/busybox:latest`);
+    const second = await tsbuild(['pull', `${open.host}/busybox`, '--root', root]);
+    expect(second.stderr).toContain(`Status: Image is up to date for ${open.host}/busybox:latest`);
+    const images = await tsbuild(['images', '--root', root]);
+    expect(images.stdout).toContain(`${open.host}/busybox`);
+  });
+
+  it('-q prints only the name', async () => {
+    const r = await tsbuild(['pull', '-q', `${open.host}/busybox`, '--root', root]);
+    expect(r).toMatchObject({ status: 0, stdout: `${open.host}/busybox:latest\n`, stderr: '' });
+  });
+
+  it('exits 1 with one line for an unknown image', async () => {
+    const r = await tsbuild(['pull', `${open.host}/nope:1`, '--root', root]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`manifest unknown: ${open.host}/nope:1\n`);
+  });
+
+  it('exits 2 for a malformed reference or platform', async () => {
+    const bad = await tsbuild(['pull', 'busybox:a:b', '--root', root]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('invalid reference "busybox:a:b": invalid reference format\n');
+    const platform = await tsbuild([
+      'pull',
+      '--platform',
+      'linux/what/ever/x',
+      `${open.host}/busybox`,
+      '--root',
+      root,
+    ]);
+    expect(platform.status).toBe(2);
+  });
+
+  it('uses credentials from $DOCKER_CONFIG, and fails in one line without them', async () => {
+    const config = await dockerConfig(locked.host, 'ci', 'pw');
+    temps.push(config);
+    const ok = await tsbuild(['pull', `${locked.host}/busybox`, '--root', root], {
+      ...process.env,
+      DOCKER_CONFIG: config,
+    });
+    expect(ok.status).toBe(0);
+    const none = await tempDir('no-docker-config');
+    temps.push(none);
+    const denied = await tsbuild(['pull', `${locked.host}/busybox`, '--root', root], {
+      ...process.env,
+      DOCKER_CONFIG: none,
+    });
+    expect(denied.status).toBe(1);
+    expect(denied.stderr).toBe(
+      `authentication required for ${locked.host}: authentication required (no credentials for it in the docker config)\n`,
+    );
+    const wrong = await dockerConfig(locked.host, 'ci', 'nope');
+    temps.push(wrong);
+    const refused = await tsbuild(['pull', `${locked.host}/busybox`, '--root', root], {
+      ...process.env,
+      DOCKER_CONFIG: wrong,
+    });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(`authentication required for ${locked.host}: authentication required\n`);
+  });
+});
+
+describe('tsbuild push', () => {
+  it('pushes under another name, mounting what the registry has, and prints the digest', async () => {
+    await tsbuild(['pull', '-q', `${open.host}/busybox`, '--root', root]);
+    const r = await tsbuild(['push', `${open.host}/busybox`, `${open.host}/team/copy:7`, '--root', root]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`The push refers to repository [${open.host}/team/copy]`);
+    expect(r.stderr).toContain('Mounted from busybox');
+    expect(r.stdout).toMatch(/^7: digest: sha256:[a-f0-9]{64} size: \d+\n$/);
+    const digest = /digest: (\S+)/.exec(r.stdout)?.[1];
+    const inspected = JSON.parse(
+      await run('skopeo', ['inspect', '--tls-verify=false', `docker://${open.host}/team/copy:7`]),
+    ) as { Digest: string };
+    expect(inspected.Digest).toBe(digest);
+    const again = await tsbuild(['push', `${open.host}/busybox`, `${open.host}/team/copy:7`, '--root', root]);
+    expect(again.stderr).toContain('Layer already exists');
+  });
+
+  it('exits 1 for an image that is not in the store', async () => {
+    const r = await tsbuild(['push', 'ghost:1', `${open.host}/ghost:1`, '--root', root]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('no such image: ghost:1\n');
+  });
+
+  it('reports a registry that is not there after bounded retries', async () => {
+    await tsbuild(['pull', '-q', `${open.host}/busybox`, '--root', root]);
+    const gone = await startRegistry();
+    const host = gone.host;
+    await gone.stop();
+    const r = await tsbuild(['push', '-q', `${open.host}/busybox`, `${host}/x:1`, '--root', root]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^HEAD http://${host}/v2/x/blobs/sha256:[a-f0-9]{64}: connect ECONNREFUSED ${host} \\(gave up after 4 attempts\\)\\n$`,
+      ),
+    );
+  }, 60_000);
+});
