@@ -1,0 +1,97 @@
+/**
+ * Bad input through the real CLI: the exit code (2 for bad input, 1 for a failed build), a message that
+ * names the file and line with the source line beneath, and never a stack trace.
+ */
+import * as path from 'node:path';
+import { expectNoStackTrace, requireE2e, TempDirs, tsbuild, writeTree, type Run } from '../helpers/e2e';
+
+const temps = new TempDirs();
+beforeAll(() => requireE2e());
+afterAll(() => temps.cleanup());
+
+async function buildWith(files: Record<string, string>, extra: string[] = []): Promise<Run> {
+  const dir = await temps.make('errors');
+  const ctx = path.join(dir, 'ctx');
+  await writeTree(ctx, files);
+  const run = await tsbuild([
+    '-t',
+    'bad:1',
+    '--progress',
+    'plain',
+    '--root',
+    path.join(dir, 'store'),
+    ...extra,
+    ctx,
+  ]);
+  expectNoStackTrace(run);
+  return run;
+}
+
+describe('bad input', () => {
+  test('a Dockerfile syntax error exits 2 with Dockerfile:N: and the line', async () => {
+    const run = await buildWith({ Dockerfile: 'FROM scratch\n\nCOPY --chown=0 onlyone\n', onlyone: 'x' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^Dockerfile:3: COPY requires at least two arguments/m);
+    expect(run.stderr).toContain('COPY --chown=0 onlyone');
+  });
+
+  test('a Dockerfile with an unknown flag exits 2 with Dockerfile:N:', async () => {
+    const run = await buildWith({ Dockerfile: 'FROM scratch\nCOPY --frobnicate=1 a /\n', a: 'a' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^Dockerfile:2: unknown flag: --frobnicate/m);
+  });
+
+  test('an unknown instruction exits 2 and suggests the right one', async () => {
+    const run = await buildWith({ Dockerfile: 'FROM scratch\nWORKDIR /app\nCOPPY . .\n' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^Dockerfile:3: unknown instruction: COPPY \(did you mean COPY\?\)$/m);
+    expect(run.stderr).toContain(' 3 | COPPY . .');
+  });
+
+  test('a missing COPY source fails the build: exit 1, Dockerfile:N: COPY failed:', async () => {
+    const run = await buildWith({
+      Dockerfile:
+        'FROM scratch\nCOPY here.txt /\n# the next line names a file that is not there\nCOPY missing.txt /\n',
+      'here.txt': 'here\n',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^Dockerfile:4: COPY failed: .*missing\.txt/m);
+    expect(run.stderr).toContain(' 4 | COPY missing.txt /');
+  });
+
+  test('a file excluded by .dockerignore is a missing COPY source too', async () => {
+    const run = await buildWith({
+      Dockerfile: 'FROM scratch\nCOPY secret.env /\n',
+      '.dockerignore': 'secret.env\n',
+      'secret.env': 'TOKEN=x\n',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^Dockerfile:2: COPY failed: .*secret\.env/m);
+  });
+
+  test('a bad .dockerignore pattern exits 2 naming the .dockerignore file and line', async () => {
+    const run = await buildWith({
+      Dockerfile: 'FROM scratch\nCOPY . /\n',
+      '.dockerignore': '# comment\nnode_modules\n[\n',
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^\S*\.dockerignore:3: .*\[/m);
+  });
+
+  test('a missing Dockerfile and a missing context exit 2', async () => {
+    const noDockerfile = await buildWith({ 'a.txt': 'a' });
+    expect(noDockerfile.status).toBe(2);
+    expect(noDockerfile.stderr).toContain('Dockerfile');
+    const dir = await temps.make('errors');
+    const noContext = await tsbuild([
+      '-t',
+      'bad:1',
+      '--root',
+      path.join(dir, 'store'),
+      path.join(dir, 'nope'),
+    ]);
+    expectNoStackTrace(noContext);
+    expect(noContext.status).toBe(2);
+    expect(noContext.stderr).toContain('nope');
+  });
+});
