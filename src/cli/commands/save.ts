@@ -8,7 +8,14 @@ import { BuildError, UserError } from '../../errors';
 import { dockerArchiveTar, type ArchiveImage } from '../../image/docker-archive';
 import { ImageStore } from '../../image/image-store';
 import { ociLayoutTar, type LayoutImage } from '../../image/oci-layout';
-import { isIndexMediaType, parseIndex, type Descriptor } from '../../image/oci-types';
+import {
+  MediaType,
+  isIndexMediaType,
+  parseIndex,
+  parseManifest,
+  serializeManifest,
+  type Descriptor,
+} from '../../image/oci-types';
 import { formatPlatformSpec, selectManifest, type PlatformSpec } from '../../image/registry/platform-match';
 import { hostPlatform, parsePlatformOption } from '../../planner';
 import { BaseCommand } from '../base-command';
@@ -22,7 +29,8 @@ export default class Save extends BaseCommand {
     'default, as `docker save`) writes a docker save archive that `docker load` and `podman load` read; ' +
     'layers are uncompressed in it and a multi-platform image is saved for one platform (`--platform`, ' +
     'default this machine’s). `--format oci` writes an OCI image layout tar (`skopeo … oci-archive:`) ' +
-    'that keeps the manifests, digests and layer compression exactly.';
+    'that keeps the layers, their compression and OCI manifests exactly (a Docker v2 manifest is written ' +
+    'with the equivalent OCI media types, since OCI layout readers look for those).';
 
   static override examples = [
     '<%= config.bin %> save myapp -o myapp.tar',
@@ -56,11 +64,14 @@ export default class Save extends BaseCommand {
     }
     let archive: Readable;
     if (flags.format === 'oci') {
-      const layout: LayoutImage[] = records.map((r) => ({
-        manifest: r.target,
-        refName: r.name.slice(r.name.lastIndexOf(':') + 1),
-        imageName: r.name,
-      }));
+      const layout: LayoutImage[] = [];
+      for (const r of records) {
+        layout.push({
+          manifest: await asOciManifest(blobs, r.target),
+          refName: r.name.slice(r.name.lastIndexOf(':') + 1),
+          imageName: r.name,
+        });
+      }
       archive = ociLayoutTar(blobs, layout);
     } else {
       const platform = flags.platform ? parsePlatformOption(flags.platform) : hostPlatform();
@@ -81,6 +92,32 @@ export default class Save extends BaseCommand {
     }
   }
 }
+
+/**
+ * OCI layout readers (skopeo's `oci:` and `oci-archive:` among them) only look at OCI manifests, so a
+ * Docker v2 manifest (a pulled Docker image, a loaded docker archive) is rewritten with the equivalent OCI
+ * media types. Config and layers are the same bytes (the image id does not change); the manifest digest
+ * does, since its content does. Indexes are written as they are.
+ */
+async function asOciManifest(blobs: BlobStore, target: Descriptor): Promise<Descriptor> {
+  if (target.mediaType !== MediaType.dockerManifest) return target;
+  const m = parseManifest(await blobs.readAll(target.digest));
+  const bytes = serializeManifest({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { ...m.config, mediaType: MediaType.ociConfig },
+    layers: m.layers.map((l) => ({ ...l, mediaType: OCI_LAYER_TYPES[l.mediaType] ?? l.mediaType })),
+    ...(m.annotations ? { annotations: m.annotations } : {}),
+  });
+  const stored = await blobs.put(bytes);
+  return { mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size };
+}
+
+const OCI_LAYER_TYPES: Readonly<Record<string, string>> = {
+  [MediaType.dockerLayer]: MediaType.ociLayer,
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerForeignLayerGzip]: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+};
 
 /** A docker archive holds one platform's image: the manifest itself, or the platform's entry of an index. */
 async function singlePlatform(

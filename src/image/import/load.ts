@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { BlobStore } from '../../cache/blob-store';
 import { UserError } from '../../errors';
+import { LayerFormatError } from '../../layers/errors';
 import { ImageFormatError } from '../errors';
 import { ImageStore } from '../image-store';
 import { formatReference, parseDockerReference } from '../reference';
@@ -37,7 +38,15 @@ export async function loadArchive(
 ): Promise<LoadResult> {
   const store = new BlobStore(root);
   await store.init();
-  const scanned = await scanArchive(source, store);
+  let scanned;
+  try {
+    scanned = await scanArchive(source, store);
+  } catch (err) {
+    // The tar reader speaks of layers; here the tar is the archive itself.
+    if (err instanceof LayerFormatError)
+      throw new ImageFormatError(`cannot read the archive: ${err.message}`);
+    throw err;
+  }
   let format: ArchiveFormat;
   let images: ArchiveImage[];
   if (isOciLayout(scanned)) {
