@@ -332,7 +332,8 @@ function sameMeta(before: BaselineEntry, node: Node): boolean {
     a.mode === b.mode &&
     a.uid === b.uid &&
     a.gid === b.gid &&
-    a.mtimeNs === b.mtimeNs &&
+    // A layer keeps whole seconds: a difference below that is no difference in the image.
+    a.mtimeNs / 1_000_000_000n === b.mtimeNs / 1_000_000_000n &&
     (a.isDirectory() || a.size === b.size) &&
     sameXattrs(before.xattrs, node.xattrs)
   );

@@ -1,0 +1,112 @@
+/**
+ * USER as Docker runs it: `name`, `uid`, `name:group`, `uid:gid` …, names looked up in the rootfs's own
+ * /etc/passwd and /etc/group (read through `resolveInRoot`, so a symlinked /etc/passwd cannot point at the host's).
+ * Without a group the primary group is the passwd entry's, or 0 for a uid with no entry, and the group list is
+ * what `initgroups` gives (the primary group and every group listing the user); with a group, just that group. HOME is the passwd entry's home, else /root.
+ */
+import { promises as fsp } from 'node:fs';
+import { BuildError } from '../../errors';
+import { resolveInRoot } from './rootfs-path';
+
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+  /** The passwd name, when there is an entry. */
+  name?: string;
+}
+
+const NUMERIC = /^\d+$/;
+const MAX_ID = 2 ** 32 - 2;
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export async function resolveUser(rootfs: string, spec: string): Promise<ExecUser> {
+  const [userPart = '', groupPart] = (spec === '' ? 'root' : spec).split(':', 2) as [
+    string,
+    string | undefined,
+  ];
+  if (userPart === '') throw new BuildError(`invalid user ${JSON.stringify(spec)}`);
+  const passwd = parsePasswd(await readEtc(rootfs, '/etc/passwd'));
+  const entry = NUMERIC.test(userPart)
+    ? passwd.find((p) => p.uid === Number(userPart))
+    : passwd.find((p) => p.name === userPart);
+  if (entry === undefined && !NUMERIC.test(userPart)) {
+    throw new BuildError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  const uid = entry?.uid ?? checkId(Number(userPart), spec);
+
+  const needGroups = groupPart !== undefined || entry !== undefined;
+  const groups = needGroups ? parseGroup(await readEtc(rootfs, '/etc/group')) : [];
+  let gid: number;
+  let additionalGids: number[] = [];
+  if (groupPart !== undefined && groupPart !== '') {
+    if (NUMERIC.test(groupPart)) {
+      gid = checkId(Number(groupPart), spec);
+    } else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (g === undefined)
+        throw new BuildError(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = g.gid;
+    }
+  } else {
+    gid = entry?.gid ?? 0;
+    // Only without an explicit group, as Docker: the named group then is the whole group set.
+    if (entry !== undefined) {
+      // initgroups(3): the primary group first, then every group listing the user.
+      additionalGids = [gid, ...groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid)];
+    }
+  }
+  additionalGids = [...new Set(additionalGids)];
+  return { uid, gid, additionalGids, home: entry?.home || '/root', ...(entry ? { name: entry.name } : {}) };
+}
+
+function checkId(n: number, spec: string): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ID)
+    throw new BuildError(`invalid user ${JSON.stringify(spec)}`);
+  return n;
+}
+
+async function readEtc(rootfs: string, file: string): Promise<string> {
+  const r = await resolveInRoot(rootfs, file);
+  if (r.stat === undefined || !r.stat.isFile()) return '';
+  return fsp.readFile(r.hostPath, 'utf8');
+}
+
+function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const f = line.split(':');
+    if (f.length < 7 || !NUMERIC.test(f[2] as string) || !NUMERIC.test(f[3] as string)) continue;
+    out.push({ name: f[0] as string, uid: Number(f[2]), gid: Number(f[3]), home: f[5] as string });
+  }
+  return out;
+}
+
+function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const f = line.split(':');
+    if (f.length < 4 || !NUMERIC.test(f[2] as string)) continue;
+    out.push({
+      name: f[0] as string,
+      gid: Number(f[2]),
+      members: (f[3] as string).split(',').filter(Boolean),
+    });
+  }
+  return out;
+}
