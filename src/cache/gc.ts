@@ -1,0 +1,357 @@
+/**
+ * Pruning the store to a bound: cache records go least recently used first, and a blob goes only when no remaining
+ * record, tag, remembered build (its file listings) or running build needs it. Snapshots and layer listings go
+ * with the last layer they were made from; under a size bound, snapshots (rebuildable, DESIGN.md) go before any
+ * record does.
+ *
+ * Everything is decided on an in-memory model of the store (`planPrune`, pure), then carried out under the GC lock
+ * that in-use markers are written under (in-use.ts), so a running build's references are either seen or not yet
+ * made. Deletion order keeps the store consistent at every instant: tags and records before the blobs they name,
+ * and a snapshot is moved out of `snapshots/` before its tree is removed, so no half-deleted tree is ever taken
+ * for a whole one.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { isErrno } from './atomic';
+import { BlobStore } from './blob-store';
+import type { Digest } from './digest';
+import { withFileLock } from './file-lock';
+import { gcLockPath, readInUse, type InUseSet } from './in-use';
+import {
+  chainSnapshotName,
+  readInventory,
+  recordChains,
+  type ListingEntry,
+  type RecordEntry,
+  type SnapshotEntry,
+  type StoreInventory,
+} from './inventory';
+import { ImageStore } from '../image/image-store';
+
+export interface PruneOptions {
+  /** Remove least recently used data until the store is at most this many bytes. */
+  keepStorage?: number;
+  /** Remove records not used for longer than this. */
+  keepDurationMs?: number;
+  /** Remove everything not in use by a running build: every record, every tag and its blobs, every snapshot. */
+  all?: boolean;
+  /** Decide and report, delete nothing. */
+  dryRun?: boolean;
+  /** The current time (tests). */
+  now?: number;
+}
+
+export interface PruneResult {
+  removedRecords: number;
+  removedBlobs: number;
+  removedSnapshots: number;
+  removedListings: number;
+  removedTags: string[];
+  freedBytes: number;
+  sizeBefore: number;
+  sizeAfter: number;
+  /** Live in-use markers (running builds) whose references were kept. */
+  buildsInUse: number;
+}
+
+/** What `planPrune` decided to delete. */
+export interface PrunePlan {
+  tags: string[];
+  records: RecordEntry[];
+  damagedRecords: string[];
+  blobs: Digest[];
+  listings: ListingEntry[];
+  snapshots: SnapshotEntry[];
+  contextDigests: boolean;
+  sizeBefore: number;
+  sizeAfter: number;
+}
+
+/** The default `--max-storage`: 10% of the store's filesystem, at most 20 GB. */
+export async function defaultMaxStorage(root: string): Promise<number> {
+  const CAP = 20e9;
+  let dir = path.resolve(root);
+  for (;;) {
+    try {
+      const st = await fsp.statfs(dir);
+      return Math.min(CAP, Math.floor(st.blocks * st.bsize * 0.1));
+    } catch (err) {
+      const parent = path.dirname(dir);
+      // The store may not exist yet: its nearest existing ancestor is on the filesystem it will be on.
+      if (!isErrno(err, 'ENOENT') || parent === dir) return CAP;
+      dir = parent;
+    }
+  }
+}
+
+export async function pruneStore(root: string, options: PruneOptions = {}): Promise<PruneResult> {
+  return withFileLock(
+    gcLockPath(root),
+    async () => {
+      const inventory = await readInventory(root);
+      const inUse = await readInUse(root);
+      const plan = planPrune(inventory, inUse, options);
+      if (!options.dryRun) await carryOut(root, plan);
+      return {
+        removedRecords: plan.records.length + plan.damagedRecords.length,
+        removedBlobs: plan.blobs.length,
+        removedSnapshots: plan.snapshots.length,
+        removedListings: plan.listings.length,
+        removedTags: plan.tags,
+        freedBytes: plan.sizeBefore - plan.sizeAfter,
+        sizeBefore: plan.sizeBefore,
+        sizeAfter: plan.sizeAfter,
+        buildsInUse: inUse.markers,
+      };
+    },
+    // A long prune by another process is worth waiting for; failing the build over it is not.
+    { timeoutMs: 10 * 60 * 1000 },
+  );
+}
+
+/** Decide what to delete. Pure: reads only its arguments. */
+export function planPrune(inv: StoreInventory, inUse: InUseSet, options: PruneOptions): PrunePlan {
+  return new Planner(inv, inUse, options).plan();
+}
+
+class Planner {
+  private readonly now: number;
+  private readonly remaining = new Map<string, RecordEntry>();
+  private readonly blobRefs = new Map<string, number>();
+  private readonly diffRefs = new Map<string, number>();
+  private readonly pinnedBlobs = new Set<string>();
+  private readonly pinnedDiffIds = new Set<string>();
+  private readonly removedBlobs = new Set<Digest>();
+  private readonly removedSnapshots = new Set<string>();
+  private readonly removedListings = new Set<string>();
+  private readonly removedRecords: RecordEntry[] = [];
+  private readonly removedTags: string[] = [];
+  private readonly listingsByDiffId = new Map<string, ListingEntry>();
+  private readonly layerSnapshots = new Map<string, SnapshotEntry>();
+  private total = 0;
+
+  constructor(
+    private readonly inv: StoreInventory,
+    private readonly inUse: InUseSet,
+    private readonly options: PruneOptions,
+  ) {
+    this.now = options.now ?? Date.now();
+    for (const l of inv.listings) this.listingsByDiffId.set(l.diffId, l);
+    for (const s of inv.snapshots) if (s.kind === 'layer') this.layerSnapshots.set(`sha256:${s.name}`, s);
+  }
+
+  plan(): PrunePlan {
+    const { inv, options } = this;
+    const sizeBefore = this.measure();
+    for (const e of inv.records) this.addRecord(e);
+    for (const r of this.inUse.refs) {
+      this.pinnedBlobs.add(r);
+      this.pinnedDiffIds.add(r);
+    }
+    for (const [d, b] of inv.blobs) if (this.isFresh(b.mtimeMs)) this.pinnedBlobs.add(d);
+    if (options.all) this.unpinTags();
+    else {
+      for (const t of inv.tags) this.pinTag(t.blobs, t.images);
+      for (const d of inv.historyBlobs) this.pinnedBlobs.add(d);
+    }
+    this.total -= inv.damagedRecords.reduce((n, r) => n + r.bytes, 0);
+    // Garbage first: whatever nothing references is removed whatever the bounds.
+    for (const d of inv.blobs.keys()) this.dropBlobIfDead(d);
+    for (const l of inv.listings) this.dropDiffIdIfDead(l.diffId);
+    for (const s of inv.snapshots) if (s.kind === 'layer') this.dropDiffIdIfDead(`sha256:${s.name}`);
+    this.dropDeadChains();
+
+    if (options.keepDurationMs !== undefined) {
+      const cutoff = this.now - options.keepDurationMs;
+      for (const e of this.lru()) if (Date.parse(e.record.lastUsedAt) < cutoff) this.dropRecord(e);
+    }
+    const unbounded = options.keepStorage === undefined && options.keepDurationMs === undefined;
+    const bound = options.keepStorage ?? (unbounded || options.all ? 0 : undefined);
+    if (bound !== undefined && this.total > bound) {
+      // Snapshots are only unpacked layers: dropping them costs an unpack, dropping a record costs a rebuild.
+      const snaps = inv.snapshots
+        .filter((s) => s.kind !== 'other' && !this.removedSnapshots.has(s.name))
+        .sort((a, b) => a.mtimeMs - b.mtimeMs);
+      for (const s of snaps) {
+        if (this.total <= bound) break;
+        this.dropSnapshot(s);
+      }
+      for (const e of this.lru()) {
+        if (this.total <= bound) break;
+        this.dropRecord(e);
+      }
+      this.dropDeadChains();
+    }
+    return {
+      tags: this.removedTags,
+      records: this.removedRecords,
+      damagedRecords: inv.damagedRecords.map((r) => r.file),
+      blobs: [...this.removedBlobs],
+      listings: inv.listings.filter((l) => this.removedListings.has(l.diffId)),
+      snapshots: inv.snapshots.filter((s) => this.removedSnapshots.has(s.name)),
+      contextDigests: options.all === true && this.inUse.markers === 0,
+      sizeBefore,
+      sizeAfter: this.total,
+    };
+  }
+
+  private measure(): number {
+    const { inv } = this;
+    let total = inv.otherBytes;
+    for (const b of inv.blobs.values()) total += b.size;
+    for (const s of inv.snapshots) total += s.bytes;
+    for (const l of inv.listings) total += l.bytes;
+    for (const r of inv.records) total += r.bytes;
+    for (const r of inv.damagedRecords) total += r.bytes;
+    this.total = total;
+    return total;
+  }
+
+  private isFresh(mtimeMs: number): boolean {
+    return this.inUse.oldestMs !== undefined && mtimeMs >= this.inUse.oldestMs;
+  }
+
+  private recordInUse(e: RecordEntry): boolean {
+    if (this.inUse.refs.has(e.record.key)) return true;
+    const created = Date.parse(e.record.createdAt);
+    return this.inUse.oldestMs !== undefined && created >= this.inUse.oldestMs;
+  }
+
+  private pinTag(blobs: Set<Digest>, images: { diffIds: Digest[] }[]): void {
+    for (const d of blobs) this.pinnedBlobs.add(d);
+    for (const i of images) for (const id of i.diffIds) this.pinnedDiffIds.add(id);
+  }
+
+  /** --all: tags go too, except one a running build names (it may be the base it is building on). */
+  private unpinTags(): void {
+    for (const t of this.inv.tags) {
+      if (this.inUse.refs.has(t.target.digest)) this.pinTag(t.blobs, t.images);
+      else this.removedTags.push(t.name);
+    }
+    for (const r of this.inv.records) this.dropRecord(r);
+    for (const s of this.inv.snapshots) if (s.kind !== 'other') this.dropSnapshot(s);
+  }
+
+  private lru(): RecordEntry[] {
+    return [...this.remaining.values()].sort(
+      (a, b) =>
+        Date.parse(a.record.lastUsedAt) - Date.parse(b.record.lastUsedAt) ||
+        Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt) ||
+        a.record.key.localeCompare(b.record.key),
+    );
+  }
+
+  private addRecord(e: RecordEntry): void {
+    this.remaining.set(e.record.key, e);
+    for (const d of recordBlobs(e)) this.blobRefs.set(d, (this.blobRefs.get(d) ?? 0) + 1);
+    const id = e.record.layer?.diffId;
+    if (id) this.diffRefs.set(id, (this.diffRefs.get(id) ?? 0) + 1);
+  }
+
+  private dropRecord(e: RecordEntry): void {
+    if (!this.remaining.has(e.record.key) || this.recordInUse(e)) return;
+    this.remaining.delete(e.record.key);
+    this.removedRecords.push(e);
+    this.total -= e.bytes;
+    for (const d of recordBlobs(e)) {
+      this.blobRefs.set(d, (this.blobRefs.get(d) ?? 1) - 1);
+      this.dropBlobIfDead(d);
+    }
+    const id = e.record.layer?.diffId;
+    if (id) {
+      this.diffRefs.set(id, (this.diffRefs.get(id) ?? 1) - 1);
+      this.dropDiffIdIfDead(id);
+    }
+  }
+
+  private dropBlobIfDead(d: Digest): void {
+    const blob = this.inv.blobs.get(d);
+    if (!blob || this.removedBlobs.has(d)) return;
+    if (this.pinnedBlobs.has(d) || (this.blobRefs.get(d) ?? 0) > 0) return;
+    this.removedBlobs.add(d);
+    this.total -= blob.size;
+  }
+
+  /** A diff_id no remaining layer has: its listing and snapshot go. */
+  private dropDiffIdIfDead(id: Digest): void {
+    if (this.pinnedDiffIds.has(id) || (this.diffRefs.get(id) ?? 0) > 0) return;
+    const listing = this.listingsByDiffId.get(id);
+    if (listing && !this.removedListings.has(id)) {
+      this.removedListings.add(id);
+      this.total -= listing.bytes;
+    }
+    const snap = this.layerSnapshots.get(id);
+    if (snap) this.dropSnapshot(snap);
+  }
+
+  private dropSnapshot(s: SnapshotEntry): void {
+    if (this.removedSnapshots.has(s.name) || this.isFresh(s.mtimeMs)) return;
+    if (this.inUse.refs.has(s.name) || (s.kind === 'layer' && this.inUse.refs.has(`sha256:${s.name}`)))
+      return;
+    this.removedSnapshots.add(s.name);
+    this.total -= s.bytes;
+  }
+
+  /** Chain snapshots (unpacked stage roots for COPY --from) whose layers no remaining record or tag stacks up. */
+  private dropDeadChains(): void {
+    const live = new Set<string>([chainSnapshotName([])]);
+    const records = [...this.remaining.values()].map((e) => e.record);
+    for (const chain of recordChains(records, this.inv.tags).values()) live.add(chainSnapshotName(chain));
+    for (const t of this.inv.tags) {
+      if (this.removedTags.includes(t.name)) continue;
+      for (const i of t.images) live.add(chainSnapshotName(i.diffIds));
+    }
+    for (const s of this.inv.snapshots) if (s.kind === 'chain' && !live.has(s.name)) this.dropSnapshot(s);
+  }
+}
+
+/** The blobs a record keeps alive: its layer and the listing of the files it read. */
+function recordBlobs(e: RecordEntry): Digest[] {
+  const out: Digest[] = [];
+  if (e.record.layer) out.push(e.record.layer.digest);
+  const files = (e.record.inputs as { filesDigest?: unknown } | null)?.filesDigest;
+  if (typeof files === 'string' && /^sha256:[0-9a-f]{64}$/.test(files)) out.push(files as Digest);
+  return out;
+}
+
+async function carryOut(root: string, plan: PrunePlan): Promise<void> {
+  const images = new ImageStore(root);
+  for (const name of plan.tags) await images.untag(name);
+  for (const e of plan.records) await fsp.rm(e.file, { force: true });
+  for (const file of plan.damagedRecords) await fsp.rm(file, { force: true });
+  const blobs = new BlobStore(root);
+  for (const d of plan.blobs) await blobs.delete(d);
+  for (const l of plan.listings) await fsp.rm(l.path, { force: true });
+  for (const s of plan.snapshots) await removeTree(root, s.path);
+  if (plan.contextDigests) await removeTree(root, path.join(root, 'context-digests'));
+  await blobs.cleanTemp();
+}
+
+/** Move a tree out of the way (one atomic rename), then delete it at leisure. */
+export async function removeTree(root: string, p: string): Promise<void> {
+  const tmpDir = path.join(root, 'tmp');
+  await fsp.mkdir(tmpDir, { recursive: true });
+  const doomed = path.join(tmpDir, `gc-${path.basename(p)}-${randomBytes(4).toString('hex')}`);
+  try {
+    await fsp.rename(p, doomed);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  try {
+    await fsp.rm(doomed, { recursive: true, force: true });
+  } catch (err) {
+    if (!isErrno(err, 'EACCES', 'EPERM')) throw err;
+    // A layer may hold directories without write permission (we are not root): open them up, then retry.
+    await makeWritable(doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(p: string): Promise<void> {
+  const st = await fsp.lstat(p).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  await fsp.chmod(p, 0o700).catch(() => undefined);
+  for (const name of await fsp.readdir(p).catch(() => [] as string[])) await makeWritable(path.join(p, name));
+}

@@ -1,0 +1,363 @@
+/**
+ * What the store holds, read from disk in one pass for `cache ls/du/prune/check`: cache records, blobs with their
+ * sizes, what each tag references (manifests, configs, layers and their diff_ids), snapshots, layer listings, the
+ * file-listing blobs the build histories point at, and the bytes of everything else.
+ *
+ * Reading is for reachability, not integrity: manifests and configs are parsed without verifying their digest (a
+ * corrupt one still names its layers, which must not be collected because of it). `check.ts` verifies.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { isErrno } from './atomic';
+import { listBuildHistories } from './build-history';
+import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
+import type { CacheRecord } from './key-index';
+import { BlobStore } from './blob-store';
+import { ImageStore } from '../image/image-store';
+import {
+  isIndexMediaType,
+  isManifestMediaType,
+  parseImageConfig,
+  parseIndex,
+  parseManifest,
+  type Descriptor,
+} from '../image/oci-types';
+
+export interface RecordEntry {
+  record: CacheRecord;
+  file: string;
+  bytes: number;
+}
+
+export interface BlobEntry {
+  size: number;
+  mtimeMs: number;
+}
+
+/** One platform image under a tag: its layers' diff_ids, base first (empty when the config is unreadable). */
+export interface TaggedImage {
+  manifest: Digest;
+  diffIds: Digest[];
+}
+
+export interface TagEntry {
+  name: string;
+  target: Descriptor;
+  /** Every blob the tag reaches that could be read: manifests/indexes, configs, layers. */
+  blobs: Set<Digest>;
+  images: TaggedImage[];
+}
+
+export type SnapshotKind = 'layer' | 'chain' | 'other';
+
+export interface SnapshotEntry {
+  name: string;
+  path: string;
+  kind: SnapshotKind;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export interface ListingEntry {
+  diffId: Digest;
+  path: string;
+  bytes: number;
+}
+
+export interface StoreInventory {
+  records: RecordEntry[];
+  /** Record files that are not a valid record for their own name (foreign damage). */
+  damagedRecords: { file: string; bytes: number }[];
+  blobs: Map<Digest, BlobEntry>;
+  tags: TagEntry[];
+  snapshots: SnapshotEntry[];
+  listings: ListingEntry[];
+  /** File-listing blobs the remembered builds point at (what `cache explain` needs to name changed files). */
+  historyBlobs: Set<Digest>;
+  /** Bytes of everything not counted above (history, context digests, the image index, locks, temp files). */
+  otherBytes: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const CHAIN = /^chain-[0-9a-f]{64}$/;
+const ACCOUNTED = new Set(['blobs', 'snapshots', 'listings', 'index']);
+
+export async function readInventory(root: string): Promise<StoreInventory> {
+  const [records, blobs, tags, snapshots, listings, historyBlobs, otherBytes] = await Promise.all([
+    readRecords(root),
+    readBlobs(root),
+    readTags(root),
+    readSnapshots(root),
+    readListings(root),
+    readHistoryBlobs(root),
+    readOtherBytes(root),
+  ]);
+  return { ...records, blobs, tags, snapshots, listings, historyBlobs, otherBytes };
+}
+
+/** Parse a record file's text; undefined unless it is a version-1 record for `key`. */
+export function parseRecord(text: string, key: Digest): CacheRecord | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<CacheRecord>;
+    if (r.version !== 1 || r.key !== key || typeof r.description !== 'string') return undefined;
+    if (typeof r.lastUsedAt !== 'string' || typeof r.createdAt !== 'string') return undefined;
+    if (r.layer !== null && (typeof r.layer !== 'object' || !isDigest(String(r.layer?.digest))))
+      return undefined;
+    return r as CacheRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readRecords(root: string): Promise<Pick<StoreInventory, 'records' | 'damagedRecords'>> {
+  const dir = path.join(root, 'index');
+  const out: Pick<StoreInventory, 'records' | 'damagedRecords'> = { records: [], damagedRecords: [] };
+  for (const name of await readdirOrEmpty(dir)) {
+    const m = /^([0-9a-f]{64})\.json$/.exec(name);
+    if (!m) continue; // temp files of writers in flight are dot-files; leave them to their writers
+    const file = path.join(dir, name);
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    const bytes = Buffer.byteLength(text);
+    const record = parseRecord(text, `sha256:${m[1]}`);
+    if (record) out.records.push({ record, file, bytes });
+    else out.damagedRecords.push({ file, bytes });
+  }
+  return out;
+}
+
+async function readBlobs(root: string): Promise<Map<Digest, BlobEntry>> {
+  const store = new BlobStore(root);
+  const out = new Map<Digest, BlobEntry>();
+  for (const digest of await store.list()) {
+    const st = await lstatOrUndefined(store.blobPath(digest));
+    if (st) out.set(digest, { size: st.size, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+async function readTags(root: string): Promise<TagEntry[]> {
+  const store = new BlobStore(root);
+  const raw = async (d: Digest): Promise<Buffer | undefined> => {
+    try {
+      return await fsp.readFile(store.blobPath(d));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  };
+  const tags: TagEntry[] = [];
+  for (const { name, target } of await new ImageStore(root).list()) {
+    const entry: TagEntry = { name, target, blobs: new Set(), images: [] };
+    const visit = async (d: Descriptor): Promise<void> => {
+      if (entry.blobs.has(d.digest)) return;
+      entry.blobs.add(d.digest);
+      const data = await raw(d.digest);
+      if (data === undefined) return;
+      try {
+        if (isIndexMediaType(d.mediaType)) {
+          for (const child of parseIndex(data).manifests) await visit(child);
+        } else if (isManifestMediaType(d.mediaType)) {
+          const m = parseManifest(data);
+          entry.blobs.add(m.config.digest);
+          for (const l of m.layers) entry.blobs.add(l.digest);
+          const config = await raw(m.config.digest);
+          let diffIds: Digest[] = [];
+          try {
+            if (config !== undefined) diffIds = parseImageConfig(config).rootfs.diff_ids;
+          } catch {
+            // an unreadable config names no diff_ids; its layers are still kept by digest
+          }
+          entry.images.push({ manifest: d.digest, diffIds });
+        }
+      } catch {
+        // a damaged manifest names nothing more; `cache check` reports it
+      }
+    };
+    await visit(target);
+    tags.push(entry);
+  }
+  return tags;
+}
+
+async function readSnapshots(root: string): Promise<SnapshotEntry[]> {
+  const dir = path.join(root, 'snapshots');
+  const sizes = await SnapshotSizes.load(root);
+  const out: SnapshotEntry[] = [];
+  for (const name of await readdirOrEmpty(dir)) {
+    const p = path.join(dir, name);
+    const st = await lstatOrUndefined(p);
+    if (!st) continue;
+    const kind: SnapshotKind = HEX64.test(name) ? 'layer' : CHAIN.test(name) ? 'chain' : 'other';
+    out.push({ name, path: p, kind, bytes: await sizes.bytes(name, p, st), mtimeMs: st.mtimeMs });
+  }
+  await sizes.save(out.map((s) => s.name));
+  return out;
+}
+
+async function readListings(root: string): Promise<ListingEntry[]> {
+  const dir = path.join(root, 'listings');
+  const out: ListingEntry[] = [];
+  for (const name of await readdirOrEmpty(dir)) {
+    const m = /^([0-9a-f]{64})\.json$/.exec(name);
+    if (!m) continue;
+    const p = path.join(dir, name);
+    const st = await lstatOrUndefined(p);
+    if (st) out.push({ diffId: `sha256:${m[1]}`, path: p, bytes: st.size });
+  }
+  return out;
+}
+
+async function readHistoryBlobs(root: string): Promise<Set<Digest>> {
+  const out = new Set<Digest>();
+  for (const pair of await listBuildHistories(root)) {
+    for (const h of [pair.current, pair.previous]) {
+      for (const step of h?.steps ?? []) {
+        const inputs = step.inputs as { filesDigest?: unknown } | null;
+        const d = inputs?.filesDigest;
+        if (typeof d === 'string' && isDigest(d)) out.add(d);
+      }
+    }
+  }
+  return out;
+}
+
+async function readOtherBytes(root: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdirOrEmpty(root)) {
+    if (!ACCOUNTED.has(name)) total += await treeBytes(path.join(root, name));
+  }
+  return total;
+}
+
+/** The layers (diff_ids, base first) below and including each record's step, where the chain can be followed. */
+export function recordChains(
+  records: readonly CacheRecord[],
+  tags: readonly TagEntry[],
+): Map<Digest, Digest[]> {
+  const byKey = new Map(records.map((r) => [r.key as string, r]));
+  const images = new Map<string, Digest[]>();
+  for (const t of tags) for (const i of t.images) images.set(i.manifest, i.diffIds);
+  const memo = new Map<string, Digest[] | null>();
+  const chain = (key: string, depth: number): Digest[] | null => {
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let out: Digest[] | null;
+    const r = byKey.get(key);
+    if (r === undefined) out = key.startsWith('scratch') ? [] : (images.get(key) ?? null);
+    else if (depth > 10_000)
+      out = null; // a parent cycle can only be damage; do not recurse forever
+    else {
+      const parent = chain(String((r.inputs as { parent?: unknown } | null)?.parent ?? ''), depth + 1);
+      out = parent === null ? null : r.layer ? [...parent, r.layer.diffId] : parent;
+    }
+    memo.set(key, out);
+    return out;
+  };
+  const out = new Map<Digest, Digest[]>();
+  for (const r of records) {
+    const c = chain(r.key, 0);
+    if (c !== null) out.set(r.key, c);
+  }
+  return out;
+}
+
+/** The snapshot name `executor/rootfs.ts` gives the unpacked chain of these layers. */
+export function chainSnapshotName(diffIds: readonly Digest[]): string {
+  return `chain-${digestHex(sha256Digest(diffIds.join('\n')))}`;
+}
+
+/** Apparent size of a file or tree, each inode counted once. Vanished entries count zero. */
+export async function treeBytes(p: string, seen = new Set<string>()): Promise<number> {
+  const st = await lstatOrUndefined(p);
+  if (!st) return 0;
+  const id = `${st.dev}:${st.ino}`;
+  if (seen.has(id)) return 0;
+  seen.add(id);
+  if (!st.isDirectory()) return st.size;
+  let names: string[];
+  try {
+    names = await readdirOrEmpty(p);
+  } catch (err) {
+    if (isErrno(err, 'EACCES', 'EPERM')) return 0; // a layer's unreadable directory (we are not root)
+    throw err;
+  }
+  let total = 0;
+  for (const name of names) total += await treeBytes(path.join(p, name), seen);
+  return total;
+}
+
+/**
+ * Snapshot trees are immutable once renamed into place, so their size is remembered (by inode and mtime) in
+ * `<root>/gc/snapshot-sizes.json` instead of walking thousands of files on every automatic prune.
+ */
+class SnapshotSizes {
+  private dirty = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly known: Map<string, { ino: number; mtimeMs: number; bytes: number }>,
+  ) {}
+
+  static async load(root: string): Promise<SnapshotSizes> {
+    const file = path.join(root, 'gc', 'snapshot-sizes.json');
+    let known = new Map<string, { ino: number; mtimeMs: number; bytes: number }>();
+    try {
+      known = new Map(Object.entries(JSON.parse(await fsp.readFile(file, 'utf8')) as object));
+    } catch {
+      // absent or damaged: sizes are measured again
+    }
+    return new SnapshotSizes(file, known);
+  }
+
+  async bytes(name: string, p: string, st: Stats): Promise<number> {
+    const k = this.known.get(name);
+    if (k && k.ino === st.ino && k.mtimeMs === st.mtimeMs && typeof k.bytes === 'number') return k.bytes;
+    const bytes = await treeBytes(p);
+    this.known.set(name, { ino: st.ino, mtimeMs: st.mtimeMs, bytes });
+    this.dirty = true;
+    return bytes;
+  }
+
+  async save(present: readonly string[]): Promise<void> {
+    const keep = new Set(present);
+    for (const name of this.known.keys()) {
+      if (!keep.has(name)) {
+        this.known.delete(name);
+        this.dirty = true;
+      }
+    }
+    if (!this.dirty) return;
+    try {
+      await fsp.mkdir(path.dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, JSON.stringify(Object.fromEntries(this.known)));
+      await fsp.rename(tmp, this.file);
+    } catch {
+      // only a cache of measurements
+    }
+  }
+}
+
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+    throw err;
+  }
+}
+
+export async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await fsp.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
