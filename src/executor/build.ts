@@ -105,6 +105,8 @@ class Build {
 
   async run(): Promise<BuiltImage> {
     await this.blobs.init();
+    // Temp files of builds that were killed long ago; a live build's are far younger than this.
+    await this.blobs.cleanTemp().catch(() => 0);
     const plan = await this.plan();
     const targetName = plan.stages[plan.target].displayName;
     const history = await loadBuildHistory(this.opts.root, this.opts.dockerfilePath, targetName);
@@ -257,7 +259,50 @@ class Build {
       };
     }
     await Promise.all(stage.dependsOn.map((d) => this.stage(plan, d)));
-    this.report(fromRef, 'hit', undefined, 0, null);
+    const baseLabel =
+      stage.base.kind === 'stage'
+        ? `stage ${plan.stages[stage.base.index].displayName}`
+        : stage.base.kind === 'image'
+          ? `base image ${stage.baseName}`
+          : 'scratch';
+    // FROM is a step too, keyed by the base alone: it hits when an earlier build already stood on this base.
+    const fromPosition = `${stage.index}/1`;
+    const fromInputs: StepInputs = { parent: state.key, op: { instruction: 'FROM', kind: 'from' } };
+    const fromKey = stepKey(fromInputs);
+    const fromRecord = this.opts.noCache ? undefined : await this.index.get(fromKey);
+    const previousFrom = this.previous.get(fromPosition);
+    this.historySteps.push({ position: fromPosition, key: fromKey, inputs: fromInputs as never });
+    if (fromRecord) {
+      await this.index.touch(fromRecord);
+    } else {
+      const now = new Date().toISOString();
+      await this.index.put({
+        version: 1,
+        key: fromKey,
+        description: fromRef.instruction,
+        layer: null,
+        inputs: fromInputs,
+        durationMs: 0,
+        createdAt: now,
+        lastUsedAt: now,
+      });
+    }
+    this.report(
+      fromRef,
+      fromRecord ? 'hit' : 'miss',
+      fromRecord
+        ? undefined
+        : explainMiss({
+            current: fromInputs,
+            previous: previousFrom && { inputs: previousFrom },
+            parentMissed: false,
+            isFirstStep: true,
+            noCache: this.opts.noCache,
+            baseLabel,
+          }),
+      0,
+      null,
+    );
 
     let cmdSet = false;
     let parentMissed = false;
@@ -354,12 +399,7 @@ class Build {
           parentMissed,
           isFirstStep: i === 0,
           noCache: this.opts.noCache,
-          baseLabel:
-            stage.base.kind === 'stage'
-              ? `stage ${plan.stages[stage.base.index].displayName}`
-              : stage.base.kind === 'image'
-                ? `base image ${stage.baseName}`
-                : 'scratch',
+          baseLabel,
         });
       }
       await Promise.all(temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));
