@@ -2,6 +2,7 @@
  * `docker build` flag values → build options: build args (`K=V`, or `K` taken from the environment as Docker
  * does), labels, outputs, the store root and SOURCE_DATE_EPOCH.
  */
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../errors';
@@ -86,4 +87,38 @@ export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number 
   if (!/^\d+$/.test(raw))
     throw new UserError(`invalid SOURCE_DATE_EPOCH "${raw}": expected whole seconds since 1970`);
   return Number(raw);
+}
+
+/**
+ * `--secret id=NAME[,src=FILE|,env=VAR]` (as `docker build`): without src or env, the environment variable NAME is
+ * used if set, else a file named NAME. The values stay in memory; they are never in a layer, a key or the log.
+ */
+export async function readSecrets(specs: readonly string[] | undefined): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const spec of specs ?? []) {
+    const fields = new Map<string, string>();
+    for (const part of spec.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new UserError(`invalid --secret "${spec}": expected id=NAME[,src=FILE|,env=VAR]`);
+      fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const id = fields.get('id');
+    if (!id) throw new UserError(`invalid --secret "${spec}": id= is required`);
+    const src = fields.get('src') ?? fields.get('source');
+    const env = fields.get('env');
+    if (env !== undefined || (src === undefined && process.env[id] !== undefined)) {
+      const value = process.env[env ?? id];
+      if (value === undefined)
+        throw new UserError(`--secret ${id}: environment variable ${env ?? id} is not set`);
+      out.set(id, Buffer.from(value));
+      continue;
+    }
+    const file = src ?? id;
+    try {
+      out.set(id, await fsp.readFile(file));
+    } catch {
+      throw new UserError(`--secret ${id}: cannot read ${file}`);
+    }
+  }
+  return out;
 }

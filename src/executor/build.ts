@@ -11,10 +11,11 @@ import { canonicalJson } from '../cache/canonical-json';
 import { sha256Digest, type Digest } from '../cache/digest';
 import { KeyIndex, type LayerRecord } from '../cache/key-index';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
-import { BuildError, TsbuildError, UserError } from '../errors';
+import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
 import { parseDockerfile } from '../parser';
 import { planBuild } from '../planner';
-import type { BaseImageConfig, BuildPlan, Platform, Stage, Step } from '../planner/types';
+import type { BaseImageConfig, BuildPlan, Platform, RunStep, Stage, StageRef, Step } from '../planner/types';
+import { runStep, type Isolation } from './sandbox';
 import type { EventSink, StepRef } from '../report/events';
 import { planCopy, type CopyEntry } from './copy/plan-copy';
 import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
@@ -54,6 +55,12 @@ export interface BuildOptions {
   platform?: Platform;
   events: EventSink;
   resolveImage: (normalizedRef: string, platform: Platform) => Promise<ResolvedImage | undefined>;
+  /** `--secret` values by id; never written to a layer, a key or the log. */
+  secrets?: ReadonlyMap<string, Buffer>;
+  /** `--network` for RUN (default host, as buildah's chroot isolation). */
+  network?: 'host' | 'none';
+  /** `--isolation` for RUN (default auto: an OCI runtime when installed, else namespaces + chroot). */
+  isolation?: Isolation;
 }
 
 export interface BuiltImage {
@@ -352,11 +359,6 @@ class Build {
           owner,
           this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000),
         );
-      } else if (step.kind === 'run') {
-        throw new BuildError(
-          'RUN is not supported yet: it needs the sandbox of the RUN issue',
-          this.location(step.line, step.endLine),
-        );
       }
 
       const key = stepKey(inputs);
@@ -371,14 +373,16 @@ class Build {
         await this.index.touch(record);
       } else {
         layer =
-          entries && entries.length > 0
-            ? await writeLayer(
-                this.blobs,
-                entries.map(toTarEntry),
-                this.opts.compression,
-                this.opts.sourceDateEpoch,
-              )
-            : null;
+          step.kind === 'run'
+            ? await this.runCommand(plan, step, state.layers, stepRef)
+            : entries && entries.length > 0
+              ? await writeLayer(
+                  this.blobs,
+                  entries.map(toTarEntry),
+                  this.opts.compression,
+                  this.opts.sourceDateEpoch,
+                )
+              : null;
         const now = new Date().toISOString();
         createdAt = now;
         await this.index.put({
@@ -410,7 +414,7 @@ class Build {
       if (step.kind === 'cmd') cmdSet = true;
       if (layer) {
         const fsBefore = state.fs;
-        const added: FsEntry[] = (entries ?? []).map((e) => ({
+        const added: FsEntry[] | undefined = entries?.map((e) => ({
           path: e.path,
           type: e.type,
           mode: e.mode,
@@ -418,10 +422,14 @@ class Build {
           gid: e.gid,
           linkTarget: e.linkTarget,
         }));
+        const stored = layer;
+        // A RUN's change is only known from its layer: read its listing (once, cached) when the view is needed.
+        const addedEntries = async (): Promise<FsEntry[]> =>
+          added ?? layerListing(this.opts.root, this.blobs, stored.digest, stored.diffId);
         state = {
           ...state,
           layers: [...state.layers, layer],
-          fs: lazy(async () => (await fsBefore()).withLayer(added)),
+          fs: lazy(async () => (await fsBefore()).withLayer(await addedEntries())),
         };
         state.config.rootfs.diff_ids.push(layer.diffId);
       }
@@ -430,6 +438,69 @@ class Build {
       this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }
     return state;
+  }
+
+  /** Runs a RUN that missed: sandboxed on an overlay of the stage's layers; its change becomes the layer. */
+  private async runCommand(
+    plan: BuildPlan,
+    step: RunStep,
+    layers: readonly LayerRecord[],
+    ref: StepRef,
+  ): Promise<LayerRecord | null> {
+    const location = this.location(step.line, step.endLine);
+    const { result } = await this.locate(location, () =>
+      runStep(
+        {
+          root: this.opts.root,
+          blobs: this.blobs,
+          layers,
+          step,
+          contextDir: this.opts.contextDir,
+          sourceDir: async (from) => (await this.mountSource(plan, from)).root,
+          secrets: this.opts.secrets,
+          network: this.opts.network,
+          isolation: this.opts.isolation,
+          onOutput: (chunk) =>
+            this.opts.events({ type: 'step-output', step: ref, text: chunk.toString('utf8') }),
+          onWarning: (message) => this.opts.events({ type: 'warning', message }),
+          location,
+        },
+        async (entries) =>
+          entries.length === 0
+            ? null
+            : writeLayer(this.blobs, entries, this.opts.compression, this.opts.sourceDateEpoch),
+      ),
+    );
+    return result;
+  }
+
+  /** Errors raised without a Dockerfile location (a sandbox failure, say) get the step's. */
+  private async locate<T>(location: SourceLocation, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TsbuildError && !err.location) throw new BuildError(err.message, location);
+      throw err;
+    }
+  }
+
+  /** A stage's or image's root filesystem on disk, for `RUN --mount from=`. */
+  private async mountSource(plan: BuildPlan, from: StageRef): Promise<CopySourceFs> {
+    if (from.kind === 'stage') {
+      const source = await this.stage(plan, from.index);
+      return materializeRootfs(
+        this.opts.root,
+        this.blobs,
+        source.layers,
+        `stage ${plan.stages[from.index].displayName}`,
+      );
+    }
+    if (from.kind === 'image') {
+      const image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      if (!image) throw new BuildError(`--mount from=${from.ref}: image not found`);
+      return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${from.ref}`);
+    }
+    return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
   }
 
   private report(

@@ -157,7 +157,11 @@ async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerS
       yield chunk as Buffer;
     }
   })();
-  for await (const { header } of readTar(hashed)) {
+  // The tar reader stops at the end-of-archive blocks, but the diff_id covers every byte, padding included: keep
+  // the reader from closing the source, then drain what it left.
+  const source = hashed[Symbol.asyncIterator]();
+  const unclosable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => source.next() }) };
+  for await (const { header } of readTar(unclosable)) {
     const parts = cleanComponents(header.path);
     if (parts === undefined)
       throw new UnsafeLayerError(header.path, 'the path climbs out of the layer root with ..');
@@ -177,6 +181,9 @@ async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerS
       const names = [...header.xattrs.keys()].filter((n) => n.startsWith(OVERLAY_XATTR_PREFIX));
       if (names.length > 0) scan.overlayXattrs.set(parts.join('/'), names);
     }
+  }
+  while (!(await source.next()).done) {
+    // draining: every chunk is hashed by the generator
   }
   const actual: Digest = `sha256:${hash.digest('hex')}`;
   if (actual !== layer.diffId) {

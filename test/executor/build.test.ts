@@ -192,12 +192,69 @@ describe('errors', () => {
     expect((err as UserError).format()).toMatch(/^Dockerfile:2: .*COPPY.*did you mean COPY/i);
   });
 
-  test('RUN fails clearly until the sandbox exists', async () => {
-    const ctx = await tempDir('ctx');
-    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nRUN echo hi\n' });
-    const err = await runBuild(ctx, await tempDir('store')).catch((e: unknown) => e);
+  test('a failing RUN is a located BuildError with the exit code, and its output is in the log', async () => {
+    const { ctx, root } = await busyboxContext('FROM scratch\nCOPY rootfs/ /\nRUN echo oops && exit 3\n');
+    const events: string[] = [];
+    const err = await runBuild(ctx, root, {
+      events: (e) => e.type === 'step-output' && events.push(e.text),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BuildError);
-    expect((err as BuildError).format()).toMatch(/^Dockerfile:2: RUN is not supported yet/);
+    expect((err as BuildError).format()).toMatch(/^Dockerfile:3: .*exit code: 3/);
+    expect(events.join('')).toContain('oops');
+    // The store is unharmed: the next build resumes from the last hit.
+    await fsp.writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\nRUN echo fixed\n');
+    const run = await runBuild(ctx, root);
+    expect(run.steps.map((s) => s[1])).toEqual(['hit', 'hit', 'miss']);
+  });
+});
+
+/** A context whose `rootfs/` is a minimal busybox system, so RUN has a shell without any registry. */
+async function busyboxContext(dockerfile: string): Promise<{ ctx: string; root: string }> {
+  const ctx = await tempDir('ctx');
+  const root = await tempDir('store');
+  const bin = path.join(ctx, 'rootfs', 'bin');
+  await fsp.mkdir(bin, { recursive: true });
+  await fsp.copyFile('/bin/busybox', path.join(bin, 'busybox'));
+  await fsp.chmod(path.join(bin, 'busybox'), 0o755);
+  for (const applet of ['sh', 'echo', 'rm', 'mkdir', 'cat', 'ls', 'touch', 'chmod', 'mv']) {
+    await fsp.symlink('busybox', path.join(bin, applet));
+  }
+  await writeFiles(ctx, {
+    Dockerfile: dockerfile,
+    'rootfs/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
+    'rootfs/etc/group': 'root:x:0:\n',
+  });
+  return { ctx, root };
+}
+
+describe('RUN', () => {
+  test('runs in the stage rootfs; its changes, deletions included, are the layer; a rebuild does not run it', async () => {
+    const { ctx, root } = await busyboxContext(
+      [
+        'FROM scratch',
+        'COPY rootfs/ /',
+        'RUN mkdir -p /data && echo one > /data/a && echo two > /data/b',
+        'RUN rm /data/a && chmod 600 /data/b && echo ran',
+        '',
+      ].join('\n'),
+    );
+    const events: string[] = [];
+    const first = await runBuild(ctx, root, {
+      events: (e) => e.type === 'step-output' && events.push(e.text),
+    });
+    expect(first.steps.map((s) => s[1])).toEqual(['miss', 'miss', 'miss', 'miss']);
+    expect(events.join('')).toContain('ran');
+    const created = await layerEntries(root, first.image.layers[1].digest);
+    expect(created.map((e) => e.path)).toEqual(expect.arrayContaining(['data/a', 'data/b']));
+    const changed = await layerEntries(root, first.image.layers[2].digest);
+    expect(changed.find((e) => e.path === 'data/.wh.a')).toBeDefined();
+    expect(changed.find((e) => e.path === 'data/b')?.mode).toBe(0o600);
+    const again: string[] = [];
+    const second = await runBuild(ctx, root, {
+      events: (e) => e.type === 'step-output' && again.push(e.text),
+    });
+    expect(second.steps.every((s) => s[1] === 'hit')).toBe(true);
+    expect(again).toEqual([]);
   });
 });
 

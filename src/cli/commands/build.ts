@@ -11,7 +11,7 @@ import { jsonProgress } from '../../report/json-progress';
 import { plainProgress } from '../../report/plain-progress';
 import { ttyProgress } from '../../report/tty-progress';
 import { BaseCommand } from '../base-command';
-import { parseKeyValues, parseOutput, sourceDateEpoch, storeRoot } from '../build-options';
+import { parseKeyValues, parseOutput, readSecrets, sourceDateEpoch, storeRoot } from '../build-options';
 import { openImageStore, writeOutputs } from '../image-io';
 
 export default class Build extends BaseCommand {
@@ -69,6 +69,21 @@ export default class Build extends BaseCommand {
     platform: Flags.string({ description: 'target platform (os/arch[/variant])' }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
     quiet: Flags.boolean({ char: 'q', description: 'print only the image id' }),
+    secret: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'secret for RUN --mount=type=secret: id=NAME[,src=FILE|,env=VAR]',
+    }),
+    network: Flags.string({
+      options: ['host', 'none'],
+      default: 'host',
+      description: 'network for RUN steps',
+    }),
+    isolation: Flags.string({
+      options: ['auto', 'oci', 'chroot'],
+      default: 'auto',
+      description: 'how RUN is isolated: an OCI runtime (runc/crun), namespaces + chroot, or auto',
+    }),
     pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
     push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
     'insecure-registry': Flags.string({
@@ -121,6 +136,9 @@ export default class Build extends BaseCommand {
       platform: flags.platform ? parsePlatform(flags.platform, hostPlatform()) : undefined,
       events,
       resolveImage: (ref, platform) => store.resolve(ref, platform),
+      secrets: await readSecrets(flags.secret),
+      network: flags.network as 'host' | 'none',
+      isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
     });
 
     for (const tag of tags) await store.tag(tag, image);
