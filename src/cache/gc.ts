@@ -17,7 +17,7 @@ import { isErrno } from './atomic';
 import { BlobStore } from './blob-store';
 import type { Digest } from './digest';
 import { withFileLock } from './file-lock';
-import { gcLockPath, readInUse, type InUseSet } from './in-use';
+import { gcLockPath, MTIME_SLACK_MS, readInUse, type InUseSet } from './in-use';
 import {
   chainSnapshotName,
   readInventory,
@@ -208,8 +208,9 @@ class Planner {
     return total;
   }
 
+  /** Written since the oldest running build started: possibly its output, not yet referenced by anything. */
   private isFresh(mtimeMs: number): boolean {
-    return this.inUse.oldestMs !== undefined && mtimeMs >= this.inUse.oldestMs;
+    return this.inUse.oldestMs !== undefined && mtimeMs >= this.inUse.oldestMs - MTIME_SLACK_MS;
   }
 
   private recordInUse(e: RecordEntry): boolean {

@@ -38,14 +38,17 @@ interface MarkerFile {
 /** What all live markers protect together. */
 export interface InUseSet {
   refs: Set<string>;
-  /** Creation time (ms) of the oldest live marker; anything written after it may be a live build's output. */
+  /**
+   * Creation time (ms) of the oldest live marker: anything written after it may be a live build's output. Compare
+   * file mtimes with `MTIME_SLACK_MS` of margin.
+   */
   oldestMs: number | undefined;
   markers: number;
 }
 
 const MARKER_RE = /^build-\d+-[0-9a-f]+\.json$/;
-/** mtimes have coarse granularity on some filesystems; protect a little before the marker's own clock. */
-const CLOCK_SLACK_MS = 2000;
+/** mtimes are whole seconds on some filesystems: a file written just after a marker may look a little older. */
+export const MTIME_SLACK_MS = 1000;
 /** The GC lock is held for a whole prune; a build waits that out rather than failing. */
 const LOCK_OPTIONS = { timeoutMs: 10 * 60 * 1000 };
 
@@ -126,7 +129,7 @@ export async function readInUse(root: string): Promise<InUseSet> {
     }
     out.markers++;
     for (const r of marker.refs) out.refs.add(r);
-    const created = Date.parse(marker.createdAt) - CLOCK_SLACK_MS;
+    const created = Date.parse(marker.createdAt);
     if (!Number.isNaN(created)) out.oldestMs = Math.min(out.oldestMs ?? created, created);
   }
   return out;

@@ -74,13 +74,14 @@ export interface StoreInventory {
   listings: ListingEntry[];
   /** File-listing blobs the remembered builds point at (what `cache explain` needs to name changed files). */
   historyBlobs: Set<Digest>;
-  /** Bytes of everything not counted above (history, context digests, the image index, locks, temp files). */
+  /** Bytes of everything not counted above (history, context digests, the image index, temp files). */
   otherBytes: number;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const CHAIN = /^chain-[0-9a-f]{64}$/;
-const ACCOUNTED = new Set(['blobs', 'snapshots', 'listings', 'index']);
+/** Counted by kind; and `locks`/`gc` are the collector's own bookkeeping, which comes and goes as it runs. */
+const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc']);
 
 export async function readInventory(root: string): Promise<StoreInventory> {
   const [records, blobs, tags, snapshots, listings, historyBlobs, otherBytes] = await Promise.all([
@@ -230,7 +231,7 @@ async function readHistoryBlobs(root: string): Promise<Set<Digest>> {
 async function readOtherBytes(root: string): Promise<number> {
   let total = 0;
   for (const name of await readdirOrEmpty(root)) {
-    if (!ACCOUNTED.has(name)) total += await treeBytes(path.join(root, name));
+    if (!NOT_OTHER.has(name)) total += await treeBytes(path.join(root, name));
   }
   return total;
 }

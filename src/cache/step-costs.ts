@@ -86,7 +86,8 @@ function matchSteps(steps: readonly CostedStep[], history: BuildHistory): Map<st
   reportStages.forEach((rs, i) => {
     const hs = historyStages[i] as HistoryStep[];
     if (rs.length !== hs.length) return;
-    const agree = rs.every((s, j) => instructionOf(hs[j] as HistoryStep) === s.instruction);
+    // A FROM is remembered by its base alone (`FROM`), not by the line as the log shows it.
+    const agree = rs.every((s, j) => s.index === 1 || instructionOf(hs[j] as HistoryStep) === s.instruction);
     if (agree) rs.forEach((s, j) => out.set(`${s.stage}/${s.index}`, hs[j] as HistoryStep));
   });
   return out;

@@ -43,8 +43,11 @@ export interface HistoryContext {
   files?: (digest: string) => Promise<FileInput[] | undefined>;
   /** When the cache record of a key was created: tells a real miss from a key change that hit an older entry. */
   recordCreatedAt?: (key: string) => Promise<string | undefined>;
-  /** Stage index → name and base (`alpine:3.20`, or `stage build`), from planning the Dockerfile again. */
-  stages?: ReadonlyMap<number, { name: string; base?: string }>;
+  /**
+   * Stage index → its name, what it stands on for messages (`base image alpine:3.20`, `stage build`, `scratch`) and
+   * its FROM line as the log shows it, from planning the Dockerfile again.
+   */
+  stages?: ReadonlyMap<number, { name: string; base?: string; from?: string }>;
   /** The Dockerfile line of the step at a position (`stage/step`), if that instruction is still there. */
   line?: (position: string, instruction: string) => number | undefined;
 }
@@ -79,7 +82,8 @@ export async function explainHistories(
     const old = counterpart.get(step);
     const oldInputs = old?.inputs as unknown as StepInputs | undefined;
     const stage = ctx.stages?.get(stageIndex);
-    const instruction = cur.op?.instruction ?? '';
+    // A FROM is remembered by its base alone; the Dockerfile (when it could be planned) says what it reads.
+    const instruction = stepIndex === 1 && stage?.from ? stage.from : (cur.op?.instruction ?? '');
     const explained: ExplainedStep = {
       label: stepLabel(stage?.name ?? `stage-${stageIndex}`, stepIndex, totals, stageIndex),
       instruction,
@@ -87,7 +91,13 @@ export async function explainHistories(
       reason: '',
     };
     const node: Node = { step, explained, missed: false };
-    const parentNode = previousInStage?.step.key === cur.parent ? previousInStage : byKey.get(cur.parent);
+    // A stage's first step stands on the same base its FROM is keyed by.
+    const prev = previousInStage;
+    const parentNode =
+      prev &&
+      (prev.step.key === cur.parent || (isFrom(prev.step) && inputsOf(prev.step).parent === cur.parent))
+        ? prev
+        : byKey.get(cur.parent);
     // Keys repeat (a FROM's key is its base's): the first step to have a key is the one that produced it.
     if (!byKey.has(step.key)) byKey.set(step.key, node);
     previousInStage = node;
@@ -184,6 +194,14 @@ function matchSteps(
     }
   }
   return out;
+}
+
+function isFrom(step: HistoryStep): boolean {
+  return indexOf(step.position) === 1;
+}
+
+function inputsOf(step: HistoryStep): StepInputs {
+  return step.inputs as unknown as StepInputs;
 }
 
 function instructionOf(step: HistoryStep): unknown {

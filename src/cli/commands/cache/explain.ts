@@ -135,7 +135,7 @@ async function planInfo(
       target: /^stage-\d+$/.test(target) ? undefined : target,
       lines,
     });
-    const stages = new Map<number, { name: string; base?: string }>();
+    const stages = new Map<number, { name: string; base?: string; from?: string }>();
     const stepLines = new Map<string, number>();
     for (const s of plan.stages) {
       const base =
@@ -144,7 +144,7 @@ async function planInfo(
           : s.base.kind === 'image'
             ? `base image ${s.baseName}`
             : 'scratch';
-      stages.set(s.index, { name: s.displayName, base });
+      stages.set(s.index, { name: s.displayName, base, from: `FROM ${s.baseName}` });
       s.steps.forEach((step, i) =>
         stepLines.set(`${s.index}/${i + 2}|${displayInstruction(step)}`, step.line),
       );
