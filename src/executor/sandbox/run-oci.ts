@@ -1,7 +1,12 @@
 /**
- * `oci` isolation: write the bundle's config.json and `runc run` it in the foreground (or `crun`, told to skip
- * cgroups, which it cannot manage on hybrid v1/v2 hosts). The runtime's state lives in the sandbox's scratch
- * space; the container is deleted when the command ends, and killed (with everything it started) on abort.
+ * `oci` isolation: write the bundle's config.json and `runc run` it in the foreground (or `crun`, with cgroups
+ * skipped). The runtime's state lives in the sandbox's scratch space; the container is deleted when the command
+ * ends, and killed (with everything it started) on abort.
+ *
+ * The runtime itself runs in a private mount namespace of its own, where (1) the rootfs is bound onto itself
+ * `nodev`, so a device node the command creates cannot be opened even where no device cgroup guards it, and
+ * (2) for crun, the cgroup2 half of a hybrid v1/v2 layout is covered by an empty tmpfs: crun 1.x refuses hybrid
+ * hosts outright (even with `--cgroup-manager=disabled`), but runs without cgroups on what then looks like v1.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,11 +15,13 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { OciSpec } from './oci-spec';
 import { runProcess } from './process';
+import type { SandboxRuntime } from './runtime';
 
 const execFileAsync = promisify(execFile);
 
 export interface OciRunOptions {
-  runtime: { name: 'runc' | 'crun'; path: string };
+  /** The runtime, and where the wrapper finds unshare, mount and sh. */
+  runtime: Extract<SandboxRuntime, { kind: 'oci' }>;
   spec: OciSpec;
   /** A private directory for the bundle and the runtime's state. */
   stateDir: string;
@@ -32,8 +39,18 @@ export async function runOci(options: OciRunOptions): Promise<number> {
   const global = ['--root', stateRoot];
   if (options.runtime.name === 'crun') global.push('--cgroup-manager=disabled');
   const tool = options.runtime.path;
+  const { unshare, mount, sh } = options.runtime.tools;
+  const rootfs = options.spec.root.path;
+  const hideCgroup2 =
+    options.runtime.name === 'crun'
+      ? `if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then "$M" -t tmpfs -o ro,size=0 tsbuild-no-cgroup2 /sys/fs/cgroup/unified; fi; `
+      : '';
+  const script =
+    'set -e; M=$1; R=$2; shift 2; "$M" --bind -- "$R" "$R"; "$M" -o remount,bind,nodev -- "$R"; ' +
+    `${hideCgroup2}exec "$@"`;
   try {
-    return await runProcess(tool, [...global, 'run', '--bundle', bundle, id], {
+    const args = ['--mount', '--propagation', 'private', '--', sh, '-c', script, 'sh', mount, rootfs, tool];
+    return await runProcess(unshare, [...args, ...global, 'run', '--bundle', bundle, id], {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       onOutput: options.onOutput,
       signal: options.signal,

@@ -11,7 +11,12 @@ import { BuildError } from '../../errors';
 export type Isolation = 'auto' | 'oci' | 'chroot';
 
 export type SandboxRuntime =
-  | { kind: 'oci'; name: 'runc' | 'crun'; path: string }
+  | {
+      kind: 'oci';
+      name: 'runc' | 'crun';
+      path: string;
+      tools: { unshare: string; mount: string; sh: string };
+    }
   | { kind: 'chroot'; tools: Record<ChrootTool, string>; ip?: string };
 
 /** The tools the chroot isolation runs on the host, before it enters the rootfs. */
@@ -38,25 +43,43 @@ export function findTool(name: string): string | undefined {
   return undefined;
 }
 
-export function selectRuntime(isolation: Isolation): SandboxRuntime {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+/** What `selectRuntime` looks at; tests stand in for the machine. */
+export interface RuntimeProbe {
+  find: (tool: string) => string | undefined;
+  isRoot: boolean;
+}
+
+const machine = (): RuntimeProbe => ({
+  find: findTool,
+  isRoot: typeof process.getuid !== 'function' || process.getuid() === 0,
+});
+
+export function selectRuntime(isolation: Isolation, probe: RuntimeProbe = machine()): SandboxRuntime {
+  if (!probe.isRoot) {
     throw new SandboxUnavailableError(
       'RUN needs root: the sandbox mounts filesystems and creates namespaces (rootless builds are not supported yet)',
     );
   }
   if (isolation === 'oci' || isolation === 'auto') {
-    const oci = findOci();
-    if (oci !== undefined) return oci;
+    const oci = findOci(probe.find);
+    const wrapper = { unshare: probe.find('unshare'), mount: probe.find('mount'), sh: probe.find('sh') };
+    const missing = Object.entries(wrapper)
+      .filter(([, p]) => p === undefined)
+      .map(([t]) => t);
+    if (oci !== undefined && missing.length === 0)
+      return { ...oci, tools: wrapper as Record<'unshare' | 'mount' | 'sh', string> };
     if (isolation === 'oci') {
       throw new SandboxUnavailableError(
-        'isolation "oci" needs an OCI runtime, and neither runc nor crun is installed (apt-get install runc)',
+        oci === undefined
+          ? 'isolation "oci" needs an OCI runtime, and neither runc nor crun is installed (apt-get install runc)'
+          : `isolation "oci" runs ${oci.name} through util-linux, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`,
       );
     }
   }
   const found: Partial<Record<ChrootTool, string>> = {};
   const missing: string[] = [];
   for (const t of CHROOT_TOOLS) {
-    const p = findTool(t);
+    const p = probe.find(t);
     if (p === undefined) missing.push(t);
     else found[t] = p;
   }
@@ -68,13 +91,15 @@ export function selectRuntime(isolation: Isolation): SandboxRuntime {
           `neither runc nor crun is installed, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`;
     throw new SandboxUnavailableError(what);
   }
-  const ip = findTool('ip');
+  const ip = probe.find('ip');
   return { kind: 'chroot', tools: found as Record<ChrootTool, string>, ...(ip ? { ip } : {}) };
 }
 
-function findOci(): SandboxRuntime | undefined {
+function findOci(
+  find: (tool: string) => string | undefined,
+): { kind: 'oci'; name: 'runc' | 'crun'; path: string } | undefined {
   for (const name of ['runc', 'crun'] as const) {
-    const p = findTool(name);
+    const p = find(name);
     if (p !== undefined) return { kind: 'oci', name, path: p };
   }
   return undefined;

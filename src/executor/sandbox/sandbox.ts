@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult> {
-  const runtime = selectRuntime(opts.isolation);
+  const runtime = opts.runtime ?? selectRuntime(opts.isolation);
   const rootfs = path.resolve(opts.rootfs);
   const network = opts.network === 'none' ? 'none' : 'host';
   const hostname = opts.hostname ?? DEFAULT_HOSTNAME;

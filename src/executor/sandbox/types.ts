@@ -1,5 +1,5 @@
 /** The sandbox's inputs and outputs: plain data, resolved by the caller (see `mounts.ts` for RUN --mount). */
-import type { Isolation } from './runtime';
+import type { Isolation, SandboxRuntime } from './runtime';
 
 export type NetworkMode = 'default' | 'none' | 'host';
 
@@ -38,6 +38,8 @@ export interface SandboxOptions {
   /** `default` is host, as buildah's chroot isolation and `docker build` default to. */
   network: NetworkMode;
   isolation: Isolation;
+  /** A runtime chosen beforehand with `selectRuntime` (then `isolation` is not looked at). */
+  runtime?: SandboxRuntime;
   mounts: SandboxMount[];
   /** /etc/hosts content (default: localhost and the hostname). */
   hosts?: string;

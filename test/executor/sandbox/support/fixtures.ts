@@ -107,8 +107,15 @@ export interface HostState {
   hostname: string;
 }
 
-/** What a sandboxed command must not change on the host. */
-export function hostState(): HostState {
+/** Host paths a sandbox leak would show up under (other test suites on this machine mount elsewhere). */
+const WATCHED_EXACT = ['/', '/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/tmp'];
+const WATCHED_TREES = ['/etc', '/root', '/home', '/usr', '/bin', '/sbin', '/lib', '/var', '/run/secrets'];
+
+/**
+ * What a sandboxed command must not change on the host: the mount table (at the system paths and under
+ * `dirs`, where our own rootfs and scratch dirs live), /, a few config files, the hostname.
+ */
+export function hostState(dirs: readonly string[] = []): HostState {
   const hash = (p: string): string => {
     try {
       return createHash('sha256').update(readFileSync(p)).digest('hex');
@@ -116,9 +123,14 @@ export function hostState(): HostState {
       return 'absent';
     }
   };
+  const under = (m: string, d: string): boolean => m === d || m.startsWith(`${d}/`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
-    .map((l) => l.split(' ').slice(4, 5).join(' '))
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter(
+      (m) =>
+        WATCHED_EXACT.includes(m) || WATCHED_TREES.some((d) => under(m, d)) || dirs.some((d) => under(m, d)),
+    )
     .sort()
     .join('\n');
   return {
