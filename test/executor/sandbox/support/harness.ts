@@ -63,15 +63,15 @@ export class SandboxHarness {
 
   async run(opts: RunOptions = {}): Promise<RunOutcome> {
     const n = this.runs++;
+    const { sh, inspect, extraLowers, ...rest } = opts;
     const rootfs = await prepareRunRootfs({
-      lowers: [this.busybox, ...(opts.extraLowers ?? [])],
+      lowers: [this.busybox, ...(extraLowers ?? [])],
       scratch: path.join(this.dir, `run-${n}`),
       mode: 'overlay',
     });
     let stdout = '';
     let stderr = '';
     try {
-      const { sh, extraLowers: _, inspect, ...rest } = opts;
       const result = await runInSandbox({
         argv: sh !== undefined ? ['/bin/sh', '-c', sh] : ['/bin/true'],
         env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
