@@ -74,6 +74,10 @@ export function explainMiss(ctx: ExplainContext): string {
 function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): string {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   const changed = keys.filter((k) => !sameJson(before[k], after[k]));
+  // COPY --from=stage: only the source stage's result changed, which says more than the key's field name.
+  if (changed.length === 1 && changed[0] === 'fromKey') {
+    return `the --from source changed: ${short(String(before.fromKey))} → ${short(String(after.fromKey))}`;
+  }
   const parts = changed.map(
     (k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`,
   );

@@ -314,7 +314,9 @@ function upstreamCause(
   if (base && s.index <= 2) return lastMissOfStage.get(base[1] as string);
   // COPY --from=stage whose only change is the source stage's result.
   const from = /--from=(\S+)/.exec(s.instruction);
-  if (from && /^settings changed: fromKey [^,]*$/.test(reason)) return lastMissOfStage.get(from[1] as string);
+  if (from && /^(the --from source changed: |settings changed: fromKey [^,]*$)/.test(reason)) {
+    return lastMissOfStage.get(from[1] as string);
+  }
   return undefined;
 }
 

@@ -179,6 +179,22 @@ describe('explain from the last two builds', () => {
 });
 
 describe('explain from two report files', () => {
+  test('several stages: the COPY --from of a changed stage is a consequence, and the build log says why', async () => {
+    const { ctx, root } = await setup({
+      Dockerfile:
+        'FROM scratch AS build\nCOPY a.txt /\n\nFROM scratch\nCOPY --from=build /a.txt /b.txt\nCMD ["x"]\n',
+      'a.txt': '1',
+    });
+    const a = reportOf(await runBuild(ctx, root));
+    await fsp.writeFile(path.join(ctx, 'a.txt'), '2');
+    const run = await runBuild(ctx, root);
+    const copyFrom = run.steps.find((s) => s[0] === 'COPY --from=build /a.txt /b.txt');
+    expect(copyFrom?.[2]).toMatch(/^the --from source changed: sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}$/);
+    const e = explainReports(a, reportOf(run));
+    expect(e.causes.map((c) => c.step.instruction)).toEqual(['COPY a.txt /']);
+    expect(e.causes[0]?.consequences.map((s) => s.label)).toEqual(['stage-1 2/3', 'stage-1 3/3']);
+  });
+
   test('the first cause, its cascade listed under it', async () => {
     const { ctx, root } = await setup(FILES);
     const a = reportOf(await runBuild(ctx, root));
