@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
 import { BlobStore } from './blob-store';
-import type { Digest } from './digest';
+import { isDigest, type Digest } from './digest';
 import { withFileLock } from './file-lock';
 import { gcLockPath, MTIME_SLACK_MS, readInUse, type InUseSet } from './in-use';
 import {
@@ -245,9 +245,9 @@ class Planner {
 
   private addRecord(e: RecordEntry): void {
     this.remaining.set(e.record.key, e);
-    for (const d of recordBlobs(e)) this.blobRefs.set(d, (this.blobRefs.get(d) ?? 0) + 1);
-    const id = e.record.layer?.diffId;
-    if (id) this.diffRefs.set(id, (this.diffRefs.get(id) ?? 0) + 1);
+    const refs = this.recordRefs(e);
+    for (const d of refs.blobs) this.blobRefs.set(d, (this.blobRefs.get(d) ?? 0) + 1);
+    for (const id of refs.diffIds) this.diffRefs.set(id, (this.diffRefs.get(id) ?? 0) + 1);
   }
 
   private dropRecord(e: RecordEntry): void {
@@ -255,15 +255,37 @@ class Planner {
     this.remaining.delete(e.record.key);
     this.removedRecords.push(e);
     this.total -= e.bytes;
-    for (const d of recordBlobs(e)) {
+    const refs = this.recordRefs(e);
+    for (const d of refs.blobs) {
       this.blobRefs.set(d, (this.blobRefs.get(d) ?? 1) - 1);
       this.dropBlobIfDead(d);
     }
-    const id = e.record.layer?.diffId;
-    if (id) {
+    for (const id of refs.diffIds) {
       this.diffRefs.set(id, (this.diffRefs.get(id) ?? 1) - 1);
       this.dropDiffIdIfDead(id);
     }
+  }
+
+  /**
+   * What a record keeps alive: its layer, the listing of the files it read, and — for a stage's first step — the
+   * whole base image it stands on (a cached step is no use without the layers below it).
+   */
+  private recordRefs(e: RecordEntry): { blobs: Digest[]; diffIds: Digest[] } {
+    const blobs: Digest[] = [];
+    const diffIds: Digest[] = [];
+    const { layer, inputs } = e.record;
+    if (layer) {
+      blobs.push(layer.digest);
+      diffIds.push(layer.diffId);
+    }
+    const { filesDigest, parent } = (inputs ?? {}) as { filesDigest?: unknown; parent?: unknown };
+    if (typeof filesDigest === 'string' && isDigest(filesDigest)) blobs.push(filesDigest);
+    const base = typeof parent === 'string' && isDigest(parent) ? this.inv.baseImages.get(parent) : undefined;
+    if (base) {
+      blobs.push(...base.blobs);
+      for (const i of base.images) diffIds.push(...i.diffIds);
+    }
+    return { blobs, diffIds };
   }
 
   private dropBlobIfDead(d: Digest): void {
@@ -298,22 +320,14 @@ class Planner {
   private dropDeadChains(): void {
     const live = new Set<string>([chainSnapshotName([])]);
     const records = [...this.remaining.values()].map((e) => e.record);
-    for (const chain of recordChains(records, this.inv.tags).values()) live.add(chainSnapshotName(chain));
+    const images = [...this.inv.tags, ...this.inv.baseImages.values()];
+    for (const chain of recordChains(records, images).values()) live.add(chainSnapshotName(chain));
     for (const t of this.inv.tags) {
       if (this.removedTags.includes(t.name)) continue;
       for (const i of t.images) live.add(chainSnapshotName(i.diffIds));
     }
     for (const s of this.inv.snapshots) if (s.kind === 'chain' && !live.has(s.name)) this.dropSnapshot(s);
   }
-}
-
-/** The blobs a record keeps alive: its layer and the listing of the files it read. */
-function recordBlobs(e: RecordEntry): Digest[] {
-  const out: Digest[] = [];
-  if (e.record.layer) out.push(e.record.layer.digest);
-  const files = (e.record.inputs as { filesDigest?: unknown } | null)?.filesDigest;
-  if (typeof files === 'string' && /^sha256:[0-9a-f]{64}$/.test(files)) out.push(files as Digest);
-  return out;
 }
 
 async function carryOut(root: string, plan: PrunePlan): Promise<void> {

@@ -15,6 +15,7 @@ import type { CacheRecord } from './key-index';
 import { BlobStore } from './blob-store';
 import { ImageStore } from '../image/image-store';
 import {
+  MediaType,
   isIndexMediaType,
   isManifestMediaType,
   parseImageConfig,
@@ -40,12 +41,9 @@ export interface TaggedImage {
   diffIds: Digest[];
 }
 
-export interface TagEntry {
+export interface TagEntry extends ImageRefs {
   name: string;
   target: Descriptor;
-  /** Every blob the tag reaches that could be read: manifests/indexes, configs, layers. */
-  blobs: Set<Digest>;
-  images: TaggedImage[];
 }
 
 export type SnapshotKind = 'layer' | 'chain' | 'other';
@@ -70,6 +68,8 @@ export interface StoreInventory {
   damagedRecords: { file: string; bytes: number }[];
   blobs: Map<Digest, BlobEntry>;
   tags: TagEntry[];
+  /** Untagged or not, the images records stand on, by manifest digest. */
+  baseImages: Map<Digest, ImageRefs>;
   snapshots: SnapshotEntry[];
   listings: ListingEntry[];
   /** File-listing blobs the remembered builds point at (what `cache explain` needs to name changed files). */
@@ -93,7 +93,8 @@ export async function readInventory(root: string): Promise<StoreInventory> {
     readHistoryBlobs(root),
     readOtherBytes(root),
   ]);
-  return { ...records, blobs, tags, snapshots, listings, historyBlobs, otherBytes };
+  const baseImages = await readBaseImages(root, records.records);
+  return { ...records, blobs, tags, baseImages, snapshots, listings, historyBlobs, otherBytes };
 }
 
 /** Parse a record file's text; undefined unless it is a version-1 record for `key`. */
@@ -143,47 +144,103 @@ async function readBlobs(root: string): Promise<Map<Digest, BlobEntry>> {
 }
 
 async function readTags(root: string): Promise<TagEntry[]> {
-  const store = new BlobStore(root);
-  const raw = async (d: Digest): Promise<Buffer | undefined> => {
-    try {
-      return await fsp.readFile(store.blobPath(d));
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
-  };
   const tags: TagEntry[] = [];
   for (const { name, target } of await new ImageStore(root).list()) {
-    const entry: TagEntry = { name, target, blobs: new Set(), images: [] };
-    const visit = async (d: Descriptor): Promise<void> => {
-      if (entry.blobs.has(d.digest)) return;
-      entry.blobs.add(d.digest);
-      const data = await raw(d.digest);
-      if (data === undefined) return;
-      try {
-        if (isIndexMediaType(d.mediaType)) {
-          for (const child of parseIndex(data).manifests) await visit(child);
-        } else if (isManifestMediaType(d.mediaType)) {
-          const m = parseManifest(data);
-          entry.blobs.add(m.config.digest);
-          for (const l of m.layers) entry.blobs.add(l.digest);
-          const config = await raw(m.config.digest);
-          let diffIds: Digest[] = [];
-          try {
-            if (config !== undefined) diffIds = parseImageConfig(config).rootfs.diff_ids;
-          } catch {
-            // an unreadable config names no diff_ids; its layers are still kept by digest
-          }
-          entry.images.push({ manifest: d.digest, diffIds });
-        }
-      } catch {
-        // a damaged manifest names nothing more; `cache check` reports it
-      }
-    };
-    await visit(target);
-    tags.push(entry);
+    tags.push({ name, target, ...(await readImageRefs(root, target)) });
   }
   return tags;
+}
+
+/**
+ * The images cache records stand on (a stage's first step's parent is its base image's manifest digest), whether
+ * or not a tag names them: an image pulled by digest has no tag, and its layers are needed as long as records
+ * built on it are.
+ */
+async function readBaseImages(
+  root: string,
+  records: readonly RecordEntry[],
+): Promise<Map<Digest, ImageRefs>> {
+  const keys = new Set<string>(records.map((e) => e.record.key));
+  const out = new Map<Digest, ImageRefs>();
+  const store = new BlobStore(root);
+  for (const { record } of records) {
+    const parent = (record.inputs as { parent?: unknown } | null)?.parent;
+    if (typeof parent !== 'string' || !isDigest(parent) || keys.has(parent) || out.has(parent)) continue;
+    const data = await rawBlob(store, parent);
+    const mediaType = data && sniffMediaType(data);
+    if (mediaType === undefined) continue;
+    out.set(parent, await readImageRefs(root, { mediaType, digest: parent, size: data?.length ?? 0 }));
+  }
+  return out;
+}
+
+export interface ImageRefs {
+  /** Every blob the image reaches that could be read: manifests/indexes, configs, layers. */
+  blobs: Set<Digest>;
+  images: TaggedImage[];
+}
+
+async function readImageRefs(root: string, target: Descriptor): Promise<ImageRefs> {
+  const store = new BlobStore(root);
+  const entry: ImageRefs = { blobs: new Set(), images: [] };
+  const visit = async (d: Descriptor): Promise<void> => {
+    if (entry.blobs.has(d.digest)) return;
+    entry.blobs.add(d.digest);
+    const data = await rawBlob(store, d.digest);
+    if (data === undefined) return;
+    try {
+      if (isIndexMediaType(d.mediaType)) {
+        for (const child of parseIndex(data).manifests) await visit(child);
+      } else if (isManifestMediaType(d.mediaType)) {
+        const m = parseManifest(data);
+        entry.blobs.add(m.config.digest);
+        for (const l of m.layers) entry.blobs.add(l.digest);
+        const config = await rawBlob(store, m.config.digest);
+        let diffIds: Digest[] = [];
+        try {
+          if (config !== undefined) diffIds = parseImageConfig(config).rootfs.diff_ids;
+        } catch {
+          // an unreadable config names no diff_ids; its layers are still kept by digest
+        }
+        entry.images.push({ manifest: d.digest, diffIds });
+      }
+    } catch {
+      // a damaged manifest names nothing more; `cache check` reports it
+    }
+  };
+  await visit(target);
+  return entry;
+}
+
+/** A blob's bytes without verification (reachability only); undefined when absent. */
+async function rawBlob(store: BlobStore, d: Digest): Promise<Buffer | undefined> {
+  try {
+    return await fsp.readFile(store.blobPath(d));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/** The media type of a stored manifest or index, from its own field or its shape; undefined for anything else. */
+function sniffMediaType(data: Buffer): string | undefined {
+  try {
+    const v = JSON.parse(data.toString('utf8')) as {
+      mediaType?: unknown;
+      layers?: unknown;
+      manifests?: unknown;
+    };
+    if (
+      typeof v.mediaType === 'string' &&
+      (isManifestMediaType(v.mediaType) || isIndexMediaType(v.mediaType))
+    )
+      return v.mediaType;
+    if (Array.isArray(v.layers)) return MediaType.ociManifest;
+    if (Array.isArray(v.manifests)) return MediaType.ociIndex;
+  } catch {
+    // not JSON: not an image
+  }
+  return undefined;
 }
 
 async function readSnapshots(root: string): Promise<SnapshotEntry[]> {
@@ -239,18 +296,18 @@ async function readOtherBytes(root: string): Promise<number> {
 /** The layers (diff_ids, base first) below and including each record's step, where the chain can be followed. */
 export function recordChains(
   records: readonly CacheRecord[],
-  tags: readonly TagEntry[],
+  images: readonly ImageRefs[],
 ): Map<Digest, Digest[]> {
   const byKey = new Map(records.map((r) => [r.key as string, r]));
-  const images = new Map<string, Digest[]>();
-  for (const t of tags) for (const i of t.images) images.set(i.manifest, i.diffIds);
+  const layersOf = new Map<string, Digest[]>();
+  for (const t of images) for (const i of t.images) layersOf.set(i.manifest, i.diffIds);
   const memo = new Map<string, Digest[] | null>();
   const chain = (key: string, depth: number): Digest[] | null => {
     const known = memo.get(key);
     if (known !== undefined) return known;
     let out: Digest[] | null;
     const r = byKey.get(key);
-    if (r === undefined) out = key.startsWith('scratch') ? [] : (images.get(key) ?? null);
+    if (r === undefined) out = key.startsWith('scratch') ? [] : (layersOf.get(key) ?? null);
     else if (depth > 10_000)
       out = null; // a parent cycle can only be damage; do not recurse forever
     else {

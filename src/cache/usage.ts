@@ -23,7 +23,7 @@ export interface StoreUsage {
 
 const LABELS: Record<UsageKind, string> = {
   layers: 'cache layers (blobs of cache records)',
-  images: 'image-only blobs (tags: manifests, configs, base layers)',
+  images: 'image blobs (tags and base images: manifests, configs, base layers)',
   listings: 'file and layer listings',
   snapshots: 'snapshots (unpacked layers, rebuildable)',
   records: 'cache records',
@@ -40,7 +40,7 @@ export function storeUsage(inv: StoreInventory): StoreUsage {
     if (typeof files === 'string') listingBlobs.add(files as Digest);
   }
   const imageBlobs = new Set<Digest>();
-  for (const t of inv.tags) for (const d of t.blobs) imageBlobs.add(d);
+  for (const t of [...inv.tags, ...inv.baseImages.values()]) for (const d of t.blobs) imageBlobs.add(d);
 
   const rows = new Map<UsageKind, UsageRow>(
     (Object.keys(LABELS) as UsageKind[]).map((kind) => [

@@ -241,6 +241,44 @@ describe('pruneStore', () => {
     expect(await exists(path.join(root, 'listings', `${live}.json`))).toBe(false);
   });
 
+  test('an untagged base image (pulled by digest, say) lives as long as records built on it', async () => {
+    const root = await fresh('gc-store');
+    const base = await runBuild(await context(4), root);
+    const ctx = await fresh('gc-ctx');
+    await writeFiles(ctx, {
+      Dockerfile: `FROM example.com/base@sha256:${'f'.repeat(64)}\nCOPY x /\n`,
+      x: 'x',
+    });
+    await runBuild(ctx, root, {
+      resolveImage: async () => ({
+        manifestDigest: base.image.manifestDigest,
+        config: base.image.config,
+        layers: base.image.layers,
+      }),
+    });
+    // The base's own records go (as if least recently used); the records built on it stay.
+    for (const r of await listCacheRecords(root)) {
+      if ((r.inputs as { parent: string }).parent !== base.image.manifestDigest) {
+        await fsp.rm(path.join(root, 'index', `${digestHex(r.key)}.json`));
+      }
+    }
+    expect((await listCacheRecords(root)).map((r) => r.description)).toContain('COPY x /');
+    await pruneStore(root, { keepStorage: 1e12 }); // under the bound: only garbage goes
+    const blobs = new BlobStore(root);
+    const baseBlobs = [
+      base.image.manifestDigest,
+      base.image.configDigest,
+      ...base.image.layers.map((l) => l.digest),
+    ];
+    for (const d of baseBlobs) expect(await blobs.has(d)).toBe(true);
+    expect((await checkStore(root, { repair: false })).problems).toEqual([]);
+    const usage = await readStoreUsage(root);
+    expect(usage.rows.find((r) => r.kind === 'images')?.count).toBe(baseBlobs.length);
+
+    await pruneStore(root); // no records left on it: the base goes too
+    for (const d of baseBlobs) expect(await blobs.has(d)).toBe(false);
+  });
+
   test('defaultMaxStorage is a tenth of the filesystem, at most 20 GB, even before the store exists', async () => {
     const root = path.join(await fresh('gc-store'), 'not', 'yet');
     const max = await defaultMaxStorage(root);
