@@ -40,9 +40,13 @@ export async function runBuild(
     noCache: false,
     labels: new Map(),
     compression: 'gzip',
-    events: (e) => events.push(e),
     resolveImage: async () => undefined,
     ...extra,
+    // The caller may listen too; the run always collects every event.
+    events: (e) => {
+      events.push(e);
+      extra.events?.(e);
+    },
   });
   const steps = events
     .filter((e): e is Extract<BuildEvent, { type: 'step-done' }> => e.type === 'step-done')
