@@ -12,7 +12,13 @@ import {
 } from '../../src/layers/overlay';
 import { ensureSnapshots } from '../../src/layers/snapshots';
 import type { LayerEntry } from '../../src/layers/tar-writer';
-import { requireRoot, requireTools, storeEntries, tempDir } from '../executor/sandbox/support/fixtures';
+import {
+  mountsUnder,
+  requireRoot,
+  requireTools,
+  storeEntries,
+  tempDir,
+} from '../executor/sandbox/support/fixtures';
 
 requireRoot();
 requireTools('mount', 'umount', 'setfattr', 'getfattr', 'mknod', 'mv');
@@ -25,12 +31,12 @@ beforeEach(async () => {
   root = await tempDir('overlay');
   blobs = new BlobStore(root);
   await blobs.init();
-  mountsBefore = mountPoints();
+  mountsBefore = mountsUnder(root);
 });
 
 afterEach(async () => {
   // Every test leaves the host's mount table as it found it.
-  expect(mountPoints()).toEqual(mountsBefore);
+  expect(mountsUnder(root)).toEqual(mountsBefore);
   await fsp.rm(root, { recursive: true, force: true });
 });
 

@@ -64,7 +64,8 @@ export async function resolveInRoot(rootfs: string, containerPath: string): Prom
     stat = st;
   }
   const rel = done.join('/');
-  return { containerPath: `/${rel}`, hostPath: rel === '' ? rootfs : path.join(rootfs, rel), stat };
+  if (rel === '') return { containerPath: '/', hostPath: rootfs, stat: await fsp.lstat(rootfs) };
+  return { containerPath: `/${rel}`, hostPath: path.join(rootfs, rel), stat };
 }
 
 function split(p: string): string[] {

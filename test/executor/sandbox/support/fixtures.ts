@@ -107,6 +107,17 @@ export interface HostState {
   hostname: string;
 }
 
+/** Mount points at or under `dirs` (other suites on this machine mount elsewhere, concurrently). */
+export function mountsUnder(...dirs: string[]): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) =>
+      (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+    )
+    .filter((m) => dirs.some((d) => m === d || m.startsWith(`${d}/`)))
+    .sort();
+}
+
 /** Host paths a sandbox leak would show up under (other test suites on this machine mount elsewhere). */
 const WATCHED_EXACT = ['/', '/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/tmp'];
 const WATCHED_TREES = ['/etc', '/root', '/home', '/usr', '/bin', '/sbin', '/lib', '/var', '/run/secrets'];

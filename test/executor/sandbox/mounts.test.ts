@@ -1,0 +1,196 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { acquireCacheDir } from '../../../src/executor/sandbox/cache-mounts';
+import { resolveRunMounts, type MountSources } from '../../../src/executor/sandbox/mounts';
+import { BuildError } from '../../../src/errors';
+import type { RunMount } from '../../../src/planner/types';
+import { mountsUnder, requireRoot, tempDir } from './support/fixtures';
+
+requireRoot();
+
+let dir: string;
+let src: MountSources;
+let mountsBefore: string[];
+
+beforeEach(async () => {
+  dir = await tempDir('mounts');
+  const ctx = path.join(dir, 'ctx');
+  const stage = path.join(dir, 'stage');
+  await fsp.mkdir(path.join(ctx, 'src'), { recursive: true });
+  await fsp.writeFile(path.join(ctx, 'src/main.c'), 'int main;');
+  await fsp.symlink('/../../../../etc', path.join(ctx, 'escape'));
+  await fsp.mkdir(path.join(stage, 'usr/lib'), { recursive: true });
+  await fsp.writeFile(path.join(stage, 'usr/lib/libx.so'), 'lib');
+  src = {
+    root: path.join(dir, 'root'),
+    contextDir: ctx,
+    sourceDir: async (from) => {
+      if (from.kind !== 'stage') throw new Error('only stages here');
+      return stage;
+    },
+    secrets: new Map([['token', Buffer.from('t0k3n')]]),
+    scratch: path.join(dir, 'scratch'),
+  };
+  mountsBefore = mountsUnder(dir);
+});
+
+afterEach(async () => {
+  expect(mountsUnder(dir)).toEqual(mountsBefore);
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+const bind = (extra: Partial<Extract<RunMount, { type: 'bind' }>>): RunMount => ({
+  type: 'bind',
+  target: '/mnt',
+  source: '/',
+  readOnly: true,
+  ...extra,
+});
+
+describe('resolveRunMounts', () => {
+  it('binds a context or stage path read-only, resolved inside its root', async () => {
+    const r = await resolveRunMounts(
+      [
+        bind({ source: '/src' }),
+        bind({ target: '/libs', source: 'usr/lib', from: { kind: 'stage', index: 0 } }),
+      ],
+      src,
+    );
+    expect(r.mounts).toEqual([
+      { type: 'bind', source: path.join(src.contextDir, 'src'), target: '/mnt', readOnly: true },
+      { type: 'bind', source: path.join(dir, 'stage/usr/lib'), target: '/libs', readOnly: true },
+    ]);
+    await r.release();
+  });
+
+  it('never resolves a bind source through a symlink out of the context', async () => {
+    // /escape -> /../../../../etc is /etc inside the context, which does not exist.
+    await expect(resolveRunMounts([bind({ source: '/escape/passwd' })], src)).rejects.toThrow(
+      /mount source \/escape\/passwd does not exist in the build context/,
+    );
+  });
+
+  it('gives an rw bind a throwaway layer: writable, and the source never changes', async () => {
+    const r = await resolveRunMounts([bind({ source: '/src', readOnly: false })], src);
+    const view = (r.mounts[0] as { source: string }).source;
+    expect(view).not.toBe(path.join(src.contextDir, 'src'));
+    await fsp.writeFile(path.join(view, 'main.c'), 'changed');
+    await fsp.writeFile(path.join(view, 'new.c'), 'new');
+    await r.release();
+    expect(await fsp.readdir(path.join(src.contextDir, 'src'))).toEqual(['main.c']);
+    expect(await fsp.readFile(path.join(src.contextDir, 'src/main.c'), 'utf8')).toBe('int main;');
+  });
+
+  it('hands secrets over as files and environment, and fails only for a missing required one', async () => {
+    const r = await resolveRunMounts(
+      [
+        {
+          type: 'secret',
+          id: 'token',
+          target: '/run/secrets/token',
+          required: false,
+          mode: 0o400,
+          uid: 0,
+          gid: 0,
+        },
+        { type: 'secret', id: 'token', env: 'TOKEN', required: false, mode: 0o400, uid: 0, gid: 0 },
+        {
+          type: 'secret',
+          id: 'absent',
+          target: '/run/secrets/absent',
+          required: false,
+          mode: 0o400,
+          uid: 0,
+          gid: 0,
+        },
+      ],
+      src,
+    );
+    expect(r.mounts).toEqual([
+      {
+        type: 'file',
+        target: '/run/secrets/token',
+        content: Buffer.from('t0k3n'),
+        mode: 0o400,
+        uid: 0,
+        gid: 0,
+      },
+    ]);
+    expect(r.env).toEqual(['TOKEN=t0k3n']);
+    await expect(
+      resolveRunMounts([{ type: 'secret', id: 'absent', required: true, mode: 0o400, uid: 0, gid: 0 }], src),
+    ).rejects.toThrow(BuildError);
+  });
+
+  it('refuses required ssh mounts and warns about optional ones', async () => {
+    const ssh: RunMount = { type: 'ssh', id: 'default', required: false, mode: 0o600, uid: 0, gid: 0 };
+    const r = await resolveRunMounts([ssh], src);
+    expect(r.mounts).toEqual([]);
+    expect(r.warnings[0]).toMatch(/ssh.*not supported/);
+    await expect(resolveRunMounts([{ ...ssh, required: true }], src)).rejects.toThrow(/not supported/);
+  });
+
+  it('makes cache mounts persistent directories tsbuild owns, created with mode, owner and seed', async () => {
+    const cache: RunMount = {
+      type: 'cache',
+      target: '/root/.cache',
+      id: 'go-build',
+      sharing: 'shared',
+      source: 'usr/lib',
+      from: { kind: 'stage', index: 0 },
+      readOnly: false,
+      mode: 0o750,
+      uid: 1000,
+      gid: 1000,
+    };
+    const r = await resolveRunMounts([cache], src);
+    const m = r.mounts[0] as { source: string; owned?: boolean; readOnly: boolean };
+    expect(m.owned).toBe(true);
+    expect(m.source.startsWith(path.join(src.root, 'cache-mounts'))).toBe(true);
+    const st = await fsp.stat(m.source);
+    expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o750, 1000, 1000]);
+    expect(await fsp.readFile(path.join(m.source, 'libx.so'), 'utf8')).toBe('lib');
+    await fsp.writeFile(path.join(m.source, 'kept'), 'x');
+    await r.release();
+    const again = await resolveRunMounts([cache], src);
+    expect((again.mounts[0] as { source: string }).source).toBe(m.source);
+    expect(await fsp.readFile(path.join(m.source, 'kept'), 'utf8')).toBe('x');
+    await again.release();
+  });
+});
+
+describe('acquireCacheDir sharing', () => {
+  it('shared: everyone at once gets the same directory', async () => {
+    const a = await acquireCacheDir(src.root, { id: 'c', sharing: 'shared' });
+    const b = await acquireCacheDir(src.root, { id: 'c', sharing: 'shared' });
+    expect(b.dir).toBe(a.dir);
+    await a.release();
+    await b.release();
+  });
+
+  it('private: a second user while the first holds it gets another instance', async () => {
+    const a = await acquireCacheDir(src.root, { id: 'c', sharing: 'private' });
+    const b = await acquireCacheDir(src.root, { id: 'c', sharing: 'private' });
+    expect(b.dir).not.toBe(a.dir);
+    await b.release();
+    await a.release();
+    const c = await acquireCacheDir(src.root, { id: 'c', sharing: 'private' });
+    expect(c.dir).toBe(a.dir);
+    await c.release();
+  });
+
+  it('locked: a second user waits for the first', async () => {
+    const a = await acquireCacheDir(src.root, { id: 'c', sharing: 'locked' });
+    let got = false;
+    const pending = acquireCacheDir(src.root, { id: 'c', sharing: 'locked' }).then((b) => {
+      got = true;
+      return b;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toBe(false);
+    await a.release();
+    const b = await pending;
+    expect(b.dir).toBe(a.dir);
+    await b.release();
+  });
+});

@@ -1,0 +1,169 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { BlobStore } from '../../../src/cache/blob-store';
+import { RunFailedError, runStep, type RunStepOptions } from '../../../src/executor/sandbox/run-step';
+import { BuildError } from '../../../src/errors';
+import { storeLayer } from '../../../src/layers/compress';
+import { readTar } from '../../../src/layers/tar-reader';
+import { decompressLayer } from '../../../src/layers/compress';
+import { createLayerTar, type LayerEntry } from '../../../src/layers/tar-writer';
+import type { RunStep } from '../../../src/planner/types';
+import { steps } from '../../planner/helpers';
+import { makeBusyboxRootfs, mountsUnder, requireRoot, storeTree, tempDir } from './support/fixtures';
+import { entryLines } from './support/harness';
+
+requireRoot();
+
+let root: string;
+let blobs: BlobStore;
+let ctx: string;
+let base: { digest: `sha256:${string}`; diffId: `sha256:${string}` };
+let mountsBefore: string[];
+
+beforeAll(async () => {
+  root = await tempDir('runstep');
+  blobs = new BlobStore(root);
+  await blobs.init();
+  const bb = path.join(root, 'busybox-src');
+  await fsp.mkdir(bb);
+  await makeBusyboxRootfs(bb);
+  base = await storeTree(blobs, bb);
+  ctx = path.join(root, 'context');
+  await fsp.mkdir(ctx);
+  await fsp.writeFile(path.join(ctx, 'package.json'), '{"name":"app"}');
+});
+afterAll(async () => {
+  await fsp.rm(root, { recursive: true, force: true });
+});
+beforeEach(() => {
+  mountsBefore = mountsUnder(root);
+});
+afterEach(async () => {
+  expect(mountsUnder(root)).toEqual(mountsBefore);
+  expect(await fsp.readdir(path.join(root, 'runs')).catch(() => [])).toEqual([]);
+});
+
+/** The RUN steps of a Dockerfile (FROM scratch: the busybox layer is given separately). */
+function runSteps(dockerfile: string): RunStep[] {
+  return steps(`FROM scratch\n${dockerfile}`).filter((s): s is RunStep => s.kind === 'run');
+}
+
+function options(step: RunStep, extra: Partial<RunStepOptions> = {}): RunStepOptions {
+  return {
+    root,
+    blobs,
+    layers: [base],
+    step,
+    contextDir: ctx,
+    sourceDir: async () => {
+      throw new Error('no stages in these tests');
+    },
+    location: { file: 'Dockerfile', line: step.line, text: step.original },
+    ...extra,
+  };
+}
+
+/** Run a step and return its entries as text, plus the stored layer's tar member names. */
+async function run(
+  step: RunStep,
+  extra: Partial<RunStepOptions> = {},
+): Promise<{ lines: string[]; tar: string[]; out: string }> {
+  let out = '';
+  const { result } = await runStep(
+    options(step, { onOutput: (c) => (out += c.toString()), ...extra }),
+    async (entries: LayerEntry[]) => {
+      const lines = await entryLines(entries);
+      const stored = await storeLayer(createLayerTar(entries), blobs, { compression: 'gzip' });
+      const tar: string[] = [];
+      for await (const { header } of readTar(decompressLayer(blobs.open(stored.digest))))
+        tar.push(header.path);
+      return { lines, tar };
+    },
+  );
+  return { ...result, out };
+}
+
+describe.each(['oci', 'chroot'] as const)('runStep (%s)', (isolation) => {
+  it('runs a RUN with the stage’s USER, WORKDIR and ENV and stores its change as a layer', async () => {
+    const [step] = runSteps(
+      'ENV GREETING=hello\nWORKDIR /app\nUSER user\nRUN echo "$GREETING $(id -un) $(pwd)" > out && ln -s out link && rm -f /nothing',
+    );
+    const r = await run(step as RunStep, { isolation });
+    expect(r.lines).toEqual([
+      'dir app 755 1000:1000',
+      'symlink app/link 777 1000:1000 -> out',
+      'file app/out 644 1000:1000 "hello user /app\\n"',
+    ]);
+    expect(r.tar).toEqual(['app', 'app/link', 'app/out']);
+  });
+
+  it('runs a #! heredoc from /dev/pipes, which stays out of the layer', async () => {
+    const [step] = runSteps('RUN <<EOF\n#!/bin/sh\necho "from $0" > /heredoc\nEOF');
+    const r = await run(step as RunStep, { isolation });
+    expect(r.lines).toEqual(['file heredoc 644 0:0 "from /dev/pipes/EOF\\n"']);
+  });
+
+  it('fails with the exit code, the output and the Dockerfile line, leaving nothing behind', async () => {
+    const [step] = runSteps('RUN echo "compiling…" && echo "error: boom" >&2 && exit 7');
+    let err: unknown;
+    try {
+      await run(step as RunStep, { isolation });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RunFailedError);
+    const failed = err as RunFailedError;
+    expect(failed).toBeInstanceOf(BuildError);
+    expect(failed.commandExitCode).toBe(7);
+    expect(failed.outputTail).toContain('error: boom');
+    expect(failed.format()).toMatch(
+      /^Dockerfile:2: process "\/bin\/sh -c echo \\"compiling…\\" && echo \\"error: boom\\" >&2 && exit 7" did not complete successfully: exit code: 7/,
+    );
+  });
+
+  it('keeps a cache mount between steps and out of both layers', async () => {
+    const [first, second] = runSteps(
+      'RUN --mount=type=cache,target=/root/.cache echo cached > /root/.cache/item\n' +
+        'RUN --mount=type=cache,target=/root/.cache cp /root/.cache/item /copied',
+    );
+    expect((await run(first as RunStep, { isolation })).lines).toEqual([]);
+    expect((await run(second as RunStep, { isolation })).lines).toEqual(['file copied 644 0:0 "cached\\n"']);
+  });
+
+  it('binds the context read-only and gives a secret that ends up in no blob of the store', async () => {
+    const secret = `secret-${isolation}-${Date.now()}`;
+    const [step] = runSteps(
+      'RUN --mount=type=bind,target=/ctx --mount=type=secret,id=tok --mount=type=secret,id=tok,env=TOK ' +
+        'cat /ctx/package.json > /pkg && test "$(cat /run/secrets/tok)" = "$TOK" && touch /ctx/x 2>/dev/null || echo ok',
+    );
+    const r = await run(step as RunStep, { isolation, secrets: new Map([['tok', Buffer.from(secret)]]) });
+    expect(r.out).toBe('ok\n');
+    expect(r.lines).toEqual(['file pkg 644 0:0 "{\\"name\\":\\"app\\"}"']);
+    expect(await grep(root, secret)).toEqual([]);
+  });
+
+  it('takes the step’s --network over the build’s', async () => {
+    const [none, dflt] = runSteps('RUN --network=none ls /sys/class/net\nRUN ls /sys/class/net');
+    expect((await run(none as RunStep, { isolation, network: 'host' })).out).toBe('lo\n');
+    expect((await run(dflt as RunStep, { isolation, network: 'none' })).out).toBe('lo\n');
+    expect((await run(dflt as RunStep, { isolation })).out).not.toBe('lo\n');
+  });
+});
+
+it('refuses --security=insecure', async () => {
+  const [step] = runSteps('RUN --security=insecure true');
+  await expect(run(step as RunStep)).rejects.toThrow(/insecure is not allowed/);
+});
+
+async function grep(dir: string, needle: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && (await fsp.readFile(p)).includes(needle)) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
