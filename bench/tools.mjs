@@ -1,0 +1,202 @@
+// The builders under test. Each adapter knows how to set itself up in the bench's work folder, how to prune
+// every cache it has while keeping the base image, and how to build. Timing and memory are measured by the
+// runner (bench/run.mjs), the same way for all of them.
+import { cpSync, promises as fsp, statSync } from 'node:fs';
+import * as path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { lastLines, run, startDockerd, unmountUnder } from './env.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function must(r, what) {
+  if (r.code !== 0) throw new Error(`${what}: ${lastLines(r.stderr || r.stdout, 3)}`);
+  return r.stdout;
+}
+
+/** tsbuild from this checkout (bin/run.js over dist/), with its own store under the work folder. */
+export function tsbuild(work, registryHost, baseRef) {
+  const dir = path.join(work, 'tsbuild');
+  const root = path.join(dir, 'root');
+  const template = path.join(dir, 'store-with-base');
+  // tsbuild runs from a snapshot of bin/ and dist/ taken at setup: a rebuild of dist/ during the run (someone
+  // running `npm run build` in the same checkout) cannot change the tool half-way through
+  const pkg = path.join(dir, 'pkg');
+  const cli = path.join(pkg, 'bin', 'run.js');
+  return {
+    name: 'tsbuild',
+    label: 'tsbuild',
+    commands: [],
+    rss: 'process',
+    notes: [],
+    async setup() {
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.mkdir(pkg, { recursive: true });
+      for (const part of ['package.json', 'bin', 'dist'])
+        cpSync(path.join(REPO, part), path.join(pkg, part), { recursive: true, preserveTimestamps: true });
+      await fsp.symlink(path.join(REPO, 'node_modules'), path.join(pkg, 'node_modules'));
+      const built = statSync(path.join(pkg, 'dist', 'cli', 'commands', 'build.js')).mtime.toISOString();
+      await fsp.mkdir(template, { recursive: true });
+      // A store that holds the base image and nothing else: what every cold run starts from. It is made by
+      // a real build of `FROM base` (tsbuild pulls the base from the registry); there is no `tsbuild pull`.
+      const ctx = path.join(dir, 'seed-context');
+      await fsp.mkdir(ctx, { recursive: true });
+      await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${baseRef}\n`);
+      const r = run('node', [
+        cli,
+        'build',
+        '--root',
+        template,
+        '--insecure-registry',
+        registryHost,
+        '-q',
+        ctx,
+      ]);
+      if (r.code !== 0) {
+        this.notes.push(
+          `could not put the base image into a store beforehand (${lastLines(r.stderr, 2)}); ` +
+            'cold runs start from an empty store',
+        );
+        await fsp.rm(template, { recursive: true, force: true });
+        await fsp.mkdir(template, { recursive: true });
+      } else {
+        // drop the seed build's own records: only the pulled base stays
+        await fsp.rm(path.join(template, 'history'), { recursive: true, force: true });
+      }
+      const version = must(run('node', [cli, '--version']), 'tsbuild --version').trim();
+      return `${version} (dist/ built ${built}, snapshot)`;
+    },
+    async prune() {
+      await fsp.rm(root, { recursive: true, force: true });
+      cpSync(template, root, { recursive: true, preserveTimestamps: true });
+    },
+    command({ context, tag, target, compression, profileDir }) {
+      const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const args = [...node, cli, 'build', '-t', tag, '--root', root, '--progress', 'plain'];
+      args.push('--insecure-registry', registryHost);
+      if (target) args.push('--target', target);
+      if (compression) args.push('--compression', compression);
+      args.push(context);
+      return { cmd: process.execPath, args, env: process.env };
+    },
+    async teardown() {},
+  };
+}
+
+/** BuildKit inside Debian's dockerd 20.10, with its own data-root; the 20.10 client at /usr/bin/docker. */
+export function docker(work, registryHost, baseRef) {
+  const dir = path.join(work, 'docker');
+  let daemon = null;
+  const cli = (args) => run('/usr/bin/docker', args, { env: daemon.env });
+  return {
+    name: 'docker',
+    label: 'BuildKit (docker build, dockerd 20.10)',
+    commands: ['/usr/bin/docker', 'dockerd'],
+    rss: 'dockerd',
+    notes: [],
+    get pid() {
+      return daemon?.pid;
+    },
+    async setup() {
+      unmountUnder(dir);
+      await fsp.rm(dir, { recursive: true, force: true });
+      daemon = await startDockerd(dir, registryHost);
+      must(cli(['pull', '-q', baseRef]), 'docker pull');
+      const v = must(cli(['version', '--format', '{{.Server.Version}}']), 'docker version').trim();
+      return `docker ${v} (BuildKit)`;
+    },
+    async prune() {
+      must(cli(['system', 'prune', '-af']), 'docker system prune');
+      must(cli(['builder', 'prune', '-af']), 'docker builder prune');
+      must(cli(['pull', '-q', baseRef]), 'docker pull');
+    },
+    command({ context, tag, target }) {
+      const args = ['build', '--network', 'host', '--progress', 'plain', '-t', tag];
+      if (target) args.push('--target', target);
+      args.push(context);
+      return { cmd: '/usr/bin/docker', args, env: daemon.env };
+    },
+    async teardown() {
+      if (daemon) await daemon.stop();
+      daemon = null;
+      unmountUnder(dir);
+    },
+  };
+}
+
+/** containers.conf for buildah and podman: rlimits within this machine's, runc (crun refuses hybrid cgroups). */
+async function containersConf(dir) {
+  const hard = (flag) => run('bash', ['-c', `ulimit -H${flag}`]).stdout.trim();
+  const limit = (v) => (v === 'unlimited' || v === '' ? 1048576 : Number(v));
+  const nofile = limit(hard('n'));
+  // runc fails to set nproc at this machine's hard limit ("rlimit type 6: operation not permitted"); 4096 works
+  const nproc = Math.min(limit(hard('u')), 4096);
+  const file = path.join(dir, 'containers.conf');
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(
+    file,
+    [
+      '[containers]',
+      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+      '[engine]',
+      'runtime = "runc"',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** buildah and podman: the same containers/storage, each in its own root so they never share a cache. */
+function containersTool(kind, work, baseRef) {
+  const dir = path.join(work, kind);
+  const global = [
+    '--root',
+    path.join(dir, 'root'),
+    '--runroot',
+    path.join(dir, 'run'),
+    '--storage-driver',
+    'overlay',
+  ];
+  if (kind === 'podman') global.push('--cgroup-manager', 'cgroupfs', '--events-backend', 'file');
+  let env = process.env;
+  const cli = (args) => run(kind, [...global, ...args], { env });
+  return {
+    name: kind,
+    label: kind === 'buildah' ? 'buildah bud --layers' : 'podman build',
+    commands: [kind],
+    rss: 'process',
+    notes: [],
+    async setup() {
+      unmountUnder(dir);
+      await fsp.rm(dir, { recursive: true, force: true });
+      env = { ...process.env, CONTAINERS_CONF: await containersConf(dir) };
+      must(cli(['pull', '-q', '--tls-verify=false', baseRef]), `${kind} pull`);
+      return must(run(kind, ['--version']), `${kind} --version`).trim();
+    },
+    async prune() {
+      if (kind === 'buildah') must(cli(['rm', '--all']), 'buildah rm --all');
+      else must(cli(['rm', '-af']), 'podman rm -af');
+      must(cli(['rmi', '--all', '--force']), `${kind} rmi --all`);
+      must(cli(['pull', '-q', '--tls-verify=false', baseRef]), `${kind} pull`);
+    },
+    command({ context, tag, target }) {
+      const args = [...global, kind === 'buildah' ? 'bud' : 'build', '--layers', '--tls-verify=false'];
+      args.push('--network', 'host', '-t', tag);
+      if (target) args.push('--target', target);
+      args.push(context);
+      return { cmd: kind, args, env };
+    },
+    async teardown() {
+      // containers left by failed builds keep their rootfs mounted; the storage root is a bind mount
+      cli(kind === 'buildah' ? ['rm', '--all'] : ['rm', '-af']);
+      unmountUnder(dir);
+    },
+  };
+}
+
+export const buildah = (work, _registryHost, baseRef) => containersTool('buildah', work, baseRef);
+export const podman = (work, _registryHost, baseRef) => containersTool('podman', work, baseRef);
+
+export const TOOLS = { tsbuild, docker, buildah, podman };
