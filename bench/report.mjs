@@ -1,6 +1,7 @@
 // Renders a bench result (bench/results/*.json) as bench/RESULTS.md.
 //
 //   node bench/report.mjs bench/results/FILE.json     regenerate bench/RESULTS.md from a stored result
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import process from 'node:process';
@@ -330,10 +331,11 @@ async function main() {
   }
   const here = path.dirname(fileURLToPath(import.meta.url));
   const result = JSON.parse(await fsp.readFile(file, 'utf8'));
-  await fsp.writeFile(
-    path.join(here, 'RESULTS.md'),
-    renderMarkdown(result, path.relative(here, path.resolve(file))),
-  );
+  const out = path.join(here, 'RESULTS.md');
+  await fsp.writeFile(out, renderMarkdown(result, path.relative(here, path.resolve(file))));
+  // committed: formatted as the repository's `prettier --check .` expects
+  const prettier = path.join(here, '..', 'node_modules', '.bin', 'prettier');
+  spawnSync(prettier, ['--write', '--log-level', 'warn', out], { stdio: 'inherit' });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();

@@ -566,9 +566,21 @@ async function writeResult(result, opts, startedAt, cpu0, final) {
     `${startedAt.toISOString().replace(/[:.]/g, '-')}${opts.quick ? '-quick' : ''}.json`,
   );
   await fsp.writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
-  if (final && opts.markdown)
+  const written = [file];
+  if (final && opts.markdown) {
     await fsp.writeFile(path.join(HERE, 'RESULTS.md'), renderMarkdown(result, path.relative(HERE, file)));
+    written.push(path.join(HERE, 'RESULTS.md'));
+  }
+  if (final) formatWithPrettier(written);
   return file;
+}
+
+/** The results are committed: format them as the repository's `prettier --check .` expects. */
+function formatWithPrettier(files) {
+  const bin = path.join(REPO, 'node_modules', '.bin', 'prettier');
+  if (!existsSync(bin)) return;
+  const r = run(bin, ['--write', '--log-level', 'warn', ...files], { cwd: REPO });
+  if (r.code !== 0) log(`prettier: ${lastLines(r.stderr, 2)}`);
 }
 
 function gitInfo() {
