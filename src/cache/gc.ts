@@ -13,15 +13,15 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from './atomic';
+import { fsyncDir, isErrno } from './atomic';
 import { BlobStore } from './blob-store';
 import { isDigest, type Digest } from './digest';
 import { withFileLock } from './file-lock';
 import { gcLockPath, MTIME_SLACK_MS, readInUse, type InUseSet } from './in-use';
 import {
-  chainSnapshotName,
+  liveChainNames,
+  mapLimit,
   readInventory,
-  recordChains,
   type ListingEntry,
   type RecordEntry,
   type SnapshotEntry,
@@ -318,29 +318,44 @@ class Planner {
 
   /** Chain snapshots (unpacked stage roots for COPY --from) whose layers no remaining record or tag stacks up. */
   private dropDeadChains(): void {
-    const live = new Set<string>([chainSnapshotName([])]);
+    const chains = this.inv.snapshots.filter((s) => s.kind === 'chain' && !this.removedSnapshots.has(s.name));
+    if (chains.length === 0) return;
     const records = [...this.remaining.values()].map((e) => e.record);
-    const images = [...this.inv.tags, ...this.inv.baseImages.values()];
-    for (const chain of recordChains(records, images).values()) live.add(chainSnapshotName(chain));
-    for (const t of this.inv.tags) {
-      if (this.removedTags.includes(t.name)) continue;
-      for (const i of t.images) live.add(chainSnapshotName(i.diffIds));
-    }
-    for (const s of this.inv.snapshots) if (s.kind === 'chain' && !live.has(s.name)) this.dropSnapshot(s);
+    const tags = this.inv.tags.filter((t) => !this.removedTags.includes(t.name));
+    const live = liveChainNames(records, [...tags, ...this.inv.baseImages.values()]);
+    for (const s of chains) if (!live.has(s.name)) this.dropSnapshot(s);
   }
 }
 
+/**
+ * Delete what the plan says, references before what they reference. Unlinks are not fsynced one by one (that made
+ * a large prune take minutes): each directory is synced once after its batch, before the next batch starts, so a
+ * crash can resurrect only whole batches in order — a record never outlives the blob it names by a crash.
+ */
 async function carryOut(root: string, plan: PrunePlan): Promise<void> {
   const images = new ImageStore(root);
   for (const name of plan.tags) await images.untag(name);
-  for (const e of plan.records) await fsp.rm(e.file, { force: true });
-  for (const file of plan.damagedRecords) await fsp.rm(file, { force: true });
+  await unlinkAll([...plan.records.map((e) => e.file), ...plan.damagedRecords], path.join(root, 'index'));
   const blobs = new BlobStore(root);
-  for (const d of plan.blobs) await blobs.delete(d);
-  for (const l of plan.listings) await fsp.rm(l.path, { force: true });
+  await unlinkAll(
+    plan.blobs.map((d) => blobs.blobPath(d)),
+    blobs.blobDir,
+  );
+  await unlinkAll(
+    plan.listings.map((l) => l.path),
+    path.join(root, 'listings'),
+  );
   for (const s of plan.snapshots) await removeTree(root, s.path);
   if (plan.contextDigests) await removeTree(root, path.join(root, 'context-digests'));
   await blobs.cleanTemp();
+}
+
+async function unlinkAll(files: readonly string[], dir: string): Promise<void> {
+  if (files.length === 0) return;
+  await mapLimit(files, (f) => fsp.rm(f, { force: true }));
+  await fsyncDir(dir).catch((err: unknown) => {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  });
 }
 
 /** Move a tree out of the way (one atomic rename), then delete it at leisure. */

@@ -6,6 +6,7 @@
  * Reading is for reachability, not integrity: manifests and configs are parsed without verifying their digest (a
  * corrupt one still names its layers, which must not be collected because of it). `check.ts` verifies.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
@@ -79,6 +80,10 @@ export interface StoreInventory {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** `<64 hex>.json`: a cache record (named by its key) or a layer listing (named by its diff_id). */
+const RECORD_FILE = /^[0-9a-f]{64}\.json$/;
+/** Small reads and stats in flight at once: thousands of records should cost milliseconds, not seconds. */
+const IO_PARALLEL = 32;
 const CHAIN = /^chain-[0-9a-f]{64}$/;
 /** Counted by kind; and `locks`/`gc` are the collector's own bookkeeping, which comes and goes as it runs. */
 const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc']);
@@ -114,32 +119,37 @@ export function parseRecord(text: string, key: Digest): CacheRecord | undefined 
 export async function readRecords(root: string): Promise<Pick<StoreInventory, 'records' | 'damagedRecords'>> {
   const dir = path.join(root, 'index');
   const out: Pick<StoreInventory, 'records' | 'damagedRecords'> = { records: [], damagedRecords: [] };
-  for (const name of await readdirOrEmpty(dir)) {
-    const m = /^([0-9a-f]{64})\.json$/.exec(name);
-    if (!m) continue; // temp files of writers in flight are dot-files; leave them to their writers
-    const file = path.join(dir, name);
-    let text: string;
+  // Temp files of writers in flight are dot-files: leave them to their writers.
+  const names = (await readdirOrEmpty(dir)).filter((n) => RECORD_FILE.test(n)).sort();
+  const texts = await mapLimit(names, async (name) => {
     try {
-      text = await fsp.readFile(file, 'utf8');
+      return await fsp.readFile(path.join(dir, name), 'utf8');
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) continue;
+      if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
     }
+  });
+  names.forEach((name, i) => {
+    const text = texts[i];
+    if (text === undefined) return;
+    const file = path.join(dir, name);
     const bytes = Buffer.byteLength(text);
-    const record = parseRecord(text, `sha256:${m[1]}`);
+    const record = parseRecord(text, `sha256:${name.slice(0, 64)}`);
     if (record) out.records.push({ record, file, bytes });
     else out.damagedRecords.push({ file, bytes });
-  }
+  });
   return out;
 }
 
 async function readBlobs(root: string): Promise<Map<Digest, BlobEntry>> {
   const store = new BlobStore(root);
+  const digests = await store.list();
+  const stats = await mapLimit(digests, (d) => lstatOrUndefined(store.blobPath(d)));
   const out = new Map<Digest, BlobEntry>();
-  for (const digest of await store.list()) {
-    const st = await lstatOrUndefined(store.blobPath(digest));
-    if (st) out.set(digest, { size: st.size, mtimeMs: st.mtimeMs });
-  }
+  digests.forEach((d, i) => {
+    const st = stats[i];
+    if (st) out.set(d, { size: st.size, mtimeMs: st.mtimeMs });
+  });
   return out;
 }
 
@@ -260,14 +270,13 @@ async function readSnapshots(root: string): Promise<SnapshotEntry[]> {
 
 async function readListings(root: string): Promise<ListingEntry[]> {
   const dir = path.join(root, 'listings');
+  const names = (await readdirOrEmpty(dir)).filter((n) => RECORD_FILE.test(n)).sort();
+  const stats = await mapLimit(names, (n) => lstatOrUndefined(path.join(dir, n)));
   const out: ListingEntry[] = [];
-  for (const name of await readdirOrEmpty(dir)) {
-    const m = /^([0-9a-f]{64})\.json$/.exec(name);
-    if (!m) continue;
-    const p = path.join(dir, name);
-    const st = await lstatOrUndefined(p);
-    if (st) out.push({ diffId: `sha256:${m[1]}`, path: p, bytes: st.size });
-  }
+  names.forEach((name, i) => {
+    const st = stats[i];
+    if (st) out.push({ diffId: `sha256:${name.slice(0, 64)}`, path: path.join(dir, name), bytes: st.size });
+  });
   return out;
 }
 
@@ -293,36 +302,47 @@ async function readOtherBytes(root: string): Promise<number> {
   return total;
 }
 
-/** The layers (diff_ids, base first) below and including each record's step, where the chain can be followed. */
-export function recordChains(
-  records: readonly CacheRecord[],
-  images: readonly ImageRefs[],
-): Map<Digest, Digest[]> {
+/**
+ * The names of the chain snapshots (`executor/rootfs.ts`: a stage's root unpacked for COPY --from) that the given
+ * records and images can still ask for: one per record (the layers below and including its step) and per image.
+ * Chains are hashed incrementally along parent links, so thousands of deep records cost one pass.
+ */
+export function liveChainNames(records: readonly CacheRecord[], images: readonly ImageRefs[]): Set<string> {
+  type State = Hash | 'empty' | null; // null: the chain cannot be followed (its base is unknown)
   const byKey = new Map(records.map((r) => [r.key as string, r]));
   const layersOf = new Map<string, Digest[]>();
   for (const t of images) for (const i of t.images) layersOf.set(i.manifest, i.diffIds);
-  const memo = new Map<string, Digest[] | null>();
-  const chain = (key: string, depth: number): Digest[] | null => {
+  const extend = (s: Hash | 'empty', diffId: string): Hash =>
+    s === 'empty' ? createHash('sha256').update(diffId) : s.copy().update(`\n${diffId}`);
+  const ofLayers = (ids: readonly Digest[]): Hash | 'empty' => ids.reduce<Hash | 'empty'>(extend, 'empty');
+  const memo = new Map<string, State>();
+  const state = (key: string, depth: number): State => {
     const known = memo.get(key);
     if (known !== undefined) return known;
-    let out: Digest[] | null;
+    memo.set(key, null); // a parent cycle can only be damage: it ends here
     const r = byKey.get(key);
-    if (r === undefined) out = key.startsWith('scratch') ? [] : (layersOf.get(key) ?? null);
-    else if (depth > 10_000)
-      out = null; // a parent cycle can only be damage; do not recurse forever
-    else {
-      const parent = chain(String((r.inputs as { parent?: unknown } | null)?.parent ?? ''), depth + 1);
-      out = parent === null ? null : r.layer ? [...parent, r.layer.diffId] : parent;
+    let out: State;
+    if (r === undefined) {
+      const layers = layersOf.get(key);
+      out = key.startsWith('scratch') ? 'empty' : layers ? ofLayers(layers) : null;
+    } else if (depth > 10_000) {
+      out = null;
+    } else {
+      const parent = state(String((r.inputs as { parent?: unknown } | null)?.parent ?? ''), depth + 1);
+      out = parent === null ? null : r.layer ? extend(parent, r.layer.diffId) : parent;
     }
     memo.set(key, out);
     return out;
   };
-  const out = new Map<Digest, Digest[]>();
+  const name = (s: Hash | 'empty'): string =>
+    `chain-${(s === 'empty' ? createHash('sha256') : s.copy()).digest('hex')}`;
+  const names = new Set<string>([name('empty')]);
   for (const r of records) {
-    const c = chain(r.key, 0);
-    if (c !== null) out.set(r.key, c);
+    const s = state(r.key, 0);
+    if (s !== null) names.add(name(s));
   }
-  return out;
+  for (const t of images) for (const i of t.images) names.add(name(ofLayers(i.diffIds)));
+  return names;
 }
 
 /** The snapshot name `executor/rootfs.ts` gives the unpacked chain of these layers. */
@@ -418,4 +438,18 @@ export async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
+}
+
+/** `fn` over `items`, at most `IO_PARALLEL` at a time, results in order. */
+export async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IO_PARALLEL, items.length) }, worker));
+  return out;
 }

@@ -12,7 +12,8 @@ import { checkStore } from '../../src/cache/check';
 import { digestHex, type Digest } from '../../src/cache/digest';
 import { defaultMaxStorage, pruneStore } from '../../src/cache/gc';
 import { markInUse, readInUse } from '../../src/cache/in-use';
-import { readInventory } from '../../src/cache/inventory';
+import { chainSnapshotName, liveChainNames, readInventory } from '../../src/cache/inventory';
+import type { CacheRecord } from '../../src/cache/key-index';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { ImageStore } from '../../src/image/image-store';
 import { runBuild, tempDir, writeFiles, type BuildRun } from '../helpers/build';
@@ -277,6 +278,41 @@ describe('pruneStore', () => {
 
     await pruneStore(root); // no records left on it: the base goes too
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(false);
+  });
+
+  test('chain snapshot names follow parent links incrementally, as rootfs.ts names them', () => {
+    const d = (c: string): Digest => `sha256:${c.repeat(64)}`;
+    const rec = (key: string, parent: string, diffId?: Digest): CacheRecord => ({
+      version: 1,
+      key: d(key),
+      description: key,
+      layer: diffId ? { digest: diffId, diffId, size: 1, mediaType: 'x' } : null,
+      inputs: { parent, op: { instruction: key } },
+      durationMs: 0,
+      createdAt: '',
+      lastUsedAt: '',
+    });
+    const base = { blobs: new Set<Digest>(), images: [{ manifest: d('m'), diffIds: [d('1'), d('2')] }] };
+    const names = liveChainNames(
+      [
+        rec('a', d('m'), d('3')),
+        rec('b', d('a')),
+        rec('c', d('b'), d('4')),
+        rec('s', 'scratch:linux/amd64', d('5')),
+      ],
+      [base],
+    );
+    expect(names).toEqual(
+      new Set([
+        chainSnapshotName([]),
+        chainSnapshotName([d('1'), d('2')]),
+        chainSnapshotName([d('1'), d('2'), d('3')]), // a, and b (no layer) on it
+        chainSnapshotName([d('1'), d('2'), d('3'), d('4')]),
+        chainSnapshotName([d('5')]),
+      ]),
+    );
+    // A record whose base is unknown (an image neither tagged nor stored) has no chain.
+    expect(liveChainNames([rec('x', d('9'), d('3'))], []).size).toBe(1);
   });
 
   test('defaultMaxStorage is a tenth of the filesystem, at most 20 GB, even before the store exists', async () => {
