@@ -12,6 +12,10 @@
  * put back to the caller's values, by the final `env`. Secrets in the environment thus never appear in a command
  * line. Bash's own messages (a locale warning, a failed mount) go to a separate pipe, so the command's output is
  * only the command's.
+ *
+ * One exception: variables that steer the dynamic loader (LD_PRELOAD, LD_LIBRARY_PATH, GCONV_PATH …) must never
+ * reach the host's own tools, which run as root — a Dockerfile could otherwise load a library of its choosing into
+ * them. They are kept out of the chain and handed to the command by the image's own `env`, after the chroot.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +25,7 @@ import { DEFAULT_CAPABILITIES, DEVICES, MASKED_PATHS, READONLY_PATHS } from './p
 import type { SandboxRuntime } from './runtime';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { resolveInRoot } from './rootfs-path';
 import type { ExecUser } from './user';
 
 /** Variables bash (5.x) sets, changes or drops for itself; the final `env` restores the caller's values. */
@@ -95,6 +100,30 @@ const BASH_VARIABLES = [
   'UID',
 ];
 
+/** Whether a variable changes how the host's dynamically linked tools load (glibc's unsecure variables and more). */
+export function isLoaderVariable(name: string): boolean {
+  return (
+    name.startsWith('LD_') ||
+    [
+      'GCONV_PATH',
+      'GETCONF_DIR',
+      'GLIBC_TUNABLES',
+      'HOSTALIASES',
+      'LOCALDOMAIN',
+      'LOCPATH',
+      'MALLOC_TRACE',
+      'NIS_PATH',
+      'NLSPATH',
+      'RESOLV_HOST_CONF',
+      'RES_OPTIONS',
+      'TZDIR',
+    ].includes(name)
+  );
+}
+
+/** Where images keep `env`, to hand loader variables to the command after the chroot. */
+const IMAGE_ENV_PATHS = ['/usr/bin/env', '/bin/env'];
+
 /** Printed on the setup channel right before the command starts: a failure before it is the sandbox's. */
 const READY = 'tsbuild-sandbox-ready';
 
@@ -116,8 +145,26 @@ export interface ChrootRunOptions {
 }
 
 export async function runChroot(o: ChrootRunOptions): Promise<number> {
+  const loaderVars = [...o.env].filter(([k]) => isLoaderVariable(k));
+  const hostEnv = new Map([...o.env].filter(([k]) => !isLoaderVariable(k)));
+  let imageEnv: string | undefined;
+  if (loaderVars.length > 0) {
+    const names = loaderVars.map(([k]) => k).join(', ');
+    imageEnv = await findImageEnv(o.rootfs);
+    if (imageEnv === undefined) {
+      throw new BuildError(
+        `the chroot isolation can only pass ${names} to a command through the image's own env (/usr/bin/env), which this image lacks; use --isolation=oci`,
+      );
+    }
+    const first = o.argv[0] ?? '';
+    if (first.includes('=') || first.startsWith('-')) {
+      throw new BuildError(
+        `the chroot isolation cannot pass ${names} to a command named ${JSON.stringify(first)}`,
+      );
+    }
+  }
   const script = path.join(o.stateDir, 'setup.sh');
-  await fsp.writeFile(script, setupScript(o), { mode: 0o600 });
+  await fsp.writeFile(script, setupScript({ ...o, env: hostEnv }, imageEnv, loaderVars), { mode: 0o600 });
   const t = o.runtime.tools;
   const nsFlags = [
     '--mount',
@@ -130,7 +177,7 @@ export async function runChroot(o: ChrootRunOptions): Promise<number> {
     '--uts',
   ];
   if (o.network === 'none') nsFlags.push('--net');
-  const env: NodeJS.ProcessEnv = Object.fromEntries(o.env);
+  const env: NodeJS.ProcessEnv = Object.fromEntries(hostEnv);
   const { code, setupLog } = await spawnWithSetupChannel(
     t.unshare,
     [...nsFlags, '--', t.bash, '-p', script],
@@ -172,8 +219,23 @@ function spawnWithSetupChannel(
   });
 }
 
-/** The bash script run inside the new namespaces. Every path in it is quoted literally. */
-export function setupScript(o: ChrootRunOptions): string {
+async function findImageEnv(rootfs: string): Promise<string | undefined> {
+  for (const p of IMAGE_ENV_PATHS) {
+    const r = await resolveInRoot(rootfs, p).catch(() => undefined);
+    if (r?.stat?.isFile() && (r.stat.mode & 0o111) !== 0) return p;
+  }
+  return undefined;
+}
+
+/**
+ * The bash script run inside the new namespaces. Every path in it is quoted literally. `loaderVars` (kept out of
+ * `o.env`) are set by the image's `imageEnv` right before the command.
+ */
+export function setupScript(
+  o: ChrootRunOptions,
+  imageEnv?: string,
+  loaderVars: ReadonlyArray<[string, string]> = [],
+): string {
   const t = o.runtime.tools;
   const q = shellQuote;
   const R = o.rootfs;
@@ -250,6 +312,7 @@ export function setupScript(o: ChrootRunOptions): string {
     `--wd=${o.cwd}`,
     ...(o.user.uid !== 0 ? [`--setuid=${o.user.uid}`] : []),
     '--',
+    ...(imageEnv !== undefined ? [imageEnv, ...loaderVars.map(([k, v]) => `${k}=${v}`)] : []),
     ...o.argv,
   ];
   lines.push(`printf '%s\\n' ${READY} >&2`, 'exec 2>&3 3>&-', `exec ${finalCmd.map(q).join(' ')}`);

@@ -65,10 +65,27 @@ describe.each<RuntimeChoice>(['runc', 'chroot'])('runInSandbox (%s)', (choice) =
         'IFS=,',
         'EMPTY=',
         'MULTI=line1\nline2',
+        // Loader variables reach the command but never the host's own tools (which would complain, or worse).
+        'LD_PRELOAD=/nonexistent/libpreload.so',
+        'LD_LIBRARY_PATH=/opt/lib',
       ];
       const r = await h.run({ argv: ['/usr/bin/env', '-0'], env });
+      expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(0);
       expect(r.stdout.split('\0').filter(Boolean).sort()).toEqual([...env, 'HOME=/root'].sort());
+    });
+
+    it('passes loader variables only through the image’s own env, and says so when it has none', async () => {
+      const noEnv = path.join(h.dir, `no-env-${randomBytes(2).toString('hex')}`);
+      await fsp.mkdir(path.join(noEnv, 'usr/bin'), { recursive: true });
+      execFileSync('mknod', [path.join(noEnv, 'usr/bin/env'), 'c', '0', '0']); // deleted in this layer
+      const run = h.run({
+        extraLowers: [noEnv],
+        env: ['PATH=/bin', 'LD_LIBRARY_PATH=/opt/lib'],
+        sh: 'echo ran',
+      });
+      if (choice === 'chroot') await expect(run).rejects.toThrow(/image's own env .* use --isolation=oci/);
+      else expect((await run).stdout).toBe('ran\n');
     });
 
     it('runs as the USER, looked up in the image, with its groups and HOME', async () => {
