@@ -2,7 +2,7 @@
  * Pruning real stores made by real builds: bounds, LRU order, what survives (tags, in-use markers, fresh output of
  * running builds), and the snapshots and listings that go with their layers.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -11,12 +11,13 @@ import { BlobStore } from '../../src/cache/blob-store';
 import { checkStore } from '../../src/cache/check';
 import { digestHex, type Digest } from '../../src/cache/digest';
 import { defaultMaxStorage, pruneStore } from '../../src/cache/gc';
-import { markInUse, readInUse } from '../../src/cache/in-use';
+import { markInUse, MTIME_SLACK_MS, readInUse } from '../../src/cache/in-use';
 import { chainSnapshotName, liveChainNames, readInventory } from '../../src/cache/inventory';
 import type { CacheRecord } from '../../src/cache/key-index';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { ImageStore } from '../../src/image/image-store';
 import { runBuild, tempDir, writeFiles, type BuildRun } from '../helpers/build';
+import { childEnv, transpileSources } from './support/child-modules';
 
 const dirs: string[] = [];
 async function fresh(prefix: string): Promise<string> {
@@ -177,6 +178,37 @@ describe('pruneStore', () => {
     expect(order).toHaveLength(2);
     await marker.release();
     expect((await readInUse(root)).markers).toBe(0);
+  });
+
+  test('another process protects what it marked until it is killed (SIGKILL: no release, the marker goes stale)', async () => {
+    const compiled = await fresh('gc-js');
+    const src = await transpileSources(compiled, ['cache']);
+    const root = await fresh('gc-store');
+    const blobs = new BlobStore(root);
+    const kept = await blobs.put('needed by the other build');
+    await sleep(MTIME_SLACK_MS + 100); // the blob predates the marker: only the marker's reference protects it
+    const script = `
+      const { markInUse } = require(${JSON.stringify(path.join(src, 'cache', 'in-use.js'))});
+      markInUse(${JSON.stringify(root)}, [${JSON.stringify(kept.digest)}]).then(() => {
+        process.stdout.write('ready\\n');
+        setInterval(() => {}, 1000);
+      });
+    `;
+    const child = spawn(process.execPath, ['-e', script], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+
+    expect((await pruneStore(root, { all: true })).buildsInUse).toBe(1);
+    expect(await blobs.has(kept.digest)).toBe(true);
+
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect((await pruneStore(root, { all: true })).buildsInUse).toBe(0);
+    expect(await blobs.has(kept.digest)).toBe(false);
+    expect((await fsp.readdir(path.join(root, 'locks'))).filter((n) => n.startsWith('build-'))).toEqual([]);
   });
 
   test('a marker left by a dead process is stale: ignored and removed', async () => {
