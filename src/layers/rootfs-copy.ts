@@ -19,7 +19,7 @@ const execFileAsync = promisify(execFile);
 
 /**
  * Merge `lowers` (base first) into the empty directory `dest`. Returns, for each regular file of the result, the
- * snapshot file it was copied from.
+ * snapshot file it was copied from. (Paths deleted later keep a stale entry: only paths that exist are asked.)
  */
 export async function mergeLowers(lowers: readonly string[], dest: string): Promise<Map<string, string>> {
   const sources = new Map<string, string>();
@@ -32,10 +32,6 @@ async function mergeOne(lower: string, dest: string, sources: Map<string, string
   const dirMeta: Array<{ rel: string; st: BigIntStats }> = [];
   const restore: Array<{ file: string; xattrs: XattrMap }> = [];
 
-  const dropSources = (rel: string): void => {
-    for (const k of [...sources.keys()]) if (k === rel || k.startsWith(`${rel}/`)) sources.delete(k);
-  };
-
   const visit = async (rel: string): Promise<void> => {
     const src = path.join(lower, rel);
     const dst = path.join(dest, rel);
@@ -45,20 +41,15 @@ async function mergeOne(lower: string, dest: string, sources: Map<string, string
 
     if (st.isCharacterDevice() && st.rdev === 0n) {
       if (existing !== undefined) await fsp.rm(dst, { recursive: true, force: true });
-      dropSources(rel);
       return;
     }
     if (st.isDirectory()) {
-      if (existing !== undefined && !existing.isDirectory()) {
-        await fsp.rm(dst, { force: true });
-        dropSources(rel);
-      }
+      if (existing !== undefined && !existing.isDirectory()) await fsp.rm(dst, { force: true });
       if (existing === undefined || !existing.isDirectory()) {
         await fsp.mkdir(dst, 0o700);
       } else if (attrs.get(OPAQUE_XATTR)?.toString() === 'y') {
         for (const child of await fsp.readdir(dst))
           await fsp.rm(path.join(dst, child), { recursive: true, force: true });
-        for (const k of [...sources.keys()]) if (k.startsWith(`${rel}/`)) sources.delete(k);
       }
       dirMeta.push({ rel, st });
       queueXattrs(dst, attrs, restore);
@@ -66,10 +57,7 @@ async function mergeOne(lower: string, dest: string, sources: Map<string, string
       return;
     }
     if (st.isSocket()) return; // nothing a layer can carry
-    if (existing !== undefined) {
-      await fsp.rm(dst, { recursive: true, force: true });
-      dropSources(rel);
-    }
+    if (existing !== undefined) await fsp.rm(dst, { recursive: true, force: true });
     if (st.isFile()) {
       await fsp.copyFile(src, dst, fsc.COPYFILE_FICLONE);
       sources.set(rel, src);
