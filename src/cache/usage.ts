@@ -22,13 +22,13 @@ export interface StoreUsage {
 }
 
 const LABELS: Record<UsageKind, string> = {
-  layers: 'cache layers (blobs of cache records)',
-  images: 'image blobs (tags and base images: manifests, configs, base layers)',
+  layers: 'cache layers (what records point at)',
+  images: 'image blobs (tags, base images)',
   listings: 'file and layer listings',
-  snapshots: 'snapshots (unpacked layers, rebuildable)',
+  snapshots: 'snapshots (unpacked, rebuildable)',
   records: 'cache records',
-  unreferenced: 'unreferenced blobs (the next prune removes them)',
-  other: 'other (history, context digests, image index, temp)',
+  unreferenced: 'unreferenced blobs (next prune)',
+  other: 'other (history, context digests, temp)',
 };
 
 export function storeUsage(inv: StoreInventory): StoreUsage {

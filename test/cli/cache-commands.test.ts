@@ -125,8 +125,9 @@ describe('tsbuild cache ls and du', () => {
 
     const du = ok(['cache', 'du', '--root', store]);
     expect(du).toMatch(/^KIND\s+COUNT\s+SIZE$/m);
-    expect(du).toMatch(/^cache layers \(blobs of cache records\)\s+3\s+\S+B$/m); // WORKDIR, COPY, COPY
-    expect(du).toMatch(/^image-only blobs .*\s+2\s+\S+B$/m); // the tag's manifest and config
+    expect(du).toMatch(/^cache layers .*\s+3\s+\S+B$/m); // WORKDIR, COPY, COPY
+    expect(du).toMatch(/^image blobs .*\s+2\s+\S+B$/m); // the tag's manifest and config
+    expect(du).toMatch(/^unreferenced blobs .*\s+0\s+0B$/m);
     expect(du).toMatch(/^total\s+\S+B$/m);
     expect(du).toMatch(/builds prune the store to \S+B by default/);
     const json = JSON.parse(ok(['cache', 'du', '--root', store, '--json'])) as {
