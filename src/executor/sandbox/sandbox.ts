@@ -4,8 +4,11 @@
  * command under the chosen isolation, and leaves the rootfs as the command left it, minus the mount points it had
  * to create. Its own state (bundle, secrets, /etc/hosts) lives in a tmpfs under `scratch`, never in the rootfs.
  */
+import { execFile } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { BuildError } from '../../errors';
 import { mountPoints, removeScratch } from '../../layers/overlay';
 import { MountStubs, planMounts, planSystemTargets } from './mount-plan';
 import { ociSpec } from './oci-spec';
@@ -16,8 +19,6 @@ import { selectRuntime } from './runtime';
 import type { SandboxMount, SandboxOptions, SandboxResult } from './types';
 import { makeInRoot } from './rootfs-path';
 import { resolveUser } from './user';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
@@ -124,6 +125,7 @@ async function mountStateTmpfs(state: string, mounts: readonly SandboxMount[]): 
   try {
     await execFileAsync('mount', ['-t', 'tmpfs', '-o', `mode=0700,size=${size}`, 'tmpfs', state]);
   } catch {
-    if (mountPoints().includes(state)) throw new Error(`tmpfs at ${state} half mounted`);
+    // No tmpfs (an odd host): the state stays on disk, 0700, and is removed with the scratch dir.
+    if (mountPoints().includes(state)) throw new BuildError(`cannot use the tmpfs mounted at ${state}`);
   }
 }
