@@ -9,6 +9,7 @@ import { BlobStore } from '../cache/blob-store';
 import { loadBuildHistory, saveBuildHistory, type HistoryStep } from '../cache/build-history';
 import { canonicalJson } from '../cache/canonical-json';
 import { sha256Digest, type Digest } from '../cache/digest';
+import type { InUseMarker } from '../cache/in-use';
 import { KeyIndex, type LayerRecord } from '../cache/key-index';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
@@ -61,6 +62,8 @@ export interface BuildOptions {
   network?: 'host' | 'none';
   /** `--isolation` for RUN (default auto: an OCI runtime when installed, else namespaces + chroot). */
   isolation?: Isolation;
+  /** This build's in-use marker: what it reads and writes is kept from a concurrent prune. */
+  inUse?: InUseMarker;
 }
 
 export interface BuiltImage {
@@ -185,6 +188,10 @@ class Build {
         );
       }
       this.images.set(s.base.normalized, image);
+      await this.opts.inUse?.add([
+        image.manifestDigest,
+        ...image.layers.flatMap((l) => [l.digest, l.diffId]),
+      ]);
     }
     return planBuild(df, {
       ...base,
@@ -341,8 +348,7 @@ class Build {
         entries = planned.entries;
         temporary = planned.temporary;
         if (step.from) {
-          inputs.op.fromKey =
-            step.from.kind === 'stage' ? (await this.stage(plan, step.from.index)).key : step.from.kind;
+          inputs.op.fromKey = await this.sourceKey(plan, step.from);
         } else {
           files = planned.inputs;
           const listing = canonicalJson(files);
@@ -363,7 +369,16 @@ class Build {
 
       const key = stepKey(inputs);
       let record = this.opts.noCache ? undefined : await this.index.get(key);
-      if (record?.layer && !(await this.blobs.has(record.layer.digest))) record = undefined;
+      if (record?.layer) {
+        // Protect what the hit uses from a concurrent prune before checking it is still there.
+        await this.opts.inUse?.add([
+          key,
+          record.layer.digest,
+          record.layer.diffId,
+          inputs.filesDigest ?? key,
+        ]);
+        if (!(await this.blobs.has(record.layer.digest))) record = undefined;
+      }
       let layer: LayerRecord | null;
       let reason: string | undefined;
       let createdAt: string;
@@ -383,6 +398,7 @@ class Build {
                   this.opts.sourceDateEpoch,
                 )
               : null;
+        if (layer) await this.opts.inUse?.add([key, layer.digest, layer.diffId]);
         const now = new Date().toISOString();
         createdAt = now;
         await this.index.put({
@@ -482,6 +498,16 @@ class Build {
       if (err instanceof TsbuildError && !err.location) throw new BuildError(err.message, location);
       throw err;
     }
+  }
+
+  /** What a `COPY --from` source is, for the key: a stage's result key, an image's manifest digest. */
+  private async sourceKey(plan: BuildPlan, from: StageRef): Promise<string> {
+    if (from.kind === 'stage') return (await this.stage(plan, from.index)).key;
+    if (from.kind === 'image') {
+      const image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      return image?.manifestDigest ?? `missing:${from.normalized}`;
+    }
+    return 'scratch';
   }
 
   /** A stage's or image's root filesystem on disk, for `RUN --mount from=`. */

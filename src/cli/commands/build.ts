@@ -2,6 +2,11 @@ import { Args, Flags } from '@oclif/core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile } from '../../cache/atomic';
+import { defaultMaxStorage, pruneStore } from '../../cache/gc';
+import { markInUse } from '../../cache/in-use';
+import { loadStepCosts } from '../../cache/step-costs';
+import { parseSize } from '../../cache/units';
+import { renderMarkdownReport } from '../../report/markdown-report';
 import { UserError } from '../../errors';
 import { build } from '../../executor/build';
 import { parsePlatform, hostPlatform } from '../../planner';
@@ -54,7 +59,15 @@ export default class Build extends BaseCommand {
       default: 'auto',
       description: 'progress output',
     }),
-    report: Flags.string({ description: 'write a JSON cache report of the build to this file' }),
+    report: Flags.string({ description: 'write a cache report of the build to this file' }),
+    'report-format': Flags.string({
+      options: ['json', 'markdown'],
+      default: 'json',
+      description: 'format of --report: JSON, or markdown for a CI job summary',
+    }),
+    'max-storage': Flags.string({
+      description: 'prune the store to this size after the build, least recently used first (e.g. 20GB)',
+    }),
     output: Flags.string({
       char: 'o',
       multiple: true,
@@ -122,38 +135,54 @@ export default class Build extends BaseCommand {
       collector.sink(e);
       progress?.(e);
     };
-    const image = await build({
-      root,
-      contextDir,
-      dockerfilePath,
-      dockerfileName,
-      buildArgs,
-      target: flags.target,
-      noCache: flags['no-cache'],
-      labels,
-      compression: flags.compression as 'gzip' | 'zstd',
-      sourceDateEpoch: sourceDateEpoch(buildArgs),
-      platform: flags.platform ? parsePlatform(flags.platform, hostPlatform()) : undefined,
-      events,
-      resolveImage: (ref, platform) => store.resolve(ref, platform),
-      secrets: await readSecrets(flags.secret),
-      network: flags.network as 'host' | 'none',
-      isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
-    });
+    // Everything this build reads or writes is protected from a concurrent prune until it is tagged and exported.
+    const inUse = await markInUse(root);
+    try {
+      const image = await build({
+        root,
+        contextDir,
+        dockerfilePath,
+        dockerfileName,
+        buildArgs,
+        target: flags.target,
+        noCache: flags['no-cache'],
+        labels,
+        compression: flags.compression as 'gzip' | 'zstd',
+        sourceDateEpoch: sourceDateEpoch(buildArgs),
+        platform: flags.platform ? parsePlatform(flags.platform, hostPlatform()) : undefined,
+        events,
+        inUse,
+        resolveImage: (ref, platform) => store.resolve(ref, platform),
+        secrets: await readSecrets(flags.secret),
+        network: flags.network as 'host' | 'none',
+        isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
+      });
 
-    for (const tag of tags) await store.tag(tag, image);
-    const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
-    await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions);
-    if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
-    if (flags.report) {
-      const report = collector.build(
-        { name: tags[0] ?? null, manifestDigest: image.manifestDigest, configDigest: image.configDigest },
-        image.durationMs,
-      );
-      await atomicWriteFile(path.resolve(flags.report), `${JSON.stringify(report, null, 2)}\n`);
+      for (const tag of tags) await store.tag(tag, image);
+      const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
+      await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions);
+      if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
+      if (flags.report) {
+        const report = collector.build(
+          { name: tags[0] ?? null, manifestDigest: image.manifestDigest, configDigest: image.configDigest },
+          image.durationMs,
+        );
+        const text =
+          flags['report-format'] === 'markdown'
+            ? renderMarkdownReport(report, await loadStepCosts(root, report, dockerfilePath))
+            : `${JSON.stringify(report, null, 2)}\n`;
+        await atomicWriteFile(path.resolve(flags.report), text);
+      }
+      // Keep the store bounded; what this build produced is still marked in use, so it survives.
+      const maxStorage = flags['max-storage']
+        ? parseSize(flags['max-storage'], '--max-storage')
+        : await defaultMaxStorage(root);
+      await pruneStore(root, { keepStorage: maxStorage });
+      if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
+      else if (tags.length > 0) process.stderr.write(`naming to ${tags.join(', ')}\n`);
+    } finally {
+      await inUse.release();
     }
-    if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
-    else if (tags.length > 0) process.stderr.write(`naming to ${tags.join(', ')}\n`);
   }
 }
 
