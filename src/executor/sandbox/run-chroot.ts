@@ -184,7 +184,8 @@ export async function runChroot(o: ChrootRunOptions): Promise<number> {
     env,
     o,
   );
-  if (!setupLog.includes(READY)) {
+  // Killed before the command started (an abort during setup): that is the abort, not a broken sandbox.
+  if (!setupLog.includes(READY) && !o.signal?.aborted) {
     const log = setupLog.trim();
     throw new BuildError(
       `the chroot sandbox could not be set up${log ? `: ${log}` : ` (exit code ${code})`}`,

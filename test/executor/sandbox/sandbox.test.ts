@@ -118,6 +118,10 @@ describe.each<RuntimeChoice>(['runc', 'chroot'])('runInSandbox (%s)', (choice) =
       const r = await h.run({ sh: 'sleep 60 & sleep 60', signal: abort.signal });
       expect(r.exitCode).toBe(137);
       expect(Date.now() - started).toBeLessThan(15_000);
+      // Aborted before it could even start: the same answer, not a sandbox error.
+      const early = new AbortController();
+      early.abort();
+      expect((await h.run({ sh: 'sleep 60', signal: early.signal })).exitCode).toBe(137);
     });
   });
 
