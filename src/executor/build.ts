@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { BlobStore } from '../cache/blob-store';
 import { loadBuildHistory, saveBuildHistory, type HistoryStep } from '../cache/build-history';
 import { canonicalJson } from '../cache/canonical-json';
@@ -463,6 +464,7 @@ class Build {
     layers: readonly LayerRecord[],
     ref: StepRef,
   ): Promise<LayerRecord | null> {
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
     const location = this.location(step.line, step.endLine);
     const { result } = await this.locate(location, () =>
       runStep(
@@ -476,8 +478,9 @@ class Build {
           secrets: this.opts.secrets,
           network: this.opts.network,
           isolation: this.opts.isolation,
-          onOutput: (chunk) =>
-            this.opts.events({ type: 'step-output', step: ref, text: chunk.toString('utf8') }),
+          // A decoder per stream, so a UTF-8 character split across two chunks comes out whole.
+          onOutput: (chunk, stream) =>
+            this.opts.events({ type: 'step-output', step: ref, text: decoders[stream].write(chunk) }),
           onWarning: (message) => this.opts.events({ type: 'warning', message }),
           location,
         },
