@@ -26,6 +26,7 @@ import { writeDockerArchive } from '../image/docker-archive';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
 import { pullImage } from '../image/registry/pull';
 import { pushDescriptor } from '../image/registry/push';
+import { importLayoutImage, parseLayoutRef } from '../image/import/layout-dir';
 
 export interface BuildImageStore {
   /** `myapp` → `docker.io/library/myapp:latest`; a UserError for an invalid name. */
@@ -35,6 +36,11 @@ export interface BuildImageStore {
 }
 
 export interface ImageSourceOptions {
+  /**
+   * `--build-context NAME=docker-image://REF | oci-layout://DIR[:TAG|@DIGEST]`: a FROM (or COPY --from) naming NAME
+   * takes that image instead; keys are NAME normalised as the planner normalises image references.
+   */
+  namedContexts?: ReadonlyMap<string, string>;
   /** `--pull`: ask the registry about every base image, even one in the local store. */
   pull?: boolean;
   clientOptions?: RegistryClientOptions;
@@ -65,6 +71,13 @@ export async function openImageStore(
       }
     },
     async resolve(ref: string, platform: Platform): Promise<ResolvedImage | undefined> {
+      const named = options.namedContexts?.get(ref);
+      if (named?.startsWith('oci-layout://')) {
+        const desc = await importLayoutImage(blobs, parseLayoutRef(named.slice('oci-layout://'.length)));
+        return loadImage(blobs, desc, platform);
+      }
+      if (named?.startsWith('docker-image://'))
+        ref = normalizeReference(named.slice('docker-image://'.length));
       const record = options.pull ? undefined : await images.resolve(ref);
       if (record) {
         const local = await loadImage(blobs, record.target, platform);
@@ -157,4 +170,27 @@ async function writeAtomically(dest: string, write: (tmp: string) => Promise<voi
     await fsp.rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** `--build-context NAME=VALUE` values, keyed by NAME normalised as an image reference. */
+export function parseNamedContexts(values: readonly string[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new UserError(`invalid --build-context "${v}": expected NAME=VALUE`);
+    const value = v.slice(eq + 1);
+    if (!value.startsWith('docker-image://') && !value.startsWith('oci-layout://')) {
+      throw new UserError(
+        `invalid --build-context "${v}": supported sources are docker-image://REF and oci-layout://DIR[:TAG|@DIGEST]`,
+      );
+    }
+    let key: string;
+    try {
+      key = normalizeReference(v.slice(0, eq));
+    } catch {
+      throw new UserError(`invalid --build-context "${v}": "${v.slice(0, eq)}" is not a valid name`);
+    }
+    out.set(key, value);
+  }
+  return out;
 }

@@ -17,7 +17,7 @@ import { plainProgress } from '../../report/plain-progress';
 import { ttyProgress } from '../../report/tty-progress';
 import { BaseCommand } from '../base-command';
 import { parseKeyValues, parseOutput, readSecrets, sourceDateEpoch, storeRoot } from '../build-options';
-import { openImageStore, writeOutputs } from '../image-io';
+import { openImageStore, parseNamedContexts, writeOutputs } from '../image-io';
 
 export default class Build extends BaseCommand {
   static override summary = 'Build an image from a Dockerfile (the default command).';
@@ -97,6 +97,12 @@ export default class Build extends BaseCommand {
       default: 'auto',
       description: 'how RUN is isolated: an OCI runtime (runc/crun), namespaces + chroot, or auto',
     }),
+    'build-context': Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description:
+        'a named image for FROM/COPY --from: NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG|@DIGEST]',
+    }),
     pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
     push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
     'insecure-registry': Flags.string({
@@ -121,6 +127,7 @@ export default class Build extends BaseCommand {
     const root = storeRoot(flags.root);
     const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
     const store = await openImageStore(root, {
+      namedContexts: parseNamedContexts(flags['build-context']),
       pull: flags.pull,
       clientOptions,
       onPull: (ref, n) => {
