@@ -148,7 +148,13 @@ describe('registry faults', () => {
 
   it('an upload dropped half way is retried from the start and lands intact', async () => {
     await pullImage(root, `${registry.host}/busybox:latest`, AMD64, { client: client() });
-    proxy.rule = once((method, url) => method === 'PUT' && url.includes('/blobs/uploads/'), 'drop-upload');
+    // Only the layer's upload (its digest is in the PUT's query): the small config blob is uploaded at the same
+    // time and a "half way" drop of a few hundred bytes would race with its completion.
+    const layerHex = layer.digest.slice('sha256:'.length);
+    proxy.rule = once(
+      (method, url) => method === 'PUT' && url.includes('/blobs/uploads/') && url.includes(layerHex),
+      'drop-upload',
+    );
     // Pushing to a new repository through the proxy: the layer must be uploaded (no mount source on "proxy").
     const result = await pushImage(
       root,
