@@ -10,7 +10,7 @@
 # (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman zstd tar attr bzip2 xz-utils)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -59,7 +59,7 @@ if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$(printf '%s' "$content")" ]; then
   echo "setup-test-tools: wrote $conf"
 fi
 
-for tool in skopeo umoci podman runc zstd tar; do
+for tool in skopeo umoci podman buildah runc zstd tar; do
   command -v "$tool" >/dev/null || { echo "setup-test-tools: $tool still missing" >&2; exit 1; }
 done
 echo "setup-test-tools: ok"

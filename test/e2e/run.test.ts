@@ -30,7 +30,7 @@ const outcomes = (stderr: string): string[] =>
   stderr
     .split('\n')
     // Step result lines only: a RUN's output lines (`[4/6] RUN … | text`) carry no outcome.
-    .filter((l) => /^\[\d+\/\d+\] .*(  CACHED|\(miss: .*\))$/.test(l))
+    .filter((l) => /^\[\d+\/\d+\] .*( {2}CACHED|\(miss: .*\))$/.test(l))
     .map((l) => (l.endsWith('CACHED') ? 'hit' : 'miss'));
 
 test('the classic example with a real RUN: hits, targeted misses, and an image podman runs', async () => {
