@@ -4,6 +4,8 @@
  */
 import { createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
@@ -27,6 +29,8 @@ import { RegistryClient, type RegistryClientOptions } from '../image/registry/cl
 import { pullImage } from '../image/registry/pull';
 import { pushDescriptor } from '../image/registry/push';
 import { importLayoutImage, parseLayoutRef } from '../image/import/layout-dir';
+
+const execFileAsync = promisify(execFile);
 
 export interface BuildImageStore {
   /** `myapp` → `docker.io/library/myapp:latest`; a UserError for an invalid name. */
@@ -155,7 +159,8 @@ export async function writeOutputs(
     } else {
       const rootfs = await materializeRootfs(root, blobs, image.layers, 'image');
       await fsp.mkdir(dest, { recursive: true });
-      await fsp.cp(rootfs.root, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+      // cp -a keeps links, owners, modes and times exactly; Node's fs.cp chokes on absolute symlink targets.
+      await execFileAsync('cp', ['-a', '--', `${rootfs.root}/.`, `${dest}/`]);
     }
   }
 }

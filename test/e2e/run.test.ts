@@ -149,3 +149,44 @@ test('what RUN changes shows up exactly as in the image buildah builds', async (
   expect(ourTree.length).toBeGreaterThan(5);
   expect(ourTree).toEqual(await describeTree(path.join(b), 'data'));
 });
+
+/** Every blob of a store, decompressed when it is gzip or zstd, concatenated: what an attacker reading it sees. */
+async function storeBytes(root: string): Promise<Buffer> {
+  const { decompressLayer } = await import('../../src/layers/compress');
+  const { createReadStream } = await import('node:fs');
+  const dir = path.join(root, 'blobs', 'sha256');
+  const parts: Buffer[] = [];
+  for (const name of await fsp.readdir(dir)) {
+    for await (const chunk of decompressLayer(createReadStream(path.join(dir, name))))
+      parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+test('a cache mount carries over between builds and stays out of layers; a secret is in no blob', async () => {
+  const ctx = await temps.make('mounts');
+  const root = path.join(await temps.make('store'), 'store');
+  const secretFile = path.join(await temps.make('secret'), 'token');
+  await fsp.writeFile(secretFile, 'TOPSECRET-9f8e7d\n');
+  await writeTree(ctx, {
+    Dockerfile: [
+      `FROM ${registry.host}/busybox:latest`,
+      'ARG ROUND=1',
+      // Counts the runs that saw the cache: 1 on a cold cache, 2 when the first run's file is still there.
+      "RUN --mount=type=cache,target=/cache sh -c 'echo $ROUND >> /cache/runs; wc -l < /cache/runs > /seen'",
+      // The secret's value must not be in the Dockerfile either (history would hold it): check its length.
+      'RUN --mount=type=secret,id=token,required=true sh -c \'[ "$(wc -c < /run/secrets/token)" -eq 17 ] && echo ok > /secret-was-readable\'',
+      '',
+    ].join('\n'),
+  });
+  const args = ['--progress', 'plain', '--root', root, '--secret', `id=token,src=${secretFile}`, ctx];
+  await tsbuildOk(['-t', 'mounts:1', '--build-arg', 'ROUND=1', ...args]);
+  const out = path.join(await temps.make('out'), 'rootfs');
+  await tsbuildOk(['-t', 'mounts:2', '--build-arg', 'ROUND=2', '-o', `type=local,dest=${out}`, ...args]);
+  // The second build's RUN saw the first one's cache file; the cache itself is not in the image.
+  expect((await fsp.readFile(path.join(out, 'seen'), 'utf8')).trim()).toBe('2');
+  await expect(fsp.access(path.join(out, 'cache', 'runs'))).rejects.toThrow();
+  expect(await fsp.readFile(path.join(out, 'secret-was-readable'), 'utf8')).toBe('ok\n');
+  const bytes = await storeBytes(root);
+  expect(bytes.includes(Buffer.from('TOPSECRET-9f8e7d'))).toBe(false);
+});
