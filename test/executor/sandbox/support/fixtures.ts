@@ -121,6 +121,7 @@ export function mountsUnder(...dirs: string[]): string[] {
 /** Host paths a sandbox leak would show up under (other test suites on this machine mount elsewhere). */
 const WATCHED_EXACT = ['/', '/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/tmp'];
 const WATCHED_TREES = ['/etc', '/root', '/home', '/usr', '/bin', '/sbin', '/lib', '/var', '/run/secrets'];
+const FOREIGN_TREES = ['/var/lib/containers', '/run/containers', '/var/lib/docker'];
 
 /**
  * What a sandboxed command must not change on the host: the mount table (at the system paths and under
@@ -135,12 +136,18 @@ export function hostState(dirs: readonly string[] = []): HostState {
     }
   };
   const under = (m: string, d: string): boolean => m === d || m.startsWith(`${d}/`);
+  // Other test files run podman and buildah at the same time, and their storage mounts come and go under
+  // /var/lib/containers and /run/containers: those are theirs, not something a sandboxed command did.
+  const foreign = (m: string): boolean => FOREIGN_TREES.some((d) => under(m, d));
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
     .filter(
       (m) =>
-        WATCHED_EXACT.includes(m) || WATCHED_TREES.some((d) => under(m, d)) || dirs.some((d) => under(m, d)),
+        !foreign(m) &&
+        (WATCHED_EXACT.includes(m) ||
+          WATCHED_TREES.some((d) => under(m, d)) ||
+          dirs.some((d) => under(m, d))),
     )
     .sort()
     .join('\n');
