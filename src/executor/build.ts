@@ -391,7 +391,7 @@ class Build {
         layer =
           step.kind === 'run'
             ? await this.runCommand(plan, step, state.layers, stepRef)
-            : entries && entries.length > 0
+            : entries && (entries.length > 0 || (step.kind === 'workdir' && step.resolved !== '/'))
               ? await writeLayer(
                   this.blobs,
                   entries.map(toTarEntry),

@@ -1,6 +1,7 @@
 /**
  * WORKDIR creates its directory (and missing parents) as BuildKit's `Mkdir(wd, 0755, WithParents)` does, owned by
- * the current USER. Nothing to add when the directory already exists, or for `/`.
+ * the current USER. When the directory already exists there is nothing to add, but BuildKit still commits the
+ * (empty) layer for any WORKDIR but `/`, and so does the executor: same layers, same history.
  */
 import type { CopyEntry } from './copy/plan-copy';
 import type { StageFs } from './stage-fs';

@@ -320,3 +320,13 @@ async function layerEntries(root: string, digest: string): Promise<{ path: strin
 async function layerPaths(root: string, digest: string): Promise<string[]> {
   return (await layerEntries(root, digest)).map((e) => e.path);
 }
+
+describe('WORKDIR', () => {
+  test('an existing directory still gets an (empty) layer, as BuildKit commits one; / gets none', async () => {
+    const ctx = await tempDir('ctx');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nWORKDIR /app\nWORKDIR /app\nWORKDIR /\n' });
+    const run = await runBuild(ctx, await tempDir('store'));
+    expect(run.image.layers).toHaveLength(2);
+    expect((run.image.config.history ?? []).map((h) => h.empty_layer ?? false)).toEqual([false, false, true]);
+  });
+});
