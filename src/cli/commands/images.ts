@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BlobStore } from '../../cache/blob-store';
+import { formatSize } from '../../cache/units';
 import { ImageStore } from '../../image/image-store';
 import { familiarName, parseDockerReference } from '../../image/reference';
 import { BaseCommand } from '../base-command';
@@ -29,7 +30,7 @@ export default class Images extends BaseCommand {
       const name = familiarName({ ...ref, tag: undefined, digest: undefined });
       const digest = flags.digests ? r.target.digest : r.target.digest.slice(7, 19);
       const size = (await blobs.has(r.target.digest)) ? await imageSize(blobs, r.target.digest) : 0;
-      rows.push([name, ref.tag ?? '<none>', digest, humanSize(size)]);
+      rows.push([name, ref.tag ?? '<none>', digest, formatSize(size)]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     for (const row of rows)
@@ -53,15 +54,4 @@ async function imageSize(blobs: BlobStore, manifestDigest: `sha256:${string}`): 
   } catch {
     return 0;
   }
-}
-
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return `${u === 0 ? n : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)}${units[u]}`;
 }
