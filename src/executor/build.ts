@@ -474,7 +474,7 @@ class Build {
           layers,
           step,
           contextDir: this.opts.contextDir,
-          sourceDir: async (from) => (await this.mountSource(plan, from)).root,
+          sourceDir: async (from) => (await this.sourceRootfs(plan, from, 'RUN --mount from')).root,
           secrets: this.opts.secrets,
           network: this.opts.network,
           isolation: this.opts.isolation,
@@ -507,14 +507,27 @@ class Build {
   private async sourceKey(plan: BuildPlan, from: StageRef): Promise<string> {
     if (from.kind === 'stage') return (await this.stage(plan, from.index)).key;
     if (from.kind === 'image') {
-      const image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      const image = await this.sourceImage(plan, from);
       return image?.manifestDigest ?? `missing:${from.normalized}`;
     }
     return 'scratch';
   }
 
-  /** A stage's or image's root filesystem on disk, for `RUN --mount from=`. */
-  private async mountSource(plan: BuildPlan, from: StageRef): Promise<CopySourceFs> {
+  /** An image named by `COPY --from` / `RUN --mount from=`, resolved once per build (as FROM images are). */
+  private async sourceImage(
+    plan: BuildPlan,
+    from: Extract<StageRef, { kind: 'image' }>,
+  ): Promise<ResolvedImage | undefined> {
+    let image = this.images.get(from.normalized);
+    if (!image) {
+      image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      if (image) this.images.set(from.normalized, image);
+    }
+    return image;
+  }
+
+  /** The root filesystem on disk of what `COPY --from` or `RUN --mount from=` (`flag`, for messages) names. */
+  private async sourceRootfs(plan: BuildPlan, from: StageRef, flag: string): Promise<CopySourceFs> {
     if (from.kind === 'stage') {
       const source = await this.stage(plan, from.index);
       return materializeRootfs(
@@ -525,8 +538,8 @@ class Build {
       );
     }
     if (from.kind === 'image') {
-      const image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
-      if (!image) throw new BuildError(`--mount from=${from.ref}: image not found`);
+      const image = await this.sourceImage(plan, from);
+      if (!image) throw new BuildError(`${flag}=${from.ref}: image not found`);
       return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${from.ref}`);
     }
     return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
@@ -567,26 +580,10 @@ class Build {
     step: Extract<Step, { kind: 'copy' | 'add' }>,
   ): Promise<CopySourceFs> {
     if (!step.from) return this.contextSource();
-    if (step.from.kind === 'stage') {
-      const source = await this.stage(plan, step.from.index);
-      return materializeRootfs(
-        this.opts.root,
-        this.blobs,
-        source.layers,
-        `stage ${plan.stages[step.from.index].displayName}`,
-      );
-    }
-    if (step.from.kind === 'image') {
-      const image = await this.opts.resolveImage(step.from.normalized, plan.targetPlatform);
-      if (!image) {
-        throw new BuildError(
-          `COPY --from=${step.from.ref}: image not found in the local store`,
-          this.location(step.line, step.endLine),
-        );
-      }
-      return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${step.from.ref}`);
-    }
-    return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
+    const from = step.from;
+    return this.locate(this.location(step.line, step.endLine), () =>
+      this.sourceRootfs(plan, from, 'COPY --from'),
+    );
   }
 
   private contextSource(): Promise<CopySourceFs> {
