@@ -2,11 +2,11 @@
  * What the build command needs from the image room: the local store as a source of base images and a place to
  * tag the result, and the `--output` exporters.
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { pipeline } from 'node:stream/promises';
+import { atomicWriteStream } from '../cache/atomic';
 import { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
@@ -149,8 +149,7 @@ export async function writeOutputs(
     const dest = out.type === 'registry' ? '' : path.resolve(out.dest);
     if (out.type === 'oci') {
       const layout = { manifest, refName: tag, ...(name ? { imageName: name } : {}) };
-      if (out.tar)
-        await writeAtomically(dest, (tmp) => pipeline(ociLayoutTar(blobs, [layout]), createWriteStream(tmp)));
+      if (out.tar) await atomicWriteStream(dest, ociLayoutTar(blobs, [layout]));
       else await writeOciLayout(blobs, dest, [layout]);
     } else if (out.type === 'registry') {
       await pushDescriptor(root, manifest, out.name, { clientOptions });
@@ -162,18 +161,6 @@ export async function writeOutputs(
       // cp -a keeps links, owners, modes and times exactly; Node's fs.cp chokes on absolute symlink targets.
       await execFileAsync('cp', ['-a', '--', `${rootfs.root}/.`, `${dest}/`]);
     }
-  }
-}
-
-async function writeAtomically(dest: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  try {
-    await write(tmp);
-    await fsp.rename(tmp, dest);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
   }
 }
 

@@ -6,14 +6,10 @@ import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';
 import type { LayerRecord } from '../cache/key-index';
 import { createLayerTar, type LayerEntry } from '../layers/tar-writer';
+import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 
 export type Compression = 'gzip' | 'zstd';
-
-export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
-  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-};
 
 export function toTarEntry(e: CopyEntry): LayerEntry {
   const meta = { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
@@ -45,6 +41,6 @@ export async function writeLayer(
     digest: stored.digest,
     diffId: stored.diffId,
     size: stored.size,
-    mediaType: LAYER_MEDIA_TYPES[compression],
+    mediaType: layerMediaType(compression),
   };
 }
