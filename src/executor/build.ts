@@ -11,7 +11,9 @@ import { loadBuildHistory, saveBuildHistory, type HistoryStep } from '../cache/b
 import { canonicalJson } from '../cache/canonical-json';
 import { sha256Digest, type Digest } from '../cache/digest';
 import type { InUseMarker } from '../cache/in-use';
-import { KeyIndex, type LayerRecord } from '../cache/key-index';
+import { KeyIndex, type CacheRecord, type LayerRecord } from '../cache/key-index';
+import { INLINE_CACHE_ANNOTATION, serializeCacheConfig } from '../cache/transfer/format';
+import type { LoadedCache } from '../cache/transfer/types';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
 import { parseDockerfile } from '../parser';
@@ -32,6 +34,8 @@ import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs'
 import { materializeRootfs } from './rootfs';
 import { workdirEntries } from './workdir';
 import { resolveOwner } from './owner';
+import { CacheImports, type ImportStats } from './cache-import';
+import { collectCacheConfig, type BuildCacheView } from './cache-export';
 
 /** An image the build can start from (from the local store). */
 export interface ResolvedImage {
@@ -65,6 +69,10 @@ export interface BuildOptions {
   isolation?: Isolation;
   /** This build's in-use marker: what it reads and writes is kept from a concurrent prune. */
   inUse?: InUseMarker;
+  /** `--cache-from` caches, read: their records hit like local ones, their blobs are fetched when needed. */
+  cacheFrom?: readonly LoadedCache[];
+  /** `--cache-to type=inline`: the final image's step records go into its manifest. */
+  inlineCache?: boolean;
 }
 
 export interface BuiltImage {
@@ -78,6 +86,10 @@ export interface BuiltImage {
   steps: number;
   hits: number;
   durationMs: number;
+  /** What `--cache-to` exports from this build. */
+  cache: BuildCacheView;
+  /** What the `--cache-from` caches gave. */
+  imported: ImportStats;
 }
 
 interface StageResult {
@@ -104,10 +116,16 @@ class Build {
   private steps = 0;
   private hits = 0;
   private lines: string[] = [];
+  private readonly imports: CacheImports;
+  private readonly cacheMountIds: string[] = [];
+  private finalStages: number[] = [];
 
   constructor(private readonly opts: BuildOptions) {
     this.blobs = new BlobStore(opts.root);
     this.index = new KeyIndex(opts.root);
+    this.imports = new CacheImports(opts.root, this.blobs, opts.cacheFrom ?? [], async (digests) => {
+      await opts.inUse?.add(digests);
+    });
     const epoch = opts.sourceDateEpoch;
     this.created = new Date(epoch !== undefined ? epoch * 1000 : this.started)
       .toISOString()
@@ -134,7 +152,9 @@ class Build {
     const target = await this.stage(plan, plan.target);
     await Promise.all(plan.needed.map((i) => this.stage(plan, i)));
 
+    this.finalStages = finalStageChain(plan);
     const image = await this.writeImage(target);
+    await this.keepImportedRecords();
     await saveBuildHistory(this.opts.root, {
       version: 1,
       dockerfile: this.opts.dockerfilePath,
@@ -259,8 +279,7 @@ class Build {
         layers,
         fs: lazy(async () => {
           let fs = StageFs.empty();
-          for (const l of layers)
-            fs = fs.withLayer(await layerListing(this.opts.root, this.blobs, l.digest, l.diffId));
+          for (const l of layers) fs = fs.withLayer(await this.listing(l));
           return fs;
         }),
       };
@@ -284,12 +303,10 @@ class Build {
     const fromPosition = `${stage.index}/1`;
     const fromInputs: StepInputs = { parent: state.key, op: { instruction: 'FROM', kind: 'from' } };
     const fromKey = stepKey(fromInputs);
-    const fromRecord = this.opts.noCache ? undefined : await this.index.get(fromKey);
+    const fromRecord = await this.lookup(fromKey);
     const previousFrom = this.previous.get(fromPosition);
     this.historySteps.push({ position: fromPosition, key: fromKey, inputs: fromInputs as never });
-    if (fromRecord) {
-      await this.index.touch(fromRecord);
-    } else {
+    if (!fromRecord) {
       const now = new Date().toISOString();
       await this.index.put({
         version: 1,
@@ -334,28 +351,33 @@ class Build {
       let files: FileInput[] | undefined;
       let entries: CopyEntry[] | undefined;
       let temporary: string[] = [];
-      if (step.kind === 'copy' || step.kind === 'add') {
-        const source = await this.copySource(plan, step);
-        const owner = step.chown
-          ? await resolveOwner(step.chown, state, this.opts.root, this.blobs)
+      const copyStep = step.kind === 'copy' || step.kind === 'add' ? step : undefined;
+      const stageState = state;
+      const planCopyStep = async (copy: Extract<Step, { kind: 'copy' | 'add' }>): Promise<FileInput[]> => {
+        const source = await this.copySource(plan, copy);
+        if (copy.chown && !NUMERIC_OWNER.test(copy.chown)) await this.imports.ensureLayers(stageState.layers);
+        const owner = copy.chown
+          ? await resolveOwner(copy.chown, stageState, this.opts.root, this.blobs)
           : undefined;
-        const planned = await planCopy(step, source, await state.fs(), {
+        const planned = await planCopy(copy, source, await stageState.fs(), {
           owner,
           dirTime: Math.floor(this.started / 1000),
           epoch: this.opts.sourceDateEpoch,
           tmpDir: path.join(this.opts.root, 'tmp'),
-          location: this.location(step.line, step.endLine),
+          location: this.location(copy.line, copy.endLine),
         });
         entries = planned.entries;
         temporary = planned.temporary;
-        if (step.from) {
-          inputs.op.fromKey = await this.sourceKey(plan, step.from);
-        } else {
-          files = planned.inputs;
-          const listing = canonicalJson(files);
-          inputs.filesDigest = sha256Digest(listing);
-          await this.blobs.put(listing);
-        }
+        return planned.inputs;
+      };
+      if (copyStep?.from) {
+        // The source's key stands for its content: a hit needs neither the source stage's files nor a plan.
+        inputs.op.fromKey = await this.sourceKey(plan, copyStep.from);
+      } else if (copyStep) {
+        files = await planCopyStep(copyStep);
+        const listing = canonicalJson(files);
+        inputs.filesDigest = sha256Digest(listing);
+        await this.blobs.put(listing);
       } else if (step.kind === 'workdir') {
         const owner = step.context.user
           ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs)
@@ -369,25 +391,19 @@ class Build {
       }
 
       const key = stepKey(inputs);
-      let record = this.opts.noCache ? undefined : await this.index.get(key);
-      if (record?.layer) {
-        // Protect what the hit uses from a concurrent prune before checking it is still there.
-        await this.opts.inUse?.add([
-          key,
-          record.layer.digest,
-          record.layer.diffId,
-          inputs.filesDigest ?? key,
-        ]);
-        if (!(await this.blobs.has(record.layer.digest))) record = undefined;
+      if (inputs.filesDigest) await this.opts.inUse?.add([inputs.filesDigest]);
+      if (step.kind === 'run') {
+        for (const m of step.mounts) if (m.type === 'cache') this.cacheMountIds.push(m.id);
       }
+      const record = await this.lookup(key);
       let layer: LayerRecord | null;
       let reason: string | undefined;
       let createdAt: string;
       if (record) {
         layer = record.layer;
         createdAt = record.createdAt;
-        await this.index.touch(record);
       } else {
+        if (copyStep?.from) await planCopyStep(copyStep);
         layer =
           step.kind === 'run'
             ? await this.runCommand(plan, step, state.layers, stepRef)
@@ -441,8 +457,7 @@ class Build {
         }));
         const stored = layer;
         // A RUN's change is only known from its layer: read its listing (once, cached) when the view is needed.
-        const addedEntries = async (): Promise<FsEntry[]> =>
-          added ?? layerListing(this.opts.root, this.blobs, stored.digest, stored.diffId);
+        const addedEntries = async (): Promise<FsEntry[]> => added ?? this.listing(stored);
         state = {
           ...state,
           layers: [...state.layers, layer],
@@ -464,6 +479,7 @@ class Build {
     layers: readonly LayerRecord[],
     ref: StepRef,
   ): Promise<LayerRecord | null> {
+    await this.imports.ensureLayers(layers);
     const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
     const location = this.location(step.line, step.endLine);
     const { result } = await this.locate(location, () =>
@@ -530,6 +546,7 @@ class Build {
   private async sourceRootfs(plan: BuildPlan, from: StageRef, flag: string): Promise<CopySourceFs> {
     if (from.kind === 'stage') {
       const source = await this.stage(plan, from.index);
+      await this.imports.ensureLayers(source.layers);
       return materializeRootfs(
         this.opts.root,
         this.blobs,
@@ -540,9 +557,47 @@ class Build {
     if (from.kind === 'image') {
       const image = await this.sourceImage(plan, from);
       if (!image) throw new BuildError(`${flag}=${from.ref}: image not found`);
+      await this.imports.ensureLayers(image.layers);
       return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${from.ref}`);
     }
     return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
+  }
+
+  /**
+   * A usable record for `key`: a local one whose layer is still here, else one from a `--cache-from` cache (its layer
+   * is fetched later, and only if something needs it).
+   */
+  private async lookup(key: Digest): Promise<CacheRecord | undefined> {
+    if (this.opts.noCache) return undefined;
+    const local = await this.index.get(key);
+    if (local?.layer) {
+      // Protect what the hit uses from a concurrent prune before checking it is still there.
+      await this.opts.inUse?.add([key, local.layer.digest, local.layer.diffId]);
+    }
+    if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) {
+      await this.index.touch(local);
+      return local;
+    }
+    const imported = await this.imports.hit(key);
+    if (!imported) return undefined;
+    if (imported.layer) await this.opts.inUse?.add([key, imported.layer.digest, imported.layer.diffId]);
+    return toLocalRecord(imported);
+  }
+
+  /** Imported records this build hit become local ones once their layer is here (else they stay remote). */
+  private async keepImportedRecords(): Promise<void> {
+    for (const r of this.imports.usedRecords()) {
+      if (r.layer && !(await this.blobs.has(r.layer.digest))) continue;
+      const local = await this.index.get(r.key);
+      if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) continue;
+      await this.index.put(toLocalRecord(r));
+    }
+  }
+
+  /** What a layer holds: from its cached or imported listing, else read from the (fetched) layer. */
+  private async listing(layer: LayerRecord): Promise<FsEntry[]> {
+    if (!(await this.imports.provideListing(layer))) await this.imports.ensureBlob(layer.digest);
+    return layerListing(this.opts.root, this.blobs, layer.digest, layer.diffId);
   }
 
   private report(
@@ -600,6 +655,16 @@ class Build {
   }
 
   private async writeImage(target: StageResult): Promise<BuiltImage> {
+    await this.imports.ensureLayers(target.layers);
+    const cache: BuildCacheView = {
+      steps: this.historySteps.map((s) => ({
+        key: s.key as Digest,
+        stage: Number(s.position.split('/')[0]),
+      })),
+      finalStages: this.finalStages,
+      cacheMountIds: this.cacheMountIds,
+      imports: this.imports,
+    };
     const config = target.config;
     const times = (config.history ?? []).map((h) => h.created ?? '').filter((t) => t !== '');
     config.created =
@@ -609,10 +674,14 @@ class Build {
     if (this.opts.labels.size > 0) {
       config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.opts.labels) };
     }
+    const annotations = this.opts.inlineCache
+      ? await this.inlineCacheAnnotations(cache, new Set(target.layers.map((l) => l.digest)))
+      : undefined;
     const assembled = await assembleImage(
       this.blobs,
       config,
       target.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      annotations ? { annotations } : {},
     );
     const manifest = parseManifest(await this.blobs.readAll(assembled.manifest.digest));
     return {
@@ -626,8 +695,57 @@ class Build {
       steps: this.steps,
       hits: this.hits,
       durationMs: Date.now() - this.started,
+      cache,
+      imported: this.imports.stats(),
     };
   }
+
+  /** `--cache-to type=inline`: the final image's step records, whose layers are all in the image itself. */
+  private async inlineCacheAnnotations(
+    cache: BuildCacheView,
+    imageLayers: ReadonlySet<Digest>,
+  ): Promise<Record<string, string>> {
+    const config = await collectCacheConfig(this.opts.root, this.blobs, this.index, cache, {
+      mode: 'min',
+      listings: false,
+    });
+    config.records = config.records.filter((r) => !r.layer || imageLayers.has(r.layer.digest));
+    return { [INLINE_CACHE_ANNOTATION]: serializeCacheConfig(config) };
+  }
+}
+
+/** A uid[:gid] `--chown` needs no lookup in the stage's files. */
+const NUMERIC_OWNER = /^\d+(:\d+)?$/;
+
+/** The target stage and the stages it is built FROM, in order: what the final image's layers come from. */
+function finalStageChain(plan: BuildPlan): number[] {
+  const chain: number[] = [];
+  let stage: Stage | undefined = plan.stages[plan.target];
+  while (stage) {
+    chain.push(stage.index);
+    stage = stage.base.kind === 'stage' ? plan.stages[stage.base.index] : undefined;
+  }
+  return chain;
+}
+
+function toLocalRecord(r: {
+  key: Digest;
+  description: string;
+  layer: LayerRecord | null;
+  inputs: CacheRecord['inputs'];
+  durationMs: number;
+  createdAt: string;
+}): CacheRecord {
+  return {
+    version: 1,
+    key: r.key,
+    description: r.description,
+    layer: r.layer,
+    inputs: r.inputs,
+    durationMs: r.durationMs,
+    createdAt: r.createdAt,
+    lastUsedAt: new Date().toISOString(),
+  };
 }
 
 function lazy<T>(fn: () => Promise<T>): () => Promise<T> {

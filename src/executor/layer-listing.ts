@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { atomicWriteFile, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { digestHex, type Digest } from '../cache/digest';
+import { BuildError } from '../errors';
 import { decompressLayer } from '../layers/compress';
 import { readTar, type TarEntryType } from '../layers/tar-reader';
 import type { FsEntry, FsType } from './stage-fs';
@@ -21,13 +22,47 @@ const TYPES: Partial<Record<TarEntryType, FsType>> = {
   fifo: 'fifo',
 };
 
+function listingPath(root: string, diffId: Digest): string {
+  return path.join(root, 'listings', `${digestHex(diffId)}.json`);
+}
+
+/** Whether the listing of a layer is cached (then `layerListing` needs no layer blob). */
+export async function hasListing(root: string, diffId: Digest): Promise<boolean> {
+  try {
+    await fsp.access(listingPath(root, diffId));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Caches a listing that came from elsewhere (an imported cache), checked to be a listing before it is kept. */
+export async function installListing(root: string, diffId: Digest, bytes: Buffer): Promise<void> {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    entries = undefined;
+  }
+  const valid =
+    Array.isArray(entries) &&
+    entries.every(
+      (e: Partial<FsEntry> | null) =>
+        e !== null && typeof e === 'object' && typeof e.path === 'string' && typeof e.type === 'string',
+    );
+  if (!valid) throw new BuildError(`the imported file listing of layer ${diffId} is damaged`);
+  const cachePath = listingPath(root, diffId);
+  await fsp.mkdir(path.dirname(cachePath), { recursive: true });
+  await atomicWriteFile(cachePath, bytes);
+}
+
 export async function layerListing(
   root: string,
   blobs: BlobStore,
   digest: Digest,
   diffId: Digest,
 ): Promise<FsEntry[]> {
-  const cachePath = path.join(root, 'listings', `${digestHex(diffId)}.json`);
+  const cachePath = listingPath(root, diffId);
   try {
     return JSON.parse(await fsp.readFile(cachePath, 'utf8')) as FsEntry[];
   } catch (err) {
@@ -50,4 +85,15 @@ export async function layerListing(
   await fsp.mkdir(path.dirname(cachePath), { recursive: true });
   await atomicWriteFile(cachePath, JSON.stringify(entries));
   return entries;
+}
+
+/** The listing's JSON bytes as cached (computed from the layer first when need be), e.g. to export it. */
+export async function layerListingBytes(
+  root: string,
+  blobs: BlobStore,
+  digest: Digest,
+  diffId: Digest,
+): Promise<Buffer> {
+  if (!(await hasListing(root, diffId))) await layerListing(root, blobs, digest, diffId);
+  return fsp.readFile(listingPath(root, diffId));
 }

@@ -1,0 +1,97 @@
+/**
+ * What `--cache-to` exports from a build: the records of its steps (every built stage's with `mode=max`, only the
+ * final image's stage chain with `mode=min`), each layer's file listing (so an importer can plan a later COPY
+ * without the layer), and on request the RUN cache mounts the build used.
+ */
+import type { BlobStore } from '../cache/blob-store';
+import type { Digest } from '../cache/digest';
+import type { KeyIndex } from '../cache/key-index';
+import type { BlobRef, CacheConfig, ExportedCacheMount, ExportedRecord } from '../cache/transfer/format';
+import type { CacheImports } from './cache-import';
+import { layerListingBytes } from './layer-listing';
+
+/** A finished build as the cache exporter sees it. */
+export interface BuildCacheView {
+  /** Every step's key with the index of the stage it belongs to, in build order. */
+  steps: { key: Digest; stage: number }[];
+  /** The target stage and the stages it is built `FROM`: what the final image is made of. */
+  finalStages: number[];
+  /** Ids of the RUN cache mounts the build's steps declare. */
+  cacheMountIds: string[];
+  imports: CacheImports;
+}
+
+export interface CollectOptions {
+  mode: 'max' | 'min';
+  /** Export layer listings (not for inline caches: an image's layers are all in the image anyway). */
+  listings: boolean;
+  /** Packs a cache mount into the store; absent when cache mounts are not exported. */
+  packCacheMount?: (id: string) => Promise<BlobRef | undefined>;
+}
+
+export async function collectCacheConfig(
+  root: string,
+  blobs: BlobStore,
+  index: KeyIndex,
+  view: BuildCacheView,
+  opts: CollectOptions,
+): Promise<CacheConfig> {
+  const final = new Set(view.finalStages);
+  const keys = [
+    ...new Set(view.steps.filter((s) => opts.mode === 'max' || final.has(s.stage)).map((s) => s.key)),
+  ];
+  const records: ExportedRecord[] = [];
+  for (const key of keys) {
+    const record = await exportedRecord(key, blobs, index, view.imports);
+    if (!record) continue;
+    if (opts.listings && record.layer) {
+      const listing = await listingRef(root, blobs, record.layer.digest, record.layer.diffId, view.imports);
+      if (listing) record.listing = listing;
+    }
+    records.push(record);
+  }
+  const cacheMounts: ExportedCacheMount[] = [];
+  if (opts.packCacheMount) {
+    for (const id of [...new Set(view.cacheMountIds)].sort()) {
+      const archive = (await opts.packCacheMount(id)) ?? view.imports.cacheMount(id)?.archive;
+      if (archive) cacheMounts.push({ id, archive });
+    }
+  }
+  return { version: 1, mode: opts.mode, records, cacheMounts };
+}
+
+/** The record as exported, from the local index or (a hit whose layer stayed remote) the imported cache. */
+async function exportedRecord(
+  key: Digest,
+  blobs: BlobStore,
+  index: KeyIndex,
+  imports: CacheImports,
+): Promise<ExportedRecord | undefined> {
+  const local = await index.get(key);
+  const source = local ?? (await imports.hit(key));
+  if (!source) return undefined;
+  // A layer neither here nor in an imported cache cannot be exported (pruned meanwhile): leave the record out.
+  if (source.layer && !(await blobs.has(source.layer.digest)) && !imports.offers(source.layer.digest)) {
+    return undefined;
+  }
+  return {
+    key: source.key,
+    description: source.description,
+    layer: source.layer,
+    inputs: source.inputs,
+    durationMs: source.durationMs,
+    createdAt: source.createdAt,
+  };
+}
+
+async function listingRef(
+  root: string,
+  blobs: BlobStore,
+  digest: Digest,
+  diffId: Digest,
+  imports: CacheImports,
+): Promise<BlobRef | undefined> {
+  if (!(await blobs.has(digest))) return imports.listingRef(diffId);
+  const stored = await blobs.put(await layerListingBytes(root, blobs, digest, diffId));
+  return { digest: stored.digest, size: stored.size };
+}

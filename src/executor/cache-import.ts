@@ -1,0 +1,169 @@
+/**
+ * What `--cache-from` brought into a build: the imported cache records by key, and where their blobs are. Import
+ * is lazy: a hit on an imported record fetches nothing; a layer is fetched only when the final image or a later step
+ * needs it (a RUN on top of it, a COPY --from it, a user lookup in it), and a later COPY that only needs to know what
+ * a layer holds gets the layer's small file listing instead of the layer.
+ */
+import type { BlobStore } from '../cache/blob-store';
+import type { Digest } from '../cache/digest';
+import type { LayerRecord } from '../cache/key-index';
+import type { BlobRef, ExportedRecord, ExportedCacheMount } from '../cache/transfer/format';
+import { LISTING_MEDIA_TYPE } from '../cache/transfer/format';
+import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
+import { BuildError, TsbuildError } from '../errors';
+import type { Descriptor } from '../image/oci-types';
+import { hasListing, installListing } from './layer-listing';
+
+interface RemoteBlob {
+  desc: Descriptor;
+  source: CacheBlobSource;
+}
+
+export interface ImportStats {
+  /** Records offered by the `--cache-from` caches. */
+  records: number;
+  /** Steps that hit on an imported record. */
+  hits: number;
+  /** Blobs fetched from the caches, and their bytes. */
+  fetched: number;
+  fetchedBytes: number;
+}
+
+export class CacheImports {
+  private readonly records = new Map<Digest, ExportedRecord>();
+  private readonly remote = new Map<Digest, RemoteBlob>();
+  /** Listing blobs by the diff_id of the layer they describe. */
+  private readonly listings = new Map<Digest, RemoteBlob>();
+  private readonly mounts = new Map<string, { archive: BlobRef; source: CacheBlobSource }>();
+  private readonly fetches = new Map<Digest, Promise<void>>();
+  private readonly used = new Map<Digest, ExportedRecord>();
+  private fetched = 0;
+  private fetchedBytes = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly store: BlobStore,
+    caches: readonly LoadedCache[],
+    /** Told before a blob is fetched, so a concurrent prune keeps it. */
+    private readonly protect: (digests: Digest[]) => Promise<void> = async () => undefined,
+  ) {
+    // The first cache that has a key wins, as with several `--cache-from` in docker.
+    for (const { config, source } of caches) {
+      for (const r of config.records) {
+        if (this.records.has(r.key)) continue;
+        this.records.set(r.key, r);
+        if (r.layer && !this.remote.has(r.layer.digest)) {
+          const { mediaType, digest, size } = r.layer;
+          this.remote.set(digest, { desc: { mediaType, digest, size }, source });
+        }
+        if (r.layer && r.listing && !this.listings.has(r.layer.diffId)) {
+          const listing = { desc: { mediaType: LISTING_MEDIA_TYPE, ...r.listing }, source };
+          this.listings.set(r.layer.diffId, listing);
+          if (!this.remote.has(r.listing.digest)) this.remote.set(r.listing.digest, listing);
+        }
+      }
+      for (const m of config.cacheMounts) {
+        if (!this.mounts.has(m.id)) this.mounts.set(m.id, { archive: m.archive, source });
+      }
+    }
+  }
+
+  /** An imported record usable for `key`: its layer is local or can be fetched. */
+  async hit(key: Digest): Promise<ExportedRecord | undefined> {
+    const r = this.records.get(key);
+    if (!r) return undefined;
+    if (r.layer && !this.remote.has(r.layer.digest) && !(await this.store.has(r.layer.digest))) {
+      return undefined;
+    }
+    this.used.set(key, r);
+    return r;
+  }
+
+  /** The imported records this build hit, to be kept in the local index once their layers are local. */
+  usedRecords(): ExportedRecord[] {
+    return [...this.used.values()];
+  }
+
+  /** Whether an imported cache can provide this blob. */
+  offers(digest: Digest): boolean {
+    return this.remote.has(digest);
+  }
+
+  /** Makes the layers local, fetching the imported ones the store lacks. */
+  async ensureLayers(layers: readonly LayerRecord[]): Promise<void> {
+    await Promise.all(layers.map((l) => this.ensureBlob(l.digest)));
+  }
+
+  /** Makes one blob local if an imported cache has it; a no-op for blobs no cache offers. */
+  ensureBlob(digest: Digest): Promise<void> {
+    const remote = this.remote.get(digest);
+    if (!remote) return Promise.resolve();
+    let fetch = this.fetches.get(digest);
+    if (!fetch) {
+      fetch = this.fetch(remote);
+      this.fetches.set(digest, fetch);
+    }
+    return fetch;
+  }
+
+  /**
+   * Installs an imported file listing for a layer that is not local, so the stage's filesystem view can be planned
+   * without the layer. False when there is nothing to install (the caller then needs the layer itself).
+   */
+  async provideListing(layer: LayerRecord): Promise<boolean> {
+    if (await hasListing(this.root, layer.diffId)) return true;
+    if (await this.store.has(layer.digest)) return false;
+    const remote = this.listings.get(layer.diffId);
+    if (!remote) return false;
+    await this.ensureBlob(remote.desc.digest);
+    await installListing(this.root, layer.diffId, await this.store.readAll(remote.desc.digest));
+    return true;
+  }
+
+  /** The imported listing blob of a layer, if a cache offered one (re-exported as is when the layer stays remote). */
+  listingRef(diffId: Digest): BlobRef | undefined {
+    const remote = this.listings.get(diffId);
+    return remote && { digest: remote.desc.digest, size: remote.desc.size };
+  }
+
+  /** The cache mount archive an imported cache holds for `id`, with a fetcher. */
+  cacheMount(id: string): (ExportedCacheMount & { fetch: () => Promise<void> }) | undefined {
+    const m = this.mounts.get(id);
+    if (!m) return undefined;
+    const desc: Descriptor = { mediaType: 'application/octet-stream', ...m.archive };
+    return {
+      id,
+      archive: m.archive,
+      fetch: async () => {
+        await this.protect([m.archive.digest]);
+        await this.fetchFrom({ desc, source: m.source });
+      },
+    };
+  }
+
+  stats(): ImportStats {
+    return {
+      records: this.records.size,
+      hits: this.used.size,
+      fetched: this.fetched,
+      fetchedBytes: this.fetchedBytes,
+    };
+  }
+
+  private async fetch(remote: RemoteBlob): Promise<void> {
+    await this.protect([remote.desc.digest]);
+    await this.fetchFrom(remote);
+  }
+
+  private async fetchFrom(remote: RemoteBlob): Promise<void> {
+    if (await this.store.has(remote.desc.digest)) return;
+    try {
+      await remote.source.fetch(remote.desc, this.store);
+    } catch (err) {
+      const why = err instanceof TsbuildError || err instanceof Error ? err.message : String(err);
+      throw new BuildError(`cannot fetch ${remote.desc.digest} from ${remote.source.label}: ${why}`);
+    }
+    this.fetched++;
+    this.fetchedBytes += remote.desc.size;
+  }
+}
