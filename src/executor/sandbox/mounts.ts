@@ -4,7 +4,7 @@
  * - `bind`: a path inside the build context or a stage's rootfs (resolved inside it, never through a symlink out
  *   of it), read-only unless `rw`; an `rw` bind gets a throwaway overlay (or copy) on top, so the command may
  *   write but the context and the stage stay as they are, and the writes go nowhere (as in BuildKit).
- * - `cache`: a persistent directory (`cache-mounts.ts`).
+ * - `cache`: a persistent directory (`cache-mounts.ts`), filled from an imported cache when it is first made.
  * - `tmpfs`: as is.
  * - `secret`: the value from the build's secrets, as a read-only file and/or an environment variable; never in
  *   the rootfs, so never in a layer. A missing secret fails the step only when `required`.
@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { BuildError } from '../../errors';
 import { mountOverlay, OverlayUnavailableError, type MountedOverlay } from '../../layers/overlay';
 import type { MountSource, RunMount } from '../../planner/types';
-import { acquireCacheDir, type CacheDir } from './cache-mounts';
+import { acquireCacheDir, type CacheDir, type CacheMountRestorer } from './cache-mounts';
 import { resolveInRoot } from './rootfs-path';
 import type { SandboxMount } from './types';
 
@@ -34,6 +34,8 @@ export interface MountSources {
   secrets: ReadonlyMap<string, Buffer>;
   /** A host directory for throwaway layers over `rw` binds; removed by the caller after the run. */
   scratch: string;
+  /** The imported content for a cache id, used only when that cache is first created and has no `from=`. */
+  restoreCacheMount?: CacheMountRestorer;
 }
 
 export interface ResolvedMounts {
@@ -79,6 +81,8 @@ export async function resolveRunMounts(
         }
         case 'cache': {
           const seed = m.from !== undefined ? await sourcePath(src, m.from, m.source) : undefined;
+          // `from=` says what a new cache holds; an imported archive of it would contradict that.
+          const restore = seed === undefined ? src.restoreCacheMount?.(m.id) : undefined;
           const cache = await acquireCacheDir(src.root, {
             id: m.id,
             sharing: m.sharing,
@@ -86,8 +90,10 @@ export async function resolveRunMounts(
             ...(m.uid !== undefined ? { uid: m.uid } : {}),
             ...(m.gid !== undefined ? { gid: m.gid } : {}),
             ...(seed !== undefined ? { seed } : {}),
+            ...(restore !== undefined ? { restore } : {}),
           });
           caches.push(cache);
+          if (cache.warning !== undefined) warnings.push(cache.warning);
           mounts.push({
             type: 'bind',
             source: cache.dir,

@@ -12,6 +12,7 @@ import { prepareRunRootfs, recoverStaleRuns, removeScratch, type RootfsMode } fr
 import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
 import type { LayerEntry } from '../../layers/tar-writer';
 import type { MountSource, RunStep } from '../../planner/types';
+import type { CacheMountRestorer } from './cache-mounts';
 import { resolveRunMounts } from './mounts';
 import type { Isolation } from './runtime';
 import { runInSandbox } from './sandbox';
@@ -28,6 +29,11 @@ export interface RunStepOptions {
   /** The rootfs directory of a stage or image named by `--mount from=`. */
   sourceDir: (from: MountSource) => Promise<string>;
   secrets?: ReadonlyMap<string, Buffer>;
+  /**
+   * For a `--mount=type=cache` id, how to fill that cache from an imported one (`--cache-from` with cache mounts);
+   * asked only for mounts without `from=`, used only when the cache does not exist here yet.
+   */
+  restoreCacheMount?: CacheMountRestorer;
   /** The build's `--network` (default host); a step's own `--network` wins. */
   network?: 'host' | 'none';
   /** Default `auto`. */
@@ -104,6 +110,7 @@ export async function runStep<T>(
       sourceDir: opts.sourceDir,
       secrets: opts.secrets ?? new Map(),
       scratch: path.join(runDir, 'mounts'),
+      ...(opts.restoreCacheMount !== undefined ? { restoreCacheMount: opts.restoreCacheMount } : {}),
     });
     resolved.warnings.forEach(warn);
     // A `#!` heredoc is run from a read-only file BuildKit puts at /dev/pipes/NAME.

@@ -194,3 +194,100 @@ describe('acquireCacheDir sharing', () => {
     await b.release();
   });
 });
+
+describe('acquireCacheDir restore (imported caches)', () => {
+  it('fills a new data dir once, in an empty temp dir renamed into place, before mode and owner are set', async () => {
+    const seen: string[] = [];
+    const restore = jest.fn(async (emptyDir: string) => {
+      seen.push(...(await fsp.readdir(emptyDir)));
+      await fsp.writeFile(path.join(emptyDir, 'restored'), 'r');
+    });
+    const a = await acquireCacheDir(src.root, {
+      id: 'imp',
+      sharing: 'shared',
+      mode: 0o700,
+      uid: 1000,
+      gid: 1000,
+      restore,
+    });
+    expect(restore).toHaveBeenCalledTimes(1);
+    expect(restore.mock.calls[0]?.[0]).not.toBe(a.dir);
+    expect(seen).toEqual([]);
+    expect(a.warning).toBeUndefined();
+    expect(await fsp.readFile(path.join(a.dir, 'restored'), 'utf8')).toBe('r');
+    const st = await fsp.stat(a.dir);
+    expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o700, 1000, 1000]);
+    await a.release();
+
+    const again = jest.fn(async () => undefined);
+    const b = await acquireCacheDir(src.root, { id: 'imp', sharing: 'locked', restore: again });
+    expect(b.dir).toBe(a.dir);
+    expect(again).not.toHaveBeenCalled();
+    await b.release();
+  });
+
+  it('restores only data: never a seeded cache, never a private-N instance', async () => {
+    const restore = jest.fn(async () => undefined);
+    const seeded = await acquireCacheDir(src.root, {
+      id: 'seeded',
+      sharing: 'shared',
+      seed: src.contextDir,
+      restore,
+    });
+    expect(await fsp.readdir(seeded.dir)).toContain('src');
+    await seeded.release();
+
+    const first = await acquireCacheDir(src.root, { id: 'p', sharing: 'private' });
+    const second = await acquireCacheDir(src.root, { id: 'p', sharing: 'private', restore });
+    expect(path.basename(second.dir)).toBe('private-1');
+    expect(restore).not.toHaveBeenCalled();
+    await second.release();
+    await first.release();
+  });
+
+  it('starts the cache empty, with a warning, when the restore fails, and leaves no temp dir behind', async () => {
+    const c = await acquireCacheDir(src.root, {
+      id: 'broken',
+      sharing: 'shared',
+      restore: async (emptyDir) => {
+        await fsp.writeFile(path.join(emptyDir, 'half'), 'h');
+        throw new BuildError('blob is corrupt');
+      },
+    });
+    expect(await fsp.readdir(c.dir)).toEqual([]);
+    expect(c.warning).toMatch(/cache mount broken: .*could not be restored.*blob is corrupt/);
+    expect(await fsp.readdir(path.join(src.root, 'tmp'))).toEqual([]);
+    await c.release();
+  });
+
+  it('resolveRunMounts asks for the restore by cache id (not for from= mounts) and passes its warning on', async () => {
+    const asked: string[] = [];
+    const cache = (id: string, extra: Partial<Extract<RunMount, { type: 'cache' }>> = {}): RunMount => ({
+      type: 'cache',
+      target: `/c/${id}`,
+      id,
+      sharing: 'shared',
+      source: '',
+      readOnly: false,
+      ...extra,
+    });
+    const r = await resolveRunMounts(
+      [cache('ok'), cache('bad'), cache('seeded', { from: { kind: 'stage', index: 0 }, source: 'usr' })],
+      {
+        ...src,
+        restoreCacheMount: (id) => {
+          asked.push(id);
+          if (id === 'ok') return (d) => fsp.writeFile(path.join(d, 'item'), 'restored');
+          return async () => {
+            throw new Error('registry gone');
+          };
+        },
+      },
+    );
+    expect(asked).toEqual(['ok', 'bad']);
+    const [ok] = r.mounts as Array<{ source: string }>;
+    expect(await fsp.readFile(path.join(ok?.source as string, 'item'), 'utf8')).toBe('restored');
+    expect(r.warnings).toEqual([expect.stringMatching(/cache mount bad: .*registry gone/)]);
+    await r.release();
+  });
+});

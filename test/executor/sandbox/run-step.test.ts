@@ -130,6 +130,21 @@ describe.each(['oci', 'chroot'] as const)('runStep (%s)', (isolation) => {
     expect((await run(second as RunStep, { isolation })).lines).toEqual(['file copied 644 0:0 "cached\\n"']);
   });
 
+  it('fills a new cache mount from the imported cache the build hands it', async () => {
+    const id = `imported-${isolation}`;
+    const [step] = runSteps(`RUN --mount=type=cache,id=${id},target=/c cp /c/item /copied`);
+    const asked: string[] = [];
+    const r = await run(step as RunStep, {
+      isolation,
+      restoreCacheMount: (cacheId) => {
+        asked.push(cacheId);
+        return (dir) => fsp.writeFile(path.join(dir, 'item'), 'restored');
+      },
+    });
+    expect(asked).toEqual([id]);
+    expect(r.lines).toEqual(['file copied 644 0:0 "restored"']);
+  });
+
   it('binds the context read-only and gives a secret that ends up in no blob of the store', async () => {
     const secret = `secret-${isolation}-${Date.now()}`;
     const [step] = runSteps(
