@@ -270,18 +270,19 @@ async function reachable(
   roots: readonly Descriptor[],
 ): Promise<Set<string> | undefined> {
   const keep = new Set<string>();
-  const pending = [...roots];
-  for (let desc = pending.pop(); desc !== undefined; desc = pending.pop()) {
+  // What an index (index.json included) lists must be a manifest or index we can walk; what a manifest lists
+  // (config, layers) is a leaf, whatever its media type.
+  const pending = roots.map((desc) => ({ desc, leaf: false }));
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { desc, leaf } = next;
     if (!isDigest(desc.digest)) return undefined;
     const hex = digestHex(desc.digest);
     if (keep.has(hex)) continue;
     keep.add(hex);
+    if (leaf) continue;
     const isManifest = isManifestMediaType(desc.mediaType);
-    if (!isManifest && !isIndexMediaType(desc.mediaType)) {
-      // A root we do not know how to walk (some other artifact kind) may reference anything.
-      if (roots.includes(desc)) return undefined;
-      continue;
-    }
+    // Some other kind of manifest: it may reference anything, so nothing can be called unreachable.
+    if (!isManifest && !isIndexMediaType(desc.mediaType)) return undefined;
     let bytes: Buffer;
     try {
       bytes = await fsp.readFile(blobPath(blobDir, desc.digest, label));
@@ -294,9 +295,9 @@ async function reachable(
     try {
       if (isManifest) {
         const m = parseManifest(bytes);
-        pending.push(m.config, ...m.layers);
+        pending.push(...[m.config, ...m.layers].map((d) => ({ desc: d, leaf: true })));
       } else {
-        pending.push(...parseIndex(bytes).manifests);
+        pending.push(...parseIndex(bytes).manifests.map((d) => ({ desc: d, leaf: false })));
       }
     } catch (err) {
       if (err instanceof TsbuildError) return undefined;

@@ -307,6 +307,35 @@ describe('writeLocalCache / openLocalCache', () => {
     expect(names).not.toContain(digestHex(orphan.digest));
   });
 
+  it('removes nothing while another tag names a kind of manifest it cannot walk', async () => {
+    const dir = await temp('layout');
+    const blobDir = path.join(dir, 'blobs', 'sha256');
+    await fsp.mkdir(blobDir, { recursive: true });
+    const foreign = '{"whatever":"refers to blobs in its own way"}';
+    await fsp.writeFile(path.join(blobDir, digestHex(sha256Digest(foreign))), foreign);
+    await fsp.writeFile(path.join(blobDir, 'e'.repeat(64)), 'maybe needed by the foreign manifest');
+    await fsp.writeFile(
+      path.join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.example.bundle.v1+json',
+            digest: sha256Digest(foreign),
+            size: foreign.length,
+            annotations: { 'org.opencontainers.image.ref.name': 'bundle' },
+          },
+        ],
+      }),
+    );
+    const layer = await putBlob(store, 'cache layer');
+    const noop = async (): Promise<void> => undefined;
+    await writeLocalCache(store, dir, 'cache', cacheOf([record(1, layer)]), noop);
+    const result = await writeLocalCache(store, dir, 'cache', cacheOf([record(2)]), noop);
+    expect(result.removed).toBe(0);
+    expect(await blobNames(dir)).toContain('e'.repeat(64));
+  });
+
   it('leaves the old cache readable when an export fails half way', async () => {
     const a = await putBlob(store, 'v1 layer');
     const dir = await temp('layout');
