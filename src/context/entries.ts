@@ -13,13 +13,31 @@ export interface ContextEntriesOptions {
   matcher?: PatternMatcher | null;
   /** Directory for the stat-keyed digest cache; without it every file is read. */
   cacheDir?: string | null;
-  /** Files hashed at once (default 16). */
+  /** Large files (over 1 MiB) hashed at once (default 4); smaller ones are read one after another. */
   concurrency?: number;
 }
 
+/**
+ * Each entry's modification time (whole seconds since the epoch) as its stat said, kept beside the entry and
+ * never in it: a COPY writes it into the layer, but no cache key may depend on it (DESIGN.md "never mtime").
+ */
+const mtimes = new WeakMap<ContextEntry, number>();
+
+/** The mtime (seconds) of an entry made by `toContextEntry`, or undefined for entries made any other way. */
+export function entryMtime(entry: ContextEntry): number | undefined {
+  return mtimes.get(entry);
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/** Whole seconds of a nanosecond time stamp, rounded down (also before 1970). */
+function floorSeconds(ns: bigint): number {
+  const s = ns / NS_PER_S;
+  return Number(ns < 0n && s * NS_PER_S !== ns ? s - 1n : s);
+}
+
 /** Turn walked entries and their digests into key material. */
-export function toContextEntry(entry: WalkEntry, sha256?: string): ContextEntry {
-  const { stat } = entry;
+export function toContextEntry(entry: WalkEntry, sha256?: string, stat = entry.stat): ContextEntry {
   const out: ContextEntry = {
     path: entry.path,
     type: entry.type,
@@ -31,6 +49,7 @@ export function toContextEntry(entry: WalkEntry, sha256?: string): ContextEntry 
   if (entry.linkTarget !== undefined) out.linkTarget = entry.linkTarget;
   if (entry.type === 'char-device' || entry.type === 'block-device') out.rdev = Number(stat.rdev);
   if (sha256 !== undefined) out.sha256 = sha256;
+  mtimes.set(out, floorSeconds(stat.mtimeNs));
   return out;
 }
 
@@ -47,6 +66,6 @@ export async function contextEntries(
   return walked.map((entry) => {
     const d = digests.get(entry.path);
     // The stat taken while hashing is the one the digest belongs to; prefer it if the file changed since the walk.
-    return toContextEntry(d ? { ...entry, stat: d.stat } : entry, d?.sha256);
+    return d ? toContextEntry(entry, d.sha256, d.stat) : toContextEntry(entry);
   });
 }

@@ -29,10 +29,10 @@ export {
   type IgnoreFile,
   type IgnorePattern,
 } from './dockerignore';
-export { contextEntries, toContextEntry, type ContextEntriesOptions } from './entries';
+export { contextEntries, entryMtime, toContextEntry, type ContextEntriesOptions } from './entries';
 export { hashEntries, hashFile, type FileDigest, type HashOptions, type HashResult } from './hash';
 export { classifyPattern, type CompiledPattern, type MatchType } from './pattern';
 export { PatternMatcher, type MatchInfo, type MatchResult, type PatternSource } from './pattern-matcher';
 export { ContextTree, type TreeNode } from './tree';
 export type { ContextEntry, EntryType, WalkEntry } from './types';
-export { walkContext, type WalkOptions } from './walk';
+export { walkContext } from './walk';

@@ -3,91 +3,99 @@
  * directory's children in byte order, each path decided with its parent's per-pattern results, excluded
  * directories pruned only when no exception could reach inside them, and excluded directories that hold a
  * re-included path listed anyway (just before their first included descendant) so that path has a parent.
+ *
+ * The file system calls are synchronous: on a warm page cache an `lstat` costs a few microseconds, while a
+ * promise round trip through libuv's thread pool costs ten times that, so a 50,000-file context is listed in
+ * a fraction of the time. The walk still yields to the event loop between directories now and then, so
+ * other work of the build (a concurrent stage's output, say) is not held up for long.
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { BuildError, UserError } from '../errors';
 import { compareCodePoints } from './go-path';
-import { createLimiter } from './limit';
 import type { MatchInfo, PatternMatcher } from './pattern-matcher';
 import { entryTypeOf, type WalkEntry } from './types';
 
-export interface WalkOptions {
-  /** How many file system calls may be in flight at once (default 32). */
-  concurrency?: number;
-}
-
-type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+/** Entries listed between two yields to the event loop. */
+const YIELD_EVERY = 4096;
 
 /**
  * List the context: files, directories, symlinks (not followed) and device nodes, relative and `/`-separated,
  * in walk order (parents before children, siblings sorted by code point). Pass `matcher: null` for no
  * `.dockerignore`. The root itself is not listed.
  */
-export async function walkContext(
-  contextDir: string,
-  matcher: PatternMatcher | null,
-  options: WalkOptions = {},
-): Promise<WalkEntry[]> {
+export async function walkContext(contextDir: string, matcher: PatternMatcher | null): Promise<WalkEntry[]> {
   const root = await resolveRoot(contextDir);
-  return listDir(root, '', null, false, matcher, createLimiter(options.concurrency ?? 32));
+  const walk = new Walk(matcher);
+  await walk.dir(root, '', null, false);
+  return walk.out;
 }
 
-/**
- * Everything below one directory that the build sees, in walk order. Subdirectories are walked concurrently
- * and their listings spliced in place. An excluded directory appears exactly when something below it does:
- * that is fsutil's "send the parents of a re-included path" rule.
- */
-async function listDir(
-  absDir: string,
-  relDir: string,
-  parentInfo: MatchInfo | null,
-  dirExcluded: boolean,
-  matcher: PatternMatcher | null,
-  limit: Limit,
-): Promise<WalkEntry[]> {
-  const names = await limit(() => readDir(absDir, relDir, dirExcluded));
-  names.sort(compareCodePoints);
-  const parts = await Promise.all(
-    names.map(async (name): Promise<WalkEntry[]> => {
-      const abs = path.join(absDir, name);
-      const stat = await limit(() => lstatOrNull(abs));
-      if (stat === null) return []; // vanished since readdir: the walk simply does not see it
+class Walk {
+  readonly out: WalkEntry[] = [];
+  private sinceYield = 0;
+
+  constructor(private readonly matcher: PatternMatcher | null) {}
+
+  /**
+   * Append everything below one directory that the build sees, in walk order. An excluded directory appears
+   * exactly when something below it does: that is fsutil's "send the parents of a re-included path" rule.
+   */
+  async dir(
+    absDir: string,
+    relDir: string,
+    parentInfo: MatchInfo | null,
+    dirExcluded: boolean,
+  ): Promise<void> {
+    const names = readDir(absDir, relDir, dirExcluded);
+    names.sort(compareCodePoints);
+    const { matcher, out } = this;
+    for (const name of names) {
+      const abs = `${absDir}/${name}`;
+      const stat = lstatOrNull(abs);
+      if (stat === null) continue; // vanished since readdir: the walk simply does not see it
       const type = entryTypeOf(stat);
-      if (type === null) return [];
+      if (type === null) continue;
       const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const { excluded, info } = matcher
-        ? matcher.matchesUsingParentResults(rel, parentInfo)
-        : { excluded: false, info: null };
-      if (excluded && (type !== 'dir' || (matcher as PatternMatcher).canSkipDir(rel))) return [];
+      let excluded = false;
+      let info: MatchInfo | null = null;
+      if (matcher !== null) {
+        ({ excluded, info } = matcher.matchesUsingParentResults(rel, parentInfo));
+        if (excluded && (type !== 'dir' || matcher.canSkipDir(rel))) continue;
+      }
       const entry: WalkEntry = { path: rel, type, stat };
-      if (type === 'symlink') entry.linkTarget = await limit(() => fs.readlink(abs));
-      if (type !== 'dir') return [entry];
+      if (type === 'symlink') entry.linkTarget = readLink(abs);
+      out.push(entry);
+      if (type !== 'dir') continue;
+      if (++this.sinceYield >= YIELD_EVERY) {
+        this.sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       // An excluded directory is still entered when an exception might re-include something inside it.
-      const below = await listDir(abs, rel, info, excluded, matcher, limit);
-      return excluded && below.length === 0 ? [] : [entry, ...below];
-    }),
-  );
-  return parts.flat();
+      const at = out.length;
+      await this.dir(abs, rel, info, excluded);
+      if (excluded && out.length === at) out.pop();
+    }
+    this.sinceYield += names.length;
+  }
 }
 
 /** The context directory with symlinks resolved (as fsutil does), checked to be a directory. */
 export async function resolveRoot(contextDir: string): Promise<string> {
   let root: string;
   try {
-    root = await fs.realpath(contextDir);
+    root = await fs.promises.realpath(contextDir);
   } catch (e) {
     throw new UserError(`build context ${contextDir} not found: ${(e as Error).message}`);
   }
-  const st = await fs.stat(root);
+  const st = await fs.promises.stat(root);
   if (!st.isDirectory()) throw new UserError(`build context ${contextDir} is not a directory`);
   return root;
 }
 
-async function readDir(absDir: string, relDir: string, excluded: boolean): Promise<string[]> {
-  let raw: Buffer[];
+function readDir(absDir: string, relDir: string, excluded: boolean): string[] {
+  let names: string[];
   try {
-    raw = await fs.readdir(absDir, { encoding: 'buffer' });
+    names = fs.readdirSync(absDir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
@@ -98,7 +106,19 @@ async function readDir(absDir: string, relDir: string, excluded: boolean): Promi
     );
   }
   // Paths are strings from here on; a name that is not UTF-8 would silently become a different (missing) file.
-  return raw.map((b) => {
+  // Decoding turns every invalid sequence into U+FFFD, so only a name holding one needs a look at its bytes.
+  if (names.some((n) => n.includes('\uFFFD'))) checkUtf8(absDir, relDir);
+  return names;
+}
+
+function checkUtf8(absDir: string, relDir: string): void {
+  let raw: Buffer[];
+  try {
+    raw = fs.readdirSync(absDir, { encoding: 'buffer' });
+  } catch {
+    return; // gone since the first read: what that read returned stands
+  }
+  for (const b of raw) {
     const name = b.toString('utf8');
     if (!Buffer.from(name, 'utf8').equals(b)) {
       const where = relDir === '' ? 'the build context' : relDir;
@@ -106,16 +126,23 @@ async function readDir(absDir: string, relDir: string, excluded: boolean): Promi
         `a file name in ${where} is not valid UTF-8 (${JSON.stringify(name)}); rename it or ignore its directory`,
       );
     }
-    return name;
-  });
+  }
 }
 
-async function lstatOrNull(abs: string) {
+function lstatOrNull(abs: string): fs.BigIntStats | null {
   try {
-    return await fs.lstat(abs, { bigint: true });
+    return fs.lstatSync(abs, { bigint: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new BuildError(`cannot stat ${abs}: ${(e as Error).message}`);
+  }
+}
+
+function readLink(abs: string): string {
+  try {
+    return fs.readlinkSync(abs);
+  } catch (e) {
+    throw new BuildError(`cannot read link ${abs}: ${(e as Error).message}`);
   }
 }

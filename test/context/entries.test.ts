@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { contextEntries } from '../../src/context/entries';
+import { contextEntries, entryMtime } from '../../src/context/entries';
 import { PatternMatcher } from '../../src/context/pattern-matcher';
+import type { ContextEntry } from '../../src/context/types';
 import { tempDir, writeTree } from './support/data';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -51,5 +52,22 @@ describe('contextEntries', () => {
     fs.utimesSync(path.join(root, 'a'), new Date(2001, 1, 1), new Date(2001, 1, 1));
     expect(await contextEntries(root, { cacheDir })).toEqual(first);
     expect(await contextEntries(root)).toEqual(first);
+  });
+
+  test('the mtime travels beside each entry (for the layer), never inside it (so never in a key)', async () => {
+    writeTree(root, { old: 'o', 'd/f': 'f' });
+    fs.utimesSync(path.join(root, 'old'), 1_000_000_000.75, 1_000_000_000.75);
+    fs.utimesSync(path.join(root, 'd'), 1_600_000_000, 1_600_000_000);
+    const entries = await contextEntries(root, { cacheDir: path.join(dir, 'cache') });
+    const byPath = new Map(entries.map((e) => [e.path, e]));
+    const at = (p: string): ContextEntry => byPath.get(p) as ContextEntry;
+    expect(entryMtime(at('old'))).toBe(1_000_000_000);
+    expect(entryMtime(at('d'))).toBe(1_600_000_000);
+    expect(entryMtime(at('d/f'))).toBe(Math.floor(fs.statSync(path.join(root, 'd/f')).mtimeMs / 1000));
+    for (const e of entries) {
+      expect(Object.keys(e)).not.toContain('mtime');
+      expect(JSON.stringify(e)).not.toMatch(/time/);
+    }
+    expect(entryMtime({ ...at('old') })).toBeUndefined();
   });
 });

@@ -116,7 +116,7 @@ describe('walkContext', () => {
 
   test('excluded directories are not read when no exception could reach inside them', async () => {
     writeTree(root, { 'node_modules/x/y': '', 'src/a': '', 'src/gen/b': '' });
-    const spy = jest.spyOn(fs.promises, 'readdir');
+    const spy = jest.spyOn(jest.requireActual<typeof fs>('node:fs'), 'readdirSync');
     try {
       await walkPaths(root, ['node_modules', 'src/gen', '!src/gen/keep']);
       const read = spy.mock.calls.map((c) => path.relative(root, String(c[0])));

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BuildError } from '../../errors';
-import { containsWildcards, expandCopySource, PatternMatcher, ContextTree } from '../../context';
+import { containsWildcards, entryMtime, expandCopySource, PatternMatcher, ContextTree } from '../../context';
 import { applyChmod } from '../../planner/chmod';
 import type { Chmod, CopyStep } from '../../planner/types';
 import type { FileInput } from '../explain';
@@ -88,7 +88,8 @@ export async function planCopy(
     const e = src.entry(srcRel);
     if (!e) return;
     const abs = path.join(src.root, srcRel);
-    const stat = await fsp.lstat(abs);
+    // The walk's stat gave the time; only an entry made some other way needs a look at the file.
+    const mtime = entryMtime(e) ?? Math.floor((await fsp.lstat(abs)).mtimeMs / 1000);
     const owner = opts.owner ?? (src.isContext ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid });
     const type: FsType = e.type;
     const mode = step.chmod ? applyChmod(step.chmod, e.mode, type === 'dir') : e.mode;
@@ -98,7 +99,7 @@ export async function planCopy(
       mode,
       uid: owner.uid,
       gid: owner.gid,
-      mtime: clamp(Math.floor(stat.mtimeMs / 1000)),
+      mtime: clamp(mtime),
       size: type === 'file' ? e.size : 0,
       linkTarget: e.linkTarget,
       sourcePath: type === 'file' ? abs : undefined,
