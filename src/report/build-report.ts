@@ -15,14 +15,29 @@ export interface BuildReport {
     layer: LayerSummary | null;
   }[];
   summary: { steps: number; hits: number; misses: number; durationMs: number };
+  /**
+   * What `--context-modes` did to the build context's modes; absent when no step read the context (and in reports
+   * written before the flag existed).
+   */
+  contextModes?: ContextModesSummary;
+}
+
+export interface ContextModesSummary {
+  policy: 'normalize' | 'preserve';
+  /** Context entries whose group/other write bits were cleared. */
+  normalized: number;
 }
 
 /** Collects step events as they come, in the order stages and steps appear in the Dockerfile. */
 export class ReportCollector {
   private readonly done: Extract<BuildEvent, { type: 'step-done' }>[] = [];
+  private contextModes: ContextModesSummary | undefined;
 
   readonly sink = (event: BuildEvent): void => {
     if (event.type === 'step-done') this.done.push(event);
+    else if (event.type === 'context-modes') {
+      this.contextModes = { policy: event.policy, normalized: event.normalized };
+    }
   };
 
   build(image: BuildReport['image'], durationMs: number): BuildReport {
@@ -45,6 +60,7 @@ export class ReportCollector {
       image,
       steps,
       summary: { steps: steps.length, hits, misses: steps.length - hits, durationMs: Math.round(durationMs) },
+      ...(this.contextModes ? { contextModes: this.contextModes } : {}),
     };
   }
 }

@@ -40,9 +40,31 @@ export type BuildEvent =
     }
   | { type: 'step-output'; step: StepRef; text: string }
   | { type: 'warning'; message: string }
+  | {
+      /**
+       * The build read its context; `normalized` entries had their group/other write bits cleared
+       * (`--context-modes normalize`), so the cache does not depend on the umask of the checkout.
+       */
+      type: 'context-modes';
+      policy: 'normalize' | 'preserve';
+      normalized: number;
+    }
   | { type: 'build-done'; steps: number; hits: number; misses: number; durationMs: number; imageId: string };
 
 export type EventSink = (event: BuildEvent) => void;
+
+/**
+ * The log line for a `context-modes` event, or null when nothing was changed. The umask guess is only a hint:
+ * 0002 is what leaves exactly these bits set on a fresh checkout.
+ */
+export function contextModesLine(normalized: number): string | null {
+  if (normalized === 0) return null;
+  const files = `${normalized.toLocaleString('en-US')} file${normalized === 1 ? '' : 's'}`;
+  return (
+    `context: cleared group/other write bits on ${files} ` +
+    `(umask 0002?); --context-modes=preserve keeps them`
+  );
+}
 
 /** `[stage 2/6] COPY . /app`, the way BuildKit labels a step. */
 export function stepLabel(step: StepRef): string {

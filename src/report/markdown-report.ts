@@ -58,6 +58,15 @@ export function renderMarkdownReport(report: BuildReport, costs?: StepCosts): st
       missBefore.known > 0 ? `; the last time they were built they took ${duration(missBefore.sum)}` : '';
     notes.push(`The ${plural(misses.length, 'miss', 'misses')} took ${duration(missTime)}${before}.`);
   }
+  const normalized = report.contextModes?.normalized ?? 0;
+  if (normalized > 0) {
+    // Said in the summary too, so a cache shared with a machine of another umask is not a mystery.
+    const files = `${normalized.toLocaleString('en-US')} ${normalized === 1 ? 'file' : 'files'}`;
+    notes.push(
+      `Group/other write bits were cleared on ${files} of the build context (umask 0002?); ` +
+        '`--context-modes=preserve` keeps them.',
+    );
+  }
   if (notes.length > 0) out.push(...notes.map((n) => `> ${n}`), '');
 
   if (misses.length > 0) {

@@ -1,4 +1,4 @@
-import { stepLabel, type BuildEvent, type EventSink } from './events';
+import { contextModesLine, stepLabel, type BuildEvent, type EventSink } from './events';
 
 /**
  * `--progress plain`: one stable line per finished step, meant for CI logs. Concurrent stages finish in any
@@ -20,6 +20,11 @@ export function plainProgress(write: (text: string) => void): EventSink {
       case 'warning':
         write(`WARNING: ${event.message}\n`);
         break;
+      case 'context-modes': {
+        const line = contextModesLine(event.normalized);
+        if (line) write(`${line}\n`);
+        break;
+      }
       case 'build-done': {
         const pct = event.steps === 0 ? 100 : Math.round((event.hits / event.steps) * 100);
         write(`${event.hits}/${event.steps} steps cached (${pct}%) in ${seconds(event.durationMs)}\n`);

@@ -1,4 +1,4 @@
-import { stepLabel, type BuildEvent, type EventSink, type StepRef } from './events';
+import { contextModesLine, stepLabel, type BuildEvent, type EventSink, type StepRef } from './events';
 import { seconds } from './plain-progress';
 
 /**
@@ -47,6 +47,11 @@ export function ttyProgress(write: (text: string) => void): EventSink {
       case 'warning':
         redraw([`WARNING: ${event.message}\n`]);
         break;
+      case 'context-modes': {
+        const line = contextModesLine(event.normalized);
+        if (line) redraw([`${line}\n`]);
+        break;
+      }
       case 'build-done': {
         const pct = event.steps === 0 ? 100 : Math.round((event.hits / event.steps) * 100);
         redraw([

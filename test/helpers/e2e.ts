@@ -192,6 +192,8 @@ export interface Report {
     layer: { digest: string; diffId: string; size: number } | null;
   }[];
   summary: { steps: number; hits: number; misses: number; durationMs: number };
+  /** Present when a step read the build context. */
+  contextModes?: { policy: 'normalize' | 'preserve'; normalized: number };
 }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -211,7 +213,14 @@ function expectShape(r: Report): void {
   const fail = (what: string): never => {
     throw new Error(`report does not have the documented shape: ${what}\n${JSON.stringify(r, null, 2)}`);
   };
-  if (JSON.stringify(sortedKeys(r)) !== '["image","steps","summary","version"]') fail('top-level keys');
+  const topKeys = sortedKeys(r).filter((k) => k !== 'contextModes');
+  if (JSON.stringify(topKeys) !== '["image","steps","summary","version"]') fail('top-level keys');
+  if (r.contextModes !== undefined) {
+    const { policy, normalized } = r.contextModes;
+    if (JSON.stringify(sortedKeys(r.contextModes)) !== '["normalized","policy"]') fail('contextModes keys');
+    if (policy !== 'normalize' && policy !== 'preserve') fail('contextModes.policy');
+    if (!Number.isInteger(normalized) || normalized < 0) fail('contextModes.normalized');
+  }
   if (r.version !== 1) fail('version');
   if (JSON.stringify(sortedKeys(r.image)) !== '["configDigest","manifestDigest","name"]') fail('image keys');
   if (r.image.name !== null && typeof r.image.name !== 'string') fail('image.name');

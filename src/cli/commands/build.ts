@@ -103,6 +103,13 @@ export default class Build extends BaseCommand {
       description:
         'a named image for FROM/COPY --from: NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG|@DIGEST]',
     }),
+    'context-modes': Flags.string({
+      options: ['normalize', 'preserve'],
+      default: 'normalize',
+      description:
+        'modes of build-context files: normalize clears group/other write bits (the same cache under any umask), ' +
+        'preserve keeps them as on disk (as docker build does)',
+    }),
     pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
     push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
     'insecure-registry': Flags.string({
@@ -163,6 +170,7 @@ export default class Build extends BaseCommand {
         secrets: await readSecrets(flags.secret),
         network: flags.network as 'host' | 'none',
         isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
+        contextModes: flags['context-modes'] as 'normalize' | 'preserve',
       });
 
       for (const tag of tags) await store.tag(tag, image);
