@@ -12,8 +12,9 @@ import { canonicalJson } from '../cache/canonical-json';
 import { sha256Digest, type Digest } from '../cache/digest';
 import type { InUseMarker } from '../cache/in-use';
 import { KeyIndex, type CacheRecord, type LayerRecord } from '../cache/key-index';
-import { INLINE_CACHE_ANNOTATION, serializeCacheConfig } from '../cache/transfer/format';
+import { inlineCacheAnnotation } from '../cache/transfer/registry-cache';
 import type { LoadedCache } from '../cache/transfer/types';
+import { restoreCacheMount } from './cache-mount-archive';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
 import { parseDockerfile } from '../parser';
@@ -73,6 +74,8 @@ export interface BuildOptions {
   cacheFrom?: readonly LoadedCache[];
   /** `--cache-to type=inline`: the final image's step records go into its manifest. */
   inlineCache?: boolean;
+  /** `--context-modes` (default normalize: group/other write bits of context files cleared, whatever the umask). */
+  contextModes?: 'normalize' | 'preserve';
 }
 
 export interface BuiltImage {
@@ -119,6 +122,7 @@ class Build {
   private readonly imports: CacheImports;
   private readonly cacheMountIds: string[] = [];
   private finalStages: number[] = [];
+  private targetName = '';
 
   constructor(private readonly opts: BuildOptions) {
     this.blobs = new BlobStore(opts.root);
@@ -139,7 +143,10 @@ class Build {
     const plan = await this.plan();
     const targetName = plan.stages[plan.target].displayName;
     const history = await loadBuildHistory(this.opts.root, this.opts.dockerfilePath, targetName);
-    for (const s of history?.steps ?? []) this.previous.set(s.position, s.inputs as unknown as StepInputs);
+    // A fresh machine (CI) has no build of its own: explain misses against the build that exported the cache.
+    const previousSteps = history?.steps ?? this.imports.history(targetName) ?? [];
+    for (const s of previousSteps) this.previous.set(s.position, s.inputs as unknown as StepInputs);
+    this.targetName = targetName;
 
     for (const warning of plan.unusedBuildArgs) {
       this.opts.events({
@@ -376,8 +383,10 @@ class Build {
       } else if (copyStep) {
         files = await planCopyStep(copyStep);
         const listing = canonicalJson(files);
-        inputs.filesDigest = sha256Digest(listing);
-        await this.blobs.put(listing);
+        const filesDigest = sha256Digest(listing);
+        inputs.filesDigest = filesDigest;
+        // Hashed once already: the store skips the write (and fsync) when it has this listing from a past build.
+        await this.blobs.put(listing, { expectedDigest: filesDigest });
       } else if (step.kind === 'workdir') {
         const owner = step.context.user
           ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs)
@@ -492,6 +501,7 @@ class Build {
           contextDir: this.opts.contextDir,
           sourceDir: async (from) => (await this.sourceRootfs(plan, from, 'RUN --mount from')).root,
           secrets: this.opts.secrets,
+          restoreCacheMount: (id) => this.cacheMountRestore(id),
           network: this.opts.network,
           isolation: this.opts.isolation,
           // A decoder per stream, so a UTF-8 character split across two chunks comes out whole.
@@ -507,6 +517,16 @@ class Build {
       ),
     );
     return result;
+  }
+
+  /** Fills a RUN cache mount created for the first time from an imported one (fetched only then). */
+  private cacheMountRestore(id: string): ((emptyDir: string) => Promise<void>) | undefined {
+    const imported = this.imports.cacheMount(id);
+    if (!imported) return undefined;
+    return async (emptyDir) => {
+      await imported.fetch();
+      await restoreCacheMount(this.opts.root, this.blobs, imported.archive, emptyDir);
+    };
   }
 
   /** Errors raised without a Dockerfile location (a sandbox failure, say) get the step's. */
@@ -622,6 +642,7 @@ class Build {
   private async previousFiles(previous: StepInputs): Promise<FileInput[] | undefined> {
     if (!previous.filesDigest) return undefined;
     try {
+      await this.imports.ensureBlob(previous.filesDigest as Digest);
       return JSON.parse(
         (await this.blobs.readAll(previous.filesDigest as Digest)).toString('utf8'),
       ) as FileInput[];
@@ -649,7 +670,12 @@ class Build {
         matcher,
         cacheDir: path.join(this.opts.root, 'context-digests'),
       });
-      return sourceFromEntries(path.resolve(this.opts.contextDir), entries, true, 'build context');
+      const modes = this.opts.contextModes ?? 'normalize';
+      const source = sourceFromEntries(path.resolve(this.opts.contextDir), entries, true, 'build context', {
+        modes,
+      });
+      this.opts.events({ type: 'context-modes', policy: modes, normalized: source.normalizedModes });
+      return source;
     })();
     return this.context;
   }
@@ -664,6 +690,14 @@ class Build {
       finalStages: this.finalStages,
       cacheMountIds: this.cacheMountIds,
       imports: this.imports,
+      history: {
+        target: this.targetName,
+        steps: this.historySteps.map((s) => ({
+          position: s.position,
+          key: s.key as Digest,
+          inputs: s.inputs,
+        })),
+      },
     };
     const config = target.config;
     const times = (config.history ?? []).map((h) => h.created ?? '').filter((t) => t !== '');
@@ -708,9 +742,10 @@ class Build {
     const config = await collectCacheConfig(this.opts.root, this.blobs, this.index, cache, {
       mode: 'min',
       listings: false,
+      history: false,
     });
     config.records = config.records.filter((r) => !r.layer || imageLayers.has(r.layer.digest));
-    return { [INLINE_CACHE_ANNOTATION]: serializeCacheConfig(config) };
+    return inlineCacheAnnotation(config);
   }
 }
 

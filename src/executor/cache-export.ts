@@ -4,9 +4,16 @@
  * without the layer), and on request the RUN cache mounts the build used.
  */
 import type { BlobStore } from '../cache/blob-store';
-import type { Digest } from '../cache/digest';
+import type { JsonValue } from '../cache/canonical-json';
+import { isDigest, type Digest } from '../cache/digest';
 import type { KeyIndex } from '../cache/key-index';
-import type { BlobRef, CacheConfig, ExportedCacheMount, ExportedRecord } from '../cache/transfer/format';
+import type {
+  BlobRef,
+  CacheConfig,
+  ExportedCacheMount,
+  ExportedHistory,
+  ExportedRecord,
+} from '../cache/transfer/format';
 import type { CacheImports } from './cache-import';
 import { layerListingBytes } from './layer-listing';
 
@@ -19,12 +26,16 @@ export interface BuildCacheView {
   /** Ids of the RUN cache mounts the build's steps declare. */
   cacheMountIds: string[];
   imports: CacheImports;
+  /** The build's steps by position with their inputs, exported so an importer can explain its misses. */
+  history: { target: string; steps: { position: string; key: Digest; inputs: JsonValue }[] };
 }
 
 export interface CollectOptions {
   mode: 'max' | 'min';
   /** Export layer listings (not for inline caches: an image's layers are all in the image anyway). */
   listings: boolean;
+  /** Export the build's step history and file-input listings (for miss explanations on the importing side). */
+  history: boolean;
   /** Packs a cache mount into the store; absent when cache mounts are not exported. */
   packCacheMount?: (id: string) => Promise<BlobRef | undefined>;
 }
@@ -57,7 +68,21 @@ export async function collectCacheConfig(
       if (archive) cacheMounts.push({ id, archive });
     }
   }
-  return { version: 1, mode: opts.mode, records, cacheMounts };
+  const config: CacheConfig = { version: 1, mode: opts.mode, records, cacheMounts };
+  if (opts.history) config.history = await exportedHistory(blobs, view);
+  return config;
+}
+
+async function exportedHistory(blobs: BlobStore, view: BuildCacheView): Promise<ExportedHistory> {
+  const files: BlobRef[] = [];
+  const seen = new Set<string>();
+  for (const step of view.history.steps) {
+    const digest = (step.inputs as { filesDigest?: unknown } | null)?.filesDigest;
+    if (typeof digest !== 'string' || !isDigest(digest) || seen.has(digest)) continue;
+    seen.add(digest);
+    if (await blobs.has(digest)) files.push({ digest, size: await blobs.size(digest) });
+  }
+  return { target: view.history.target, steps: view.history.steps, files };
 }
 
 /** The record as exported, from the local index or (a hit whose layer stayed remote) the imported cache. */

@@ -8,7 +8,7 @@ import type { BlobStore } from '../cache/blob-store';
 import type { Digest } from '../cache/digest';
 import type { LayerRecord } from '../cache/key-index';
 import type { BlobRef, ExportedRecord, ExportedCacheMount } from '../cache/transfer/format';
-import { LISTING_MEDIA_TYPE } from '../cache/transfer/format';
+import { FILE_INPUTS_MEDIA_TYPE, LISTING_MEDIA_TYPE, type ExportedHistory } from '../cache/transfer/format';
 import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
 import { BuildError, TsbuildError } from '../errors';
 import type { Descriptor } from '../image/oci-types';
@@ -37,6 +37,7 @@ export class CacheImports {
   private readonly mounts = new Map<string, { archive: BlobRef; source: CacheBlobSource }>();
   private readonly fetches = new Map<Digest, Promise<void>>();
   private readonly used = new Map<Digest, ExportedRecord>();
+  private readonly histories: ExportedHistory[] = [];
   private fetched = 0;
   private fetchedBytes = 0;
 
@@ -62,6 +63,14 @@ export class CacheImports {
           if (!this.remote.has(r.listing.digest)) this.remote.set(r.listing.digest, listing);
         }
       }
+      if (config.history) {
+        this.histories.push(config.history);
+        for (const f of config.history.files) {
+          if (!this.remote.has(f.digest)) {
+            this.remote.set(f.digest, { desc: { mediaType: FILE_INPUTS_MEDIA_TYPE, ...f }, source });
+          }
+        }
+      }
       for (const m of config.cacheMounts) {
         if (!this.mounts.has(m.id)) this.mounts.set(m.id, { archive: m.archive, source });
       }
@@ -82,6 +91,11 @@ export class CacheImports {
   /** The imported records this build hit, to be kept in the local index once their layers are local. */
   usedRecords(): ExportedRecord[] {
     return [...this.used.values()];
+  }
+
+  /** The exporting build's steps for a target, to explain misses when this machine has no build of its own. */
+  history(target: string): ExportedHistory['steps'] | undefined {
+    return this.histories.find((h) => h.target === target)?.steps;
   }
 
   /** Whether an imported cache can provide this blob. */

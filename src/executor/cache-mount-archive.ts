@@ -7,15 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import type { BlobStore } from '../blob-store';
-import type { Digest } from '../digest';
-import { BuildError, TsbuildError } from '../../errors';
-import { holdCacheData } from '../../executor/sandbox/cache-mounts';
-import { applyLayer } from '../../layers/apply';
-import { storeLayer } from '../../layers/compress';
-import { diffAgainstBaseline } from '../../layers/diff';
-import { createLayerTar } from '../../layers/tar-writer';
-import type { BlobRef } from './format';
+import type { BlobStore } from '../cache/blob-store';
+import type { Digest } from '../cache/digest';
+import { BuildError, TsbuildError } from '../errors';
+import { holdCacheData } from './sandbox/cache-mounts';
+import { applyLayer } from '../layers/apply';
+import { storeLayer } from '../layers/compress';
+import { diffAgainstBaseline } from '../layers/diff';
+import { createLayerTar } from '../layers/tar-writer';
+import type { BlobRef } from '../cache/transfer/format';
 
 /** A cache mount could not be archived or restored; says which cache and why. */
 export class CacheMountArchiveError extends BuildError {

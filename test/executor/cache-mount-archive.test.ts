@@ -3,15 +3,15 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BlobStore } from '../../../src/cache/blob-store';
-import type { BlobRef } from '../../../src/cache/transfer/format';
+import { BlobStore } from '../../src/cache/blob-store';
+import type { BlobRef } from '../../src/cache/transfer/format';
 import {
   CacheMountArchiveError,
   packCacheMount,
   restoreCacheMount,
-} from '../../../src/cache/transfer/cache-mount-archive';
-import { acquireCacheDir, cacheMountKey, cacheMountsDir } from '../../../src/executor/sandbox/cache-mounts';
-import { encodeHeader, endOfArchive, padding, TYPEFLAG } from '../../../src/layers/tar-header';
+} from '../../src/executor/cache-mount-archive';
+import { acquireCacheDir, cacheMountKey, cacheMountsDir } from '../../src/executor/sandbox/cache-mounts';
+import { encodeHeader, endOfArchive, padding, TYPEFLAG } from '../../src/layers/tar-header';
 
 // Owners other than our own can only be set (and restored) by root.
 const asRoot = process.getuid?.() === 0;

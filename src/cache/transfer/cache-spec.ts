@@ -13,8 +13,8 @@ type Flag = '--cache-to' | '--cache-from';
 /** The keys each flag and type accepts (besides `type`); anything else is a typo the user should hear about. */
 const KEYS: Record<Flag, Partial<Record<CacheLocation['type'], readonly string[]>>> = {
   '--cache-to': {
-    local: ['dest', 'mode', 'cache-mounts', 'tag'],
-    registry: ['ref', 'mode', 'cache-mounts'],
+    local: ['dest', 'mode', 'cache-mounts', 'tag', 'ignore-error'],
+    registry: ['ref', 'mode', 'cache-mounts', 'ignore-error'],
     inline: ['mode', 'cache-mounts'],
   },
   '--cache-from': {
@@ -22,6 +22,19 @@ const KEYS: Record<Flag, Partial<Record<CacheLocation['type'], readonly string[]
     registry: ['ref'],
   },
 };
+
+/**
+ * Keys that only tune BuildKit's own cache format (our artifact always is an image manifest with OCI media types, and
+ * layers keep the compression they were built with): accepted and ignored, so CI snippets written for BuildKit work.
+ */
+const BUILDKIT_FORMAT_KEYS = [
+  'image-manifest',
+  'oci-mediatypes',
+  'compression',
+  'compression-level',
+  'force-compression',
+  'digest',
+];
 
 /** What the OCI layout's `ref.name` may be here: a docker tag, so `oci:DIR:TAG` in skopeo reads it too. */
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
@@ -39,7 +52,8 @@ export function parseCacheTo(spec: string): CacheToSpec {
       throw usage(flag, spec, 'type=inline cannot carry cache mounts (use type=local or registry)');
     return { location, mode: 'min', cacheMounts: false };
   }
-  return { location, mode: mode ?? 'max', cacheMounts };
+  const ignoreError = parseBool(flag, spec, 'ignore-error', fields.get('ignore-error'));
+  return { location, mode: mode ?? 'max', cacheMounts, ...(ignoreError ? { ignoreError } : {}) };
 }
 
 export function parseCacheFrom(spec: string): CacheLocation {
@@ -59,7 +73,7 @@ function parseLocation(flag: Flag, spec: string, fields: Map<string, string>): C
     throw usage(flag, spec, `unknown type ${JSON.stringify(type)} (expected ${types})`);
   }
   for (const key of fields.keys()) {
-    if (key !== 'type' && !allowed.includes(key)) {
+    if (key !== 'type' && !allowed.includes(key) && !BUILDKIT_FORMAT_KEYS.includes(key)) {
       throw usage(
         flag,
         spec,

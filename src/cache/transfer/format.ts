@@ -24,6 +24,8 @@ export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.tsbuild.cache.config.v1+
 export const LISTING_MEDIA_TYPE = 'application/vnd.tsbuild.layer-listing.v1+json';
 /** A RUN cache mount directory, as a gzip-compressed tar. */
 export const CACHE_MOUNT_MEDIA_TYPE = 'application/vnd.tsbuild.cache-mount.v1.tar+gzip';
+/** The file inputs of a COPY step (the canonical JSON its key hashed), for naming changed files on a miss. */
+export const FILE_INPUTS_MEDIA_TYPE = 'application/vnd.tsbuild.file-inputs.v1+json';
 /** Manifest annotation for `--cache-to type=inline`: the records of the image's own steps. */
 export const INLINE_CACHE_ANNOTATION = 'dev.tsbuild.cache.v1';
 
@@ -50,12 +52,25 @@ export interface ExportedCacheMount {
   archive: BlobRef;
 }
 
+/**
+ * The exporting build's steps by position, with their inputs: a fresh machine has no build of its own to compare
+ * with, so a miss there is explained against the build that wrote the cache ("src/a.ts changed", not "first build").
+ */
+export interface ExportedHistory {
+  /** The target stage's name as the build log shows it. */
+  target: string;
+  steps: { position: string; key: Digest; inputs: JsonValue }[];
+  /** The file-input listings the steps' `filesDigest` name. */
+  files: BlobRef[];
+}
+
 export interface CacheConfig {
   version: 1;
   /** `max`: every step of every built stage; `min`: the final image's steps only. */
   mode: 'max' | 'min';
   records: ExportedRecord[];
   cacheMounts: ExportedCacheMount[];
+  history?: ExportedHistory;
 }
 
 /** The config blob's bytes: stable key order so the same cache exports to the same digest. */
@@ -90,6 +105,7 @@ export function parseCacheConfig(bytes: Uint8Array | string, where: string): Cac
     mode: o.mode === 'min' ? 'min' : 'max',
     records: o.records,
     cacheMounts: Array.isArray(o.cacheMounts) ? o.cacheMounts : [],
+    ...(isHistory(o.history) ? { history: o.history } : {}),
   };
 }
 
@@ -105,6 +121,9 @@ export function cacheBlobDescriptors(config: CacheConfig): Descriptor[] {
     if (r.listing && !out.has(r.listing.digest)) {
       out.set(r.listing.digest, { mediaType: LISTING_MEDIA_TYPE, ...r.listing });
     }
+  }
+  for (const f of config.history?.files ?? []) {
+    if (!out.has(f.digest)) out.set(f.digest, { mediaType: FILE_INPUTS_MEDIA_TYPE, ...f });
   }
   for (const m of config.cacheMounts) {
     if (!out.has(m.archive.digest))
@@ -141,4 +160,17 @@ export function isCacheManifest(manifest: ImageManifest): boolean {
 
 export function parseCacheManifest(bytes: Uint8Array | string): ImageManifest {
   return parseManifest(bytes);
+}
+
+/** A damaged history only costs explanations: it is dropped rather than failing the import. */
+function isHistory(h: unknown): h is ExportedHistory {
+  const o = h as Partial<ExportedHistory> | null | undefined;
+  return (
+    !!o &&
+    typeof o.target === 'string' &&
+    Array.isArray(o.steps) &&
+    o.steps.every((s) => s && typeof s.position === 'string' && typeof s.key === 'string') &&
+    Array.isArray(o.files) &&
+    o.files.every((f) => f && isDigest(f.digest) && Number.isInteger(f.size))
+  );
 }

@@ -5,4 +5,3 @@ export * from './errors';
 export * from './cache-spec';
 export * from './local-layout';
 export * from './registry-cache';
-export * from './cache-mount-archive';

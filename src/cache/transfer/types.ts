@@ -19,6 +19,8 @@ export interface CacheToSpec {
   mode: 'max' | 'min';
   /** Export RUN cache mount directories too. */
   cacheMounts: boolean;
+  /** `ignore-error=true`: a failed export is a warning, not a failed build (as in BuildKit). */
+  ignoreError?: boolean;
 }
 
 /** Where the blobs of an imported cache come from. */

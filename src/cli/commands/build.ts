@@ -8,7 +8,10 @@ import { loadStepCosts } from '../../cache/step-costs';
 import { parseSize } from '../../cache/units';
 import { renderMarkdownReport } from '../../report/markdown-report';
 import { UserError } from '../../errors';
-import { build } from '../../executor/build';
+import { build, type BuiltImage } from '../../executor/build';
+import { parseCacheFrom, parseCacheTo } from '../../cache/transfer/cache-spec';
+import { formatSize } from '../../cache/units';
+import { exportCacheTo, loadCacheFrom } from '../cache-io';
 import { parsePlatform, hostPlatform } from '../../planner';
 import { ReportCollector } from '../../report/build-report';
 import type { EventSink } from '../../report/events';
@@ -103,6 +106,19 @@ export default class Build extends BaseCommand {
       description:
         'a named image for FROM/COPY --from: NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG|@DIGEST]',
     }),
+    'cache-from': Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description:
+        'import a build cache: type=local,src=DIR | type=registry,ref=REF | REF (an image with an inline cache)',
+    }),
+    'cache-to': Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description:
+        'export the build cache: type=local,dest=DIR | type=registry,ref=REF | type=inline ' +
+        '[,mode=max|min][,cache-mounts=true]',
+    }),
     'context-modes': Flags.string({
       options: ['normalize', 'preserve'],
       default: 'normalize',
@@ -131,6 +147,8 @@ export default class Build extends BaseCommand {
     const outputs = (flags.output ?? []).map(parseOutput);
     if (flags.push && (flags.tag ?? []).length === 0)
       throw new UserError('--push needs at least one -t NAME');
+    const cacheFrom = (flags['cache-from'] ?? []).map(parseCacheFrom);
+    const cacheTo = (flags['cache-to'] ?? []).map(parseCacheTo);
     const root = storeRoot(flags.root);
     const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
     const store = await openImageStore(root, {
@@ -149,9 +167,13 @@ export default class Build extends BaseCommand {
       collector.sink(e);
       progress?.(e);
     };
+    const say = (line: string): void => {
+      if (!flags.quiet) process.stderr.write(`${line}\n`);
+    };
     // Everything this build reads or writes is protected from a concurrent prune until it is tagged and exported.
     const inUse = await markInUse(root);
     try {
+      const imported = await loadCacheFrom(cacheFrom, clientOptions, (w) => say(`warning: ${w}`));
       const image = await build({
         root,
         contextDir,
@@ -171,11 +193,15 @@ export default class Build extends BaseCommand {
         network: flags.network as 'host' | 'none',
         isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
         contextModes: flags['context-modes'] as 'normalize' | 'preserve',
+        cacheFrom: imported,
+        inlineCache: cacheTo.some((t) => t.location.type === 'inline'),
       });
+      if (imported.length > 0) say(importSummary(image));
 
       for (const tag of tags) await store.tag(tag, image);
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
       await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions);
+      await exportCacheTo(root, image, cacheTo, clientOptions, say);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       if (flags.report) {
         const report = collector.build(
@@ -199,6 +225,13 @@ export default class Build extends BaseCommand {
       await inUse.release();
     }
   }
+}
+
+function importSummary(image: BuiltImage): string {
+  const { hits, fetched, fetchedBytes } = image.imported;
+  const took =
+    fetched > 0 ? `; fetched ${fetched} blobs (${formatSize(fetchedBytes)})` : '; fetched no blobs';
+  return `cache: ${hits} of ${image.steps} steps hit imported records${took}`;
 }
 
 function progressSink(mode: string): EventSink {

@@ -1,0 +1,246 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { busyboxLayout, skopeoCopy, startRegistry, type TestRegistry } from '../helpers/registry';
+import { readReport, requireE2e, TempDirs, tsbuildOk, writeTree, type Report } from '../helpers/e2e';
+
+/**
+ * The cache in CI (issue #6, checks 1–3): a build exported with `--cache-to` to a directory or a registry makes a
+ * fresh store hit every step, multi-stage included, while fetching only the layers the final image needs; the
+ * exported directory stays near one build's size however often it is re-exported; `mode=min`, inline caches and
+ * cache-mount export do what they say.
+ */
+
+jest.setTimeout(300_000);
+
+const temps = new TempDirs();
+let registry: TestRegistry;
+let base: string;
+
+beforeAll(async () => {
+  requireE2e('skopeo', 'docker-registry', 'umoci', 'runc');
+  const layout = await busyboxLayout();
+  registry = await startRegistry();
+  base = `${registry.host}/busybox:latest`;
+  await skopeoCopy(`oci:${layout}:latest`, `docker://${base}`);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  await temps.cleanup();
+});
+
+/** Two builder stages (one makes a big layer the final image never holds) and a final stage copying from both. */
+async function multiStageContext(): Promise<string> {
+  const dir = await temps.make('cachectx');
+  await writeTree(dir, {
+    Dockerfile: [
+      `FROM ${base} AS deps`,
+      'WORKDIR /src',
+      'COPY deps.txt .',
+      'RUN mkdir -p /out && cp deps.txt /out/deps && dd if=/dev/urandom of=/big bs=1024 count=256 2>/dev/null',
+      'COPY src/ ./src/',
+      'RUN cat deps.txt src/* > /out/app',
+      '',
+      `FROM ${base} AS tools`,
+      'RUN mkdir -p /opt && echo tool > /opt/tool',
+      '',
+      `FROM ${base}`,
+      'COPY --from=deps /out/app /app/app',
+      'COPY --from=tools /opt/tool /app/tool',
+      'CMD ["cat", "/app/app"]',
+      '',
+    ].join('\n'),
+    'deps.txt': 'left-pad 1.3.0\n',
+    'src/a.txt': 'alpha\n',
+    'src/b.txt': 'beta\n',
+  });
+  return dir;
+}
+
+async function buildWith(
+  ctx: string,
+  root: string,
+  extra: string[],
+): Promise<{ report: Report; id: string; stderr: string }> {
+  const out = await temps.make('out');
+  const reportFile = path.join(out, 'report.json');
+  const iid = path.join(out, 'iid');
+  const run = await tsbuildOk([
+    '--progress',
+    'plain',
+    '--root',
+    root,
+    '--insecure-registry',
+    registry.host,
+    '--report',
+    reportFile,
+    '--iidfile',
+    iid,
+    ...extra,
+    ctx,
+  ]);
+  return { report: await readReport(reportFile), id: await fsp.readFile(iid, 'utf8'), stderr: run.stderr };
+}
+
+async function hasBlob(root: string, digest: string): Promise<boolean> {
+  return fsp
+    .access(path.join(root, 'blobs', 'sha256', digest.slice('sha256:'.length)))
+    .then(() => true)
+    .catch(() => false);
+}
+
+/** Layers made by steps of the builder stages: the final image does not hold them. */
+function builderLayers(report: Report): string[] {
+  return report.steps
+    .filter((s) => s.stage !== report.steps[report.steps.length - 1].stage && s.layer !== null)
+    .map((s) => (s.layer as { digest: string }).digest);
+}
+
+function runSteps(report: Report): Report['steps'] {
+  return report.steps.filter((s) => s.instruction.startsWith('RUN'));
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += (await fsp.stat(path.join(e.parentPath, e.name))).size;
+  }
+  return total;
+}
+
+test('type=local: a fresh store hits every step of every stage and fetches only the final image layers', async () => {
+  const ctx = await multiStageContext();
+  const cacheDir = path.join(await temps.make('cache'), 'ci-cache');
+  const a = await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=local,dest=${cacheDir}`]);
+  expect(runSteps(a.report).every((s) => s.cache === 'miss')).toBe(true);
+  await expect(fsp.readFile(path.join(cacheDir, 'index.json'), 'utf8')).resolves.toContain('latest');
+
+  const rootB = await temps.make('storeB');
+  const b = await buildWith(ctx, rootB, ['--cache-from', `type=local,src=${cacheDir}`]);
+  expect(b.report.steps.filter((s) => s.cache === 'miss')).toEqual([]);
+  expect(b.id).toBe(a.id);
+  const unneeded = builderLayers(a.report);
+  expect(unneeded.length).toBeGreaterThanOrEqual(3);
+  for (const d of unneeded) expect(await hasBlob(rootB, d)).toBe(false);
+  expect(b.stderr).toMatch(/cache: \d+ of \d+ steps hit imported records/);
+
+  // Imported hits whose layers came over are local records now: without --cache-from the final stage still hits
+  // (builder steps whose layers stayed remote are not kept: nothing could fetch them later).
+  const again = await buildWith(ctx, rootB, []);
+  const final = again.report.steps[again.report.steps.length - 1].stage;
+  expect(again.report.steps.filter((s) => s.stage === final).every((s) => s.cache === 'hit')).toBe(true);
+});
+
+test('type=registry through a real registry: a fresh store hits every step and GETs only needed blobs', async () => {
+  const ctx = await multiStageContext();
+  const ref = `${registry.host}/app-cache:main`;
+  const a = await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=registry,ref=${ref}`]);
+  const before = (await registry.requests()).length;
+
+  const rootC = await temps.make('storeC');
+  const c = await buildWith(ctx, rootC, ['--cache-from', `type=registry,ref=${ref}`]);
+  expect(c.report.summary.misses).toBe(0);
+  expect(c.id).toBe(a.id);
+  const gets = (await registry.requests())
+    .slice(before)
+    .filter((l) => /GET \/v2\/app-cache\/blobs\//.test(l));
+  for (const d of builderLayers(a.report)) {
+    expect(gets.some((l) => l.includes(d))).toBe(false);
+    expect(await hasBlob(rootC, d)).toBe(false);
+  }
+});
+
+test('mode=min keeps only the final stage: builder steps rebuild, final steps hit', async () => {
+  const ctx = await multiStageContext();
+  const cacheDir = path.join(await temps.make('cache'), 'min');
+  await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=local,dest=${cacheDir},mode=min`]);
+  const b = await buildWith(ctx, await temps.make('storeB'), ['--cache-from', `type=local,src=${cacheDir}`]);
+  const final = b.report.steps[b.report.steps.length - 1].stage;
+  const runs = runSteps(b.report);
+  expect(runs.every((s) => s.cache === 'miss')).toBe(true);
+  expect(b.report.steps.filter((s) => s.stage === final).every((s) => s.cache === 'hit')).toBe(true);
+});
+
+test('re-exporting twenty changing builds into one directory keeps it near one build in size', async () => {
+  const ctx = await temps.make('churn');
+  const cacheDir = path.join(await temps.make('cache'), 'churn');
+  const root = await temps.make('storeChurn');
+  let first = 0;
+  for (let i = 0; i < 20; i++) {
+    await writeTree(ctx, {
+      Dockerfile: 'FROM scratch\nCOPY static.bin /static.bin\nCOPY changing.txt /changing.txt\n',
+      'static.bin': 'x'.repeat(64 * 1024),
+      // Random bytes compress poorly, so each build's layer really costs its size.
+      'changing.txt': `${i}\n${Buffer.from(Array.from({ length: 48 * 1024 }, (_, j) => (i * 7919 + j * 104729) % 251)).toString('base64')}\n`,
+    });
+    await buildWith(ctx, root, ['--cache-to', `type=local,dest=${cacheDir}`]);
+    if (i === 0) first = await dirBytes(cacheDir);
+  }
+  const last = await dirBytes(cacheDir);
+  expect(last).toBeLessThan(first * 1.5);
+  const blobs = await fsp.readdir(path.join(cacheDir, 'blobs', 'sha256'));
+  expect(blobs.length).toBeLessThan(12);
+});
+
+test('type=inline: the pushed image carries its own cache', async () => {
+  const ctx = await multiStageContext();
+  const ref = `${registry.host}/app:inline`;
+  const a = await buildWith(ctx, await temps.make('storeA'), [
+    '-t',
+    ref,
+    '--push',
+    '--cache-to',
+    'type=inline',
+  ]);
+  const b = await buildWith(ctx, await temps.make('storeB'), ['--cache-from', ref]);
+  const final = b.report.steps[b.report.steps.length - 1].stage;
+  expect(b.report.steps.filter((s) => s.stage === final).every((s) => s.cache === 'hit')).toBe(true);
+  expect(b.id).toBe(a.id);
+});
+
+test('cache-mounts=true carries a RUN cache mount to a fresh store', async () => {
+  const ctx = await temps.make('mountctx');
+  await writeTree(ctx, {
+    Dockerfile: [
+      `FROM ${base}`,
+      'ARG STEP=1',
+      "RUN --mount=type=cache,target=/cache,id=warm sh -c 'if [ -f /cache/seen ]; then echo WARM-$STEP; else echo COLD-$STEP; fi; echo $STEP > /cache/seen'",
+      '',
+    ].join('\n'),
+  });
+  const cacheDir = path.join(await temps.make('cache'), 'mounts');
+  const a = await buildWith(ctx, await temps.make('storeA'), [
+    '--cache-to',
+    `type=local,dest=${cacheDir},cache-mounts=true`,
+  ]);
+  expect(a.stderr).toContain('COLD-1');
+  const b = await buildWith(ctx, await temps.make('storeB'), [
+    '--build-arg',
+    'STEP=2',
+    '--cache-from',
+    `type=local,src=${cacheDir}`,
+  ]);
+  expect(b.stderr).toContain('WARM-2');
+});
+
+test('a --cache-from that does not exist yet (the first CI run) is a warning, not a failure', async () => {
+  const ctx = await multiStageContext();
+  const b = await buildWith(ctx, await temps.make('storeB'), [
+    '--cache-from',
+    `type=local,src=${path.join(await temps.make('cache'), 'never-written')}`,
+  ]);
+  expect(b.stderr).toMatch(/warning: .*no cache/i);
+  expect(runSteps(b.report).every((s) => s.cache === 'miss')).toBe(true);
+});
+
+test('a fresh store explains its misses against the build that exported the cache (changed file named)', async () => {
+  const ctx = await multiStageContext();
+  const cacheDir = path.join(await temps.make('cache'), 'explain');
+  await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=local,dest=${cacheDir}`]);
+  await fsp.writeFile(path.join(ctx, 'src', 'a.txt'), 'alpha, edited\n');
+  const b = await buildWith(ctx, await temps.make('storeB'), ['--cache-from', `type=local,src=${cacheDir}`]);
+  const copy = b.report.steps.find((s) => s.instruction === 'COPY src/ ./src/');
+  expect(copy?.cache).toBe('miss');
+  expect(copy?.reason).toContain('src/a.txt');
+  expect(b.report.steps.find((s) => s.instruction === 'COPY deps.txt .')?.cache).toBe('hit');
+});
