@@ -7,6 +7,7 @@
  * atomic rename, and only then the removal of blobs the new index no longer reaches. Whenever a process dies, the
  * index on disk (old or new) names only blobs that are complete under their final names.
  */
+import { BlobNotFoundError } from '../errors';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, atomicWriteStream, fsyncDir, isErrno } from '../atomic';
@@ -209,6 +210,8 @@ async function copyMissing(
       continue;
     }
     await ensureLocal(desc);
+    // Said up front: a stream that fails before anyone reads it would surface as an unhandled error instead.
+    if (!(await store.has(desc.digest))) throw new BlobNotFoundError(desc.digest);
     // store.open verifies the digest at end of stream; the size is checked here, both before the rename.
     await atomicWriteStream(dest, exactSize(store.open(desc.digest), desc));
     written.set(desc.digest, desc.size);

@@ -27,6 +27,16 @@ describe('parseCacheTo', () => {
     ],
     ['type=inline', { location: { type: 'inline' }, mode: 'min', cacheMounts: false }],
     [
+      // BuildKit's format knobs (copied CI snippets) are accepted and ignored; ignore-error is honoured.
+      'type=registry,ref=r.example/app:c,image-manifest=true,oci-mediatypes=true,compression=zstd,ignore-error=true',
+      {
+        location: { type: 'registry', ref: 'r.example/app:c' },
+        mode: 'max',
+        cacheMounts: false,
+        ignoreError: true,
+      },
+    ],
+    [
       'type=inline,mode=min,cache-mounts=false',
       { location: { type: 'inline' }, mode: 'min', cacheMounts: false },
     ],
@@ -46,7 +56,7 @@ describe('parseCacheTo', () => {
     ['type=local,dest=/x,cache-mounts=yes', /cache-mounts=yes is not true or false/],
     ['type=local,dest=/x,tag=a/b', /tag "a\/b" is not a valid tag/],
     ['type=local,dest=/x,dest=/y', /dest= is given twice/],
-    ['type=local,dest=/x,compression=zstd', /unknown key "compression"/],
+    ['type=local,dest=/x,compresion=zstd', /unknown key "compresion"/],
     ['type=registry', /ref=REF is required/],
     ['type=registry,ref=Not A Ref', /invalid reference "Not A Ref"/],
     ['type=registry,ref=x,tag=y', /unknown key "tag" for type=registry/],
