@@ -28,6 +28,14 @@ export function entryMtime(entry: ContextEntry): number | undefined {
   return mtimes.get(entry);
 }
 
+/** A copy of an entry with another mode (e.g. normalised), keeping the mtime the walk saw. */
+export function withMode(entry: ContextEntry, mode: number): ContextEntry {
+  const out = { ...entry, mode };
+  const mtime = mtimes.get(entry);
+  if (mtime !== undefined) mtimes.set(out, mtime);
+  return out;
+}
+
 const NS_PER_S = 1_000_000_000n;
 
 /** Whole seconds of a nanosecond time stamp, rounded down (also before 1970). */

@@ -29,7 +29,7 @@ export {
   type IgnoreFile,
   type IgnorePattern,
 } from './dockerignore';
-export { contextEntries, entryMtime, toContextEntry, type ContextEntriesOptions } from './entries';
+export { contextEntries, entryMtime, toContextEntry, withMode, type ContextEntriesOptions } from './entries';
 export { hashEntries, hashFile, type FileDigest, type HashOptions, type HashResult } from './hash';
 export { classifyPattern, type CompiledPattern, type MatchType } from './pattern';
 export { PatternMatcher, type MatchInfo, type MatchResult, type PatternSource } from './pattern-matcher';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { contextEntries, entryMtime } from '../../src/context/entries';
+import { contextEntries, entryMtime, withMode } from '../../src/context/entries';
 import { PatternMatcher } from '../../src/context/pattern-matcher';
 import type { ContextEntry } from '../../src/context/types';
 import { tempDir, writeTree } from './support/data';
@@ -69,5 +69,9 @@ describe('contextEntries', () => {
       expect(JSON.stringify(e)).not.toMatch(/time/);
     }
     expect(entryMtime({ ...at('old') })).toBeUndefined();
+    // A normalised copy (context modes) still carries the walk's mtime, so COPY need not lstat again.
+    const normalised = withMode(at('old'), 0o644);
+    expect(normalised.mode).toBe(0o644);
+    expect(entryMtime(normalised)).toBe(1_000_000_000);
   });
 });

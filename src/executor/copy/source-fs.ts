@@ -3,7 +3,7 @@
  * directory plus the entries the build may see, so one copy implementation serves both.
  */
 import * as path from 'node:path';
-import { ContextTree, toContextEntry, walkContext, type ContextEntry } from '../../context';
+import { ContextTree, toContextEntry, walkContext, withMode, type ContextEntry } from '../../context';
 
 /**
  * `--context-modes`: `normalize` clears the group and other write bits of build-context entries, so a checkout
@@ -49,7 +49,7 @@ export function sourceFromEntries(
       // A symlink's mode is always 0777 on Linux, whatever the umask, and is not what a copy of it gets.
       if (e.type === 'symlink' || (e.mode & GROUP_OTHER_WRITE) === 0) return e;
       normalizedModes++;
-      return { ...e, mode: e.mode & ~GROUP_OTHER_WRITE };
+      return withMode(e, e.mode & ~GROUP_OTHER_WRITE);
     });
   }
   const byPath = new Map(used.map((e) => [e.path, e]));
