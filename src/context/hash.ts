@@ -5,7 +5,7 @@
  * warm page cache a thread-pool round trip per `open`/`read`/`close` costs more than the system call itself),
  * large ones are streamed a chunk at a time with the event loop free in between.
  */
-import { createHash, type Hash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +16,7 @@ import type { WalkEntry } from './types';
 
 /** Files up to this size are read with blocking calls; larger ones stream asynchronously. */
 const SYNC_MAX = 1 << 20;
+const SYNC_MAX_BIG = BigInt(SYNC_MAX);
 const READ_CHUNK = 1 << 20;
 const ATTEMPTS = 3;
 
@@ -32,39 +33,66 @@ function sameContentStat(a: BigIntStats, b: BigIntStats): boolean {
 /** One buffer for every synchronous read: only one such read runs at a time (they never await). */
 let sharedBuffer: Buffer | undefined;
 
+// `crypto.hash` (Node 20.12+) digests a buffer in one call, without a Hash object per file.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
+
+function sha256Hex(data: Uint8Array): string {
+  return oneShot ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+}
+
 function openNoFollow(absPath: string): number {
   try {
-    // Without following symlinks: a file swapped for a link since the walk is an error, not a read of the target.
-    return fs.openSync(absPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Without following symlinks: a file swapped for a link since the walk is an error, not a read of the
+    // target. Non-blocking, so a file swapped for a FIFO cannot hang the open.
+    return fs.openSync(absPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     throw new BuildError(`cannot read ${absPath}: ${(e as Error).message}`);
   }
 }
 
 /**
- * Hash a small file synchronously. Returns undefined (having read nothing) when the file turns out to be
- * larger than `SYNC_MAX`; the caller then streams it.
+ * Hash a small file synchronously, reading it whole into the shared buffer. `walked` is the stat the walk saw:
+ * when the file still has exactly that stat after the read, nothing wrote to it in between (a write always
+ * moves ctime), so the file need not be stat'ed before reading as well. Returns undefined when the file turns
+ * out to be larger than `SYNC_MAX`; the caller then streams it.
  */
-function hashSmallFile(absPath: string): FileDigest | undefined {
-  const buf = (sharedBuffer ??= Buffer.allocUnsafe(SYNC_MAX));
+function hashSmallFile(absPath: string, walked?: BigIntStats): FileDigest | undefined {
+  const buf = (sharedBuffer ??= Buffer.allocUnsafe(SYNC_MAX + 1));
   for (let attempt = 1; ; attempt++) {
     const fd = openNoFollow(absPath);
     try {
-      const before = fs.fstatSync(fd, { bigint: true });
-      if (!before.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
-      if (before.size > BigInt(SYNC_MAX)) return undefined;
-      const hash = createHash('sha256');
+      let before = attempt === 1 ? walked : undefined;
+      if (before === undefined) {
+        before = fs.fstatSync(fd, { bigint: true });
+        if (!before.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
+        if (before.size > SYNC_MAX_BIG) return undefined;
+      }
+      let total = 0;
       for (;;) {
-        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        const n = readOrFail(fd, buf, total, absPath);
         if (n === 0) break;
-        hash.update(buf.subarray(0, n));
+        total += n;
+        if (total > SYNC_MAX) return undefined; // grew past the buffer since it was stat'ed
       }
       const after = fs.fstatSync(fd, { bigint: true });
-      if (sameContentStat(before, after)) return { sha256: hash.digest('hex'), stat: before };
+      if (sameContentStat(before, after) && after.dev === before.dev && after.size === BigInt(total)) {
+        if (!after.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
+        return { sha256: sha256Hex(buf.subarray(0, total)), stat: after };
+      }
       if (attempt >= ATTEMPTS) throw new BuildError(`${absPath} kept changing while it was being read`);
     } finally {
       fs.closeSync(fd);
     }
+  }
+}
+
+/** `readSync`, with a path that stopped being a regular file since the walk (a directory, a FIFO) said so. */
+function readOrFail(fd: number, buf: Buffer, offset: number, absPath: string): number {
+  try {
+    return fs.readSync(fd, buf, offset, buf.length - offset, null);
+  } catch (e) {
+    if (!fs.fstatSync(fd).isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
+    throw new BuildError(`cannot read ${absPath}: ${(e as Error).message}`);
   }
 }
 
@@ -87,7 +115,7 @@ async function hashLargeFile(absPath: string): Promise<FileDigest> {
     try {
       const before = await fh.stat({ bigint: true });
       if (!before.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
-      const hash: Hash = createHash('sha256');
+      const hash = crypto.createHash('sha256');
       const buf = Buffer.allocUnsafe(READ_CHUNK);
       for (;;) {
         const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -138,13 +166,13 @@ export async function hashEntries(
       continue;
     }
     hashed.push(entry.path);
-    if (entry.stat.size > BigInt(SYNC_MAX)) {
+    if (entry.stat.size > SYNC_MAX_BIG) {
       large.push(entry);
       continue;
     }
     const started = cache ? cache.clock() : 0n;
     const abs = path.join(root, ...entry.path.split('/'));
-    const digest = hashSmallFile(abs);
+    const digest = hashSmallFile(abs, entry.stat);
     if (digest === undefined) {
       large.push(entry); // grew since the walk
       continue;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -164,6 +165,34 @@ describe('DigestCache with hashEntries', () => {
       );
       expect(cache.get('f', changed)).toBeUndefined();
     }
+  });
+});
+
+describe('hashEntries against a context that changes after the walk', () => {
+  let root: string;
+  beforeEach(() => {
+    root = tempDir();
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('a file rewritten since the walk is hashed as it is now, with its new stat', async () => {
+    writeTree(root, { f: 'old' });
+    const walked = await walkContext(root, null);
+    fs.writeFileSync(path.join(root, 'f'), 'new content');
+    const { digests } = await hashEntries(root, walked);
+    expect(digests.get('f')?.sha256).toBe(sha('new content'));
+    expect(digests.get('f')?.stat.size).toBe(11n);
+  });
+
+  test('a file replaced by a directory or a FIFO since the walk is an error, not a hang', async () => {
+    writeTree(root, { f: 'x', g: 'y' });
+    const walked = await walkContext(root, null);
+    fs.rmSync(path.join(root, 'f'));
+    fs.mkdirSync(path.join(root, 'f'));
+    await expect(hashEntries(root, walked)).rejects.toThrow(/no longer a regular file/);
+    fs.rmSync(path.join(root, 'g'));
+    execFileSync('mkfifo', [path.join(root, 'g')]);
+    await expect(hashEntries(root, walked.slice(1))).rejects.toThrow(/no longer a regular file/);
   });
 });
 
