@@ -4,13 +4,18 @@
  * children, siblings by bytes), numeric owners with empty user/group names, permission bits only, one
  * fixed mtime per entry (clamped to SOURCE_DATE_EPOCH), no atime/ctime, xattrs as `SCHILY.xattr.` records.
  * The same entries give the same bytes on any machine. File contents stream; nothing is held whole.
+ *
+ * Built for contexts of tens of thousands of small files: members are written into 1 MiB chunks, a small file
+ * is read straight into its chunk with blocking calls (open, fstat, one read, close: on a warm page cache a
+ * thread-pool round trip per call would cost more than the call), the common plain USTAR header is encoded in
+ * place, and tar members are planned one at a time as they are written rather than all up front.
  */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BuildError } from '../errors';
 import { LayerEntryError } from './errors';
-import { cleanComponents, compareComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
-import { encodeHeader, endOfArchive, padding, TYPEFLAG, type HeaderFields } from './tar-header';
+import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
+import { BLOCK, encodeHeader, endOfArchive, padding, TYPEFLAG, type HeaderFields } from './tar-header';
 
 /** Where a regular file's bytes come from. */
 export type ContentSource =
@@ -56,58 +61,63 @@ export interface PlannedEntry {
   content?: ContentSource;
 }
 
+/** Chunks handed downstream: big enough that per-chunk costs vanish, small enough to stay out of the way. */
+const CHUNK = 1 << 20;
+/** Files up to this size are read into the chunk in one blocking read; larger ones in CHUNK-sized reads. */
+const SMALL_FILE = 1 << 20;
+
 /** The tar stream for `entries`. Errors (unreadable source, file changed while read) surface as stream errors. */
 export function createLayerTar(entries: readonly LayerEntry[], options: TarWriterOptions = {}): Readable {
-  return Readable.from(layerTarChunks(entries, options), { objectMode: false, highWaterMark: 1 << 20 });
+  return Readable.from(layerTarChunks(entries, options), { objectMode: false, highWaterMark: CHUNK });
 }
 
 export async function* layerTarChunks(
   entries: readonly LayerEntry[],
   options: TarWriterOptions = {},
 ): AsyncGenerator<Buffer> {
-  const planned = planLayer(entries, options);
-  // Coalesce headers and small files into larger chunks; a tar of many tiny files is mostly headers.
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const FLUSH_AT = 256 * 1024;
-  for (const { header, content } of planned) {
-    let size = 0;
-    let data: OpenedContent['data'] | undefined;
-    let close: (() => Promise<void>) | undefined;
-    if (content !== undefined) {
-      const opened = await openContent(content);
-      ({ size, data, close } = opened);
-    }
-    try {
-      pending.push(encodeHeader({ ...header, size }));
-      pendingBytes += 512;
-      if (data?.kind === 'buffer') {
-        pending.push(data.buffer, Buffer.alloc(padding(size)));
-        pendingBytes += size;
-      } else if (data?.kind === 'stream') {
-        yield Buffer.concat(pending);
-        pending = [];
-        pendingBytes = 0;
-        let written = 0;
-        for await (const chunk of data.chunks) {
-          written += chunk.length;
-          if (written > size) throw fileChanged(header.name, 'grew');
-          yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        }
-        if (written !== size) throw fileChanged(header.name, 'shrank');
-        pending.push(Buffer.alloc(padding(size)));
+  const out = new Chunks();
+  for (const { header, content } of planMembers(entries, options)) {
+    if (content === undefined) {
+      out.header(header, 0);
+    } else if (Buffer.isBuffer(content)) {
+      out.header(header, content.length);
+      if (content.length <= SMALL_FILE) out.copy(content);
+      else {
+        yield* out.take();
+        yield content;
       }
-    } finally {
-      await close?.();
+      out.zeros(padding(content.length));
+    } else if (typeof content === 'string') {
+      const fd = openSource(content);
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw new LayerEntryError(`${content} is not a regular file`);
+        out.header(header, st.size);
+        if (st.size <= SMALL_FILE) out.readFile(fd, st.size, header.name);
+        else {
+          yield* out.take();
+          yield* readLargeFile(fd, st.size, header.name);
+        }
+        out.zeros(padding(st.size));
+      } finally {
+        closeSync(fd);
+      }
+    } else {
+      out.header(header, content.size);
+      yield* out.take();
+      let written = 0;
+      for await (const chunk of content.open()) {
+        written += chunk.length;
+        if (written > content.size) throw fileChanged(header.name, 'grew');
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+      if (written !== content.size) throw fileChanged(header.name, 'shrank');
+      out.zeros(padding(content.size));
     }
-    if (pendingBytes >= FLUSH_AT) {
-      yield Buffer.concat(pending);
-      pending = [];
-      pendingBytes = 0;
-    }
+    if (out.full()) yield* out.take();
   }
-  pending.push(endOfArchive());
-  yield Buffer.concat(pending);
+  out.copy(endOfArchive());
+  yield* out.take();
 }
 
 function fileChanged(name: string, how: string): BuildError {
@@ -116,58 +126,210 @@ function fileChanged(name: string, how: string): BuildError {
   );
 }
 
-interface OpenedContent {
-  size: number;
-  data: { kind: 'buffer'; buffer: Buffer } | { kind: 'stream'; chunks: AsyncIterable<Uint8Array> };
-  close?: () => Promise<void>;
-}
-
-async function openContent(content: ContentSource): Promise<OpenedContent> {
-  if (Buffer.isBuffer(content)) return { size: content.length, data: { kind: 'buffer', buffer: content } };
-  if (typeof content !== 'string')
-    return { size: content.size, data: { kind: 'stream', chunks: content.open() } };
-  // O_NOFOLLOW: the file is declared a regular file; a symlink here (say, planted in a build's rootfs to
-  // point at a host file) must not be read through.
-  let handle: fsp.FileHandle;
+/**
+ * O_NOFOLLOW: the file is declared a regular file; a symlink here (say, planted in a build's rootfs to point
+ * at a host file) must not be read through. O_NONBLOCK: a FIFO planted the same way must not hang the open.
+ */
+function openSource(file: string): number {
   try {
-    handle = await fsp.open(content, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    return openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
-    throw new BuildError(`cannot read ${content} for a layer: ${(err as Error).message}`);
+    throw new BuildError(`cannot read ${file} for a layer: ${(err as Error).message}`);
   }
-  const st = await handle.stat();
-  if (!st.isFile()) {
-    await handle.close();
-    throw new LayerEntryError(`${content} is not a regular file`);
-  }
-  return {
-    size: st.size,
-    data: { kind: 'stream', chunks: readExactly(handle, st.size, content) },
-    close: () => handle.close(),
-  };
 }
 
-/** Read the first `size` bytes of an open file, then check it has no more: a snapshot or an error. */
-async function* readExactly(handle: fsp.FileHandle, size: number, name: string): AsyncGenerator<Buffer> {
-  const CHUNK = 1 << 20;
+/** Read exactly `size` bytes of an open file, a chunk at a time, then check it has no more. */
+function* readLargeFile(fd: number, size: number, name: string): Generator<Buffer> {
   let position = 0;
   while (position < size) {
     const want = Math.min(CHUNK, size - position);
     const buf = Buffer.allocUnsafe(want);
-    const { bytesRead } = await handle.read(buf, 0, want, position);
-    if (bytesRead === 0) throw fileChanged(name, 'shrank');
-    position += bytesRead;
-    yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(fd, buf, got, want - got, position + got);
+      if (n === 0) throw fileChanged(name, 'shrank');
+      got += n;
+    }
+    position += got;
+    yield buf;
   }
-  const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, position);
-  if (bytesRead !== 0) throw fileChanged(name, 'grew');
+  if (readSync(fd, Buffer.alloc(1), 0, 1, position) !== 0) throw fileChanged(name, 'grew');
 }
+
+/** The tar stream being assembled: a chunk buffer filled member by member and handed out when full. */
+class Chunks {
+  private buf: Buffer | undefined;
+  private used = 0;
+
+  /** Filled chunks not yet handed out. */
+  private pending: Buffer[] = [];
+
+  /** Room for at least `n` more bytes in the current chunk (starting a new one, after setting the old aside). */
+  private reserve(n: number): Buffer {
+    if (this.buf !== undefined && this.buf.length - this.used >= n) return this.buf;
+    if (this.buf !== undefined && this.used > 0) this.pending.push(this.buf.subarray(0, this.used));
+    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
+    this.used = 0;
+    return this.buf;
+  }
+
+  full(): boolean {
+    return this.pending.length > 0 || (this.buf !== undefined && this.used >= CHUNK - BLOCK);
+  }
+
+  /** Everything written so far, as chunks to yield; the next write starts a fresh chunk. */
+  *take(): Generator<Buffer> {
+    const out = this.pending;
+    this.pending = [];
+    if (this.buf !== undefined && this.used > 0) out.push(this.buf.subarray(0, this.used));
+    this.buf = undefined;
+    this.used = 0;
+    yield* out;
+  }
+
+  copy(data: Uint8Array): void {
+    const buf = this.reserve(data.length);
+    buf.set(data, this.used);
+    this.used += data.length;
+  }
+
+  zeros(n: number): void {
+    if (n === 0) return;
+    const buf = this.reserve(n);
+    buf.fill(0, this.used, this.used + n);
+    this.used += n;
+  }
+
+  /** The header block(s) of a member with `size` bytes of data. */
+  header(h: HeaderFields, size: number): void {
+    const buf = this.reserve(BLOCK);
+    if (writeUstarHeader(buf, this.used, h, size)) this.used += BLOCK;
+    else this.copy(encodeHeader({ ...h, size }));
+  }
+
+  /**
+   * A small file's `size` bytes, read straight into the chunk. One byte more is asked for, so a file that grew
+   * since its fstat is caught by the same read; a file that shrank comes up short.
+   */
+  readFile(fd: number, size: number, name: string): void {
+    const buf = this.reserve(size + padding(size) + 1);
+    let got = 0;
+    while (got <= size) {
+      const n = readSync(fd, buf, this.used + got, size + 1 - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got > size) throw fileChanged(name, 'grew');
+    if (got < size) throw fileChanged(name, 'shrank');
+    this.used += size;
+  }
+}
+
+// ---- headers -----------------------------------------------------------------------------------------------
+
+const NAME_SIZE = 100;
+
+/**
+ * Write the header of a member whose fields all fit a plain USTAR block (ASCII names of at most 100 bytes,
+ * no PAX records, numbers within their octal fields) at `buf[offset]`, byte for byte what `encodeHeader`
+ * makes of it, and return true; return false, writing nothing, for anything else.
+ */
+export function writeUstarHeader(buf: Buffer, offset: number, h: HeaderFields, size: number): boolean {
+  if (h.extraPax !== undefined && h.extraPax.size > 0) return false;
+  if (h.name.length > NAME_SIZE || h.linkname.length > NAME_SIZE) return false;
+  if (!isAscii(h.name) || !isAscii(h.linkname)) return false;
+  if (
+    !fitsOctal(h.mode, 8) ||
+    !fitsOctal(h.uid, 8) ||
+    !fitsOctal(h.gid, 8) ||
+    !fitsOctal(size, 12) ||
+    !fitsOctal(h.mtime, 12) ||
+    !fitsOctal(h.devmajor, 8) ||
+    !fitsOctal(h.devminor, 8)
+  )
+    return false;
+  buf.fill(0, offset, offset + BLOCK);
+  buf.write(h.name, offset, 'latin1');
+  octal(buf, offset + 100, 8, h.mode);
+  octal(buf, offset + 108, 8, h.uid);
+  octal(buf, offset + 116, 8, h.gid);
+  octal(buf, offset + 124, 12, size);
+  octal(buf, offset + 136, 12, h.mtime);
+  buf.fill(0x20, offset + 148, offset + 156); // the checksum field counts as spaces
+  buf.write(h.typeflag, offset + 156, 1, 'latin1');
+  buf.write(h.linkname, offset + 157, 'latin1');
+  buf.write('ustar\x0000', offset + 257, 'latin1');
+  octal(buf, offset + 329, 8, h.devmajor);
+  octal(buf, offset + 337, 8, h.devminor);
+  let sum = 0;
+  for (let i = offset; i < offset + BLOCK; i++) sum += buf[i];
+  octal(buf, offset + 148, 7, sum);
+  buf[offset + 155] = 0x20;
+  return true;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+function fitsOctal(value: number, width: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value < 8 ** (width - 1);
+}
+
+/** Zero-padded octal in `width - 1` digits and a NUL, as Go's formatOctal. */
+function octal(buf: Buffer, offset: number, width: number, value: number): void {
+  let v = value;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  buf[offset + width - 1] = 0;
+}
+
+// ---- planning ----------------------------------------------------------------------------------------------
 
 interface Normalised {
   entry: LayerEntry;
-  /** Clean path components of the entry (for whiteouts: of the removed path). */
-  parts: string[];
-  /** Sort key: walk order of the path the entry affects. Opaque markers sort first in their directory. */
-  key: string[];
+  /** The clean path of the entry (for whiteouts and opaque markers: of the directory or removed path). */
+  name: string;
+  /**
+   * Sort key: the path the entry affects, `/`-separated, compared with `/` below every other character, which is
+   * walk order (component by component, by bytes). Opaque markers get a trailing `/`, so they sort first in
+   * their directory.
+   */
+  key: string;
+}
+
+/** A path that is already clean: no empty, `.` or `..` components, no leading or trailing `/`. */
+const NEEDS_CLEANING = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
+function cleanName(p: string): string | undefined {
+  if (!NEEDS_CLEANING.test(p)) return p;
+  const parts = cleanComponents(p);
+  return parts === undefined ? undefined : parts.join('/');
+}
+
+/** Walk order of two sort keys (see `Normalised.key`): code points, with `/` ending a component. */
+function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    // Only when one side is a surrogate does code-unit order disagree with code-point (= UTF-8 byte) order.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function baseName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
 }
 
 /**
@@ -175,141 +337,172 @@ interface Normalised {
  * want to inspect a layer plan without writing it.
  */
 export function planLayer(entries: readonly LayerEntry[], options: TarWriterOptions = {}): PlannedEntry[] {
+  return [...planMembers(entries, options)];
+}
+
+/** `planLayer` one member at a time: validation and ordering happen up front, headers as they are needed. */
+function planMembers(entries: readonly LayerEntry[], options: TarWriterOptions): Iterable<PlannedEntry> {
   const byKey = new Map<string, Normalised>();
   for (const entry of entries) {
-    const parts = cleanComponents(entry.path);
-    if (parts === undefined || parts.length === 0) {
+    const name = cleanName(entry.path);
+    if (name === undefined || name === '') {
       throw new LayerEntryError(`layer entry path ${JSON.stringify(entry.path)} is not inside the layer`);
     }
-    const base = parts[parts.length - 1] as string;
-    if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (baseName(name).startsWith(WHITEOUT_PREFIX)) {
       throw new LayerEntryError(
         `layer entry ${JSON.stringify(entry.path)}: names starting with .wh. are reserved`,
       );
     }
-    if (parts.some((p) => p.includes('\0'))) throw new LayerEntryError(`layer entry path contains NUL`);
-    const key = entry.type === 'opaque' ? [...parts, ''] : parts;
-    const id = key.join('/');
-    if (byKey.has(id))
-      throw new LayerEntryError(`duplicate layer entry for ${JSON.stringify(parts.join('/'))}`);
-    byKey.set(id, { entry, parts, key });
+    if (name.includes('\0')) throw new LayerEntryError(`layer entry path contains NUL`);
+    const key = entry.type === 'opaque' ? `${name}/` : name;
+    if (byKey.has(key)) throw new LayerEntryError(`duplicate layer entry for ${JSON.stringify(name)}`);
+    byKey.set(key, { entry, name, key });
   }
-  const sorted = [...byKey.values()].sort((a, b) => compareComponents(a.key, b.key));
+  const sorted = [...byKey.values()].sort((a, b) => compareKeys(a.key, b.key));
+  byKey.clear();
 
   // Hardlinks: every member of a link group shares one inode; in the tar the first member (in stream order)
   // must carry the content and the rest link to it, or an extractor would meet a link to a missing file.
-  const byPath = new Map<string, Normalised>();
-  for (const n of sorted)
-    if (n.entry.type !== 'whiteout' && n.entry.type !== 'opaque') byPath.set(n.parts.join('/'), n);
   const primaryOf = new Map<Normalised, Normalised>(); // group root (the linked-to entry) -> first member
-  const rootOf = (n: Normalised): Normalised | undefined => {
-    const seen = new Set<Normalised>();
-    let cur = n;
-    while (cur.entry.type === 'hardlink') {
-      if (seen.has(cur)) throw new LayerEntryError(`hardlink cycle at ${cur.parts.join('/')}`);
-      seen.add(cur);
-      const targetParts = cleanComponents(cur.entry.target);
-      if (targetParts === undefined || targetParts.length === 0) {
-        throw new LayerEntryError(`hardlink ${cur.parts.join('/')} points outside the layer`);
-      }
-      const next = byPath.get(targetParts.join('/'));
-      if (next === undefined) return undefined; // target lives in a lower layer
-      cur = next;
-    }
-    if (cur.entry.type === 'dir') throw new LayerEntryError(`hardlink to directory ${cur.parts.join('/')}`);
-    return cur;
-  };
   const rootCache = new Map<Normalised, Normalised | undefined>();
-  for (const n of sorted) {
-    if (n.entry.type !== 'hardlink') continue;
-    const root = rootOf(n);
-    rootCache.set(n, root);
-    if (root === undefined) continue;
-    const first = primaryOf.get(root);
-    if (first === undefined || compareComponents(n.key, first.key) < 0) primaryOf.set(root, n);
+  if (entries.some((e) => e.type === 'hardlink')) {
+    const byPath = new Map<string, Normalised>();
+    for (const n of sorted)
+      if (n.entry.type !== 'whiteout' && n.entry.type !== 'opaque') byPath.set(n.name, n);
+    const rootOf = (n: Normalised): Normalised | undefined => {
+      const seen = new Set<Normalised>();
+      let cur = n;
+      while (cur.entry.type === 'hardlink') {
+        if (seen.has(cur)) throw new LayerEntryError(`hardlink cycle at ${cur.name}`);
+        seen.add(cur);
+        const targetParts = cleanComponents(cur.entry.target);
+        if (targetParts === undefined || targetParts.length === 0) {
+          throw new LayerEntryError(`hardlink ${cur.name} points outside the layer`);
+        }
+        const next = byPath.get(targetParts.join('/'));
+        if (next === undefined) return undefined; // target lives in a lower layer
+        cur = next;
+      }
+      if (cur.entry.type === 'dir') throw new LayerEntryError(`hardlink to directory ${cur.name}`);
+      return cur;
+    };
+    for (const n of sorted) {
+      if (n.entry.type !== 'hardlink') continue;
+      const root = rootOf(n);
+      rootCache.set(n, root);
+      if (root === undefined) continue;
+      const first = primaryOf.get(root);
+      if (first === undefined || compareKeys(n.key, first.key) < 0) primaryOf.set(root, n);
+    }
+    for (const [root, first] of primaryOf)
+      if (compareKeys(root.key, first.key) < 0) primaryOf.set(root, root);
   }
-  for (const [root, first] of primaryOf)
-    if (compareComponents(root.key, first.key) < 0) primaryOf.set(root, root);
 
   const epoch = options.sourceDateEpoch;
-  const planned: PlannedEntry[] = [];
-  for (const n of sorted) {
-    const { entry } = n;
-    const name = n.parts.join('/');
+  const member = (n: Normalised): PlannedEntry => {
+    const { entry, name } = n;
     if (entry.type === 'whiteout' || entry.type === 'opaque') {
-      const dir = entry.type === 'opaque' ? n.parts : n.parts.slice(0, -1);
-      const base =
-        entry.type === 'opaque' ? OPAQUE_WHITEOUT : `${WHITEOUT_PREFIX}${n.parts[n.parts.length - 1]}`;
-      planned.push({
-        header: baseHeader(
-          [...dir, base].join('/'),
-          TYPEFLAG.file,
-          { ...entry, mode: entry.mode ?? 0 },
-          epoch,
-        ),
-      });
-      continue;
+      const slash = name.lastIndexOf('/');
+      const marker =
+        entry.type === 'opaque'
+          ? `${name}/${OPAQUE_WHITEOUT}`
+          : `${name.slice(0, slash + 1)}${WHITEOUT_PREFIX}${name.slice(slash + 1)}`;
+      return { header: baseHeader(marker, TYPEFLAG.file, entry, entry.mode ?? 0, epoch) };
     }
     let root: Normalised | undefined = n;
     if (entry.type === 'hardlink') root = rootCache.get(n);
     else if (!primaryOf.has(n)) root = undefined; // not the target of any link in this layer
-    if (root === undefined) {
-      planned.push(plainMember(name, entry, epoch));
-      continue;
-    }
+    if (root === undefined) return plainMember(name, entry, epoch);
     const primary = primaryOf.get(root) as Normalised;
-    if (primary === n) {
-      // Carries the group's content and metadata under its own name.
-      planned.push(plainMember(name, root.entry, epoch));
-    } else {
-      const linkHeader = plainMember(name, root.entry, epoch).header;
-      planned.push({
-        header: {
-          ...linkHeader,
-          typeflag: TYPEFLAG.hardlink,
-          linkname: primary.parts.join('/'),
-          devmajor: 0,
-          devminor: 0,
-        },
-      });
-    }
-  }
-  return planned;
+    // The primary carries the group's content and metadata under its own name.
+    if (primary === n) return plainMember(name, root.entry, epoch);
+    const linkHeader = plainMember(name, root.entry, epoch).header;
+    return {
+      header: {
+        ...linkHeader,
+        typeflag: TYPEFLAG.hardlink,
+        linkname: primary.name,
+        devmajor: 0,
+        devminor: 0,
+      },
+    };
+  };
+  // Every header is checked before the first byte is written, so a bad entry fails the layer up front.
+  for (const n of sorted) checkMeta(n.name, n.entry);
+  return {
+    *[Symbol.iterator]() {
+      for (const n of sorted) yield member(n);
+    },
+  };
 }
 
 function plainMember(name: string, entry: LayerEntry, epoch: number | undefined): PlannedEntry {
   switch (entry.type) {
     case 'file':
-      return { header: baseHeader(name, TYPEFLAG.file, entry, epoch), content: entry.content };
+      return { header: baseHeader(name, TYPEFLAG.file, entry, entry.mode, epoch), content: entry.content };
     case 'dir':
-      return { header: baseHeader(`${name}/`, TYPEFLAG.dir, { ...entry, mode: entry.mode ?? 0o755 }, epoch) };
-    case 'symlink':
-      return {
-        header: {
-          ...baseHeader(name, TYPEFLAG.symlink, { ...entry, mode: entry.mode ?? 0o777 }, epoch),
-          linkname: entry.target,
-        },
-      };
+      return { header: baseHeader(`${name}/`, TYPEFLAG.dir, entry, entry.mode ?? 0o755, epoch) };
+    case 'symlink': {
+      const header = baseHeader(name, TYPEFLAG.symlink, entry, entry.mode ?? 0o777, epoch);
+      header.linkname = entry.target;
+      return { header };
+    }
     case 'hardlink': {
       const target = cleanComponents(entry.target);
       if (target === undefined || target.length === 0)
         throw new LayerEntryError(`hardlink ${name} points outside the layer`);
-      return { header: { ...baseHeader(name, TYPEFLAG.hardlink, entry, epoch), linkname: target.join('/') } };
+      const header = baseHeader(name, TYPEFLAG.hardlink, entry, entry.mode, epoch);
+      header.linkname = target.join('/');
+      return { header };
     }
     case 'char':
     case 'block': {
-      for (const n of [entry.major, entry.minor]) {
-        if (!Number.isSafeInteger(n) || n < 0 || n > 0o7777777) {
-          throw new LayerEntryError(`layer entry ${name}: device number ${n} is out of range`);
-        }
-      }
-      const h = baseHeader(name, entry.type === 'char' ? TYPEFLAG.char : TYPEFLAG.block, entry, epoch);
-      return { header: { ...h, devmajor: entry.major, devminor: entry.minor } };
+      const header = baseHeader(
+        name,
+        entry.type === 'char' ? TYPEFLAG.char : TYPEFLAG.block,
+        entry,
+        entry.mode,
+        epoch,
+      );
+      header.devmajor = entry.major;
+      header.devminor = entry.minor;
+      return { header };
     }
     case 'fifo':
-      return { header: baseHeader(name, TYPEFLAG.fifo, entry, epoch) };
+      return { header: baseHeader(name, TYPEFLAG.fifo, entry, entry.mode, epoch) };
     default:
       throw new LayerEntryError(`unexpected layer entry type for ${name}`);
+  }
+}
+
+/** The checks `baseHeader` and `plainMember` would make, without building anything. */
+function checkMeta(name: string, entry: LayerEntry): void {
+  for (const [field, value] of [
+    ['uid', entry.uid],
+    ['gid', entry.gid],
+    ['mode', entry.mode],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new LayerEntryError(`layer entry ${name}: ${field} ${value} is not a non-negative integer`);
+    }
+  }
+  if (entry.xattrs !== undefined) {
+    for (const k of Object.keys(entry.xattrs)) {
+      if (k === '' || k.includes('=') || k.includes('\0'))
+        throw new LayerEntryError(`invalid xattr name ${JSON.stringify(k)} on ${name}`);
+    }
+  }
+  if (entry.type === 'char' || entry.type === 'block') {
+    for (const n of [entry.major, entry.minor]) {
+      if (!Number.isSafeInteger(n) || n < 0 || n > 0o7777777) {
+        throw new LayerEntryError(`layer entry ${name}: device number ${n} is out of range`);
+      }
+    }
+  }
+  if (entry.type === 'hardlink') {
+    const target = cleanComponents(entry.target);
+    if (target === undefined || target.length === 0)
+      throw new LayerEntryError(`hardlink ${name} points outside the layer`);
   }
 }
 
@@ -317,6 +510,7 @@ function baseHeader(
   name: string,
   typeflag: string,
   meta: EntryMeta,
+  mode: number | undefined,
   epoch: number | undefined,
 ): HeaderFields {
   let mtime =
@@ -326,22 +520,24 @@ function baseHeader(
   for (const [field, value] of [
     ['uid', meta.uid],
     ['gid', meta.gid],
-    ['mode', meta.mode],
+    ['mode', mode],
   ] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new LayerEntryError(`layer entry ${name}: ${field} ${value} is not a non-negative integer`);
     }
   }
-  const extraPax = new Map<string, Buffer>();
-  for (const [k, v] of Object.entries(meta.xattrs ?? {})) {
-    if (k === '' || k.includes('=') || k.includes('\0'))
-      throw new LayerEntryError(`invalid xattr name ${JSON.stringify(k)} on ${name}`);
-    extraPax.set(`SCHILY.xattr.${k}`, typeof v === 'string' ? Buffer.from(v) : v);
+  let extraPax: Map<string, Buffer> | undefined;
+  if (meta.xattrs !== undefined) {
+    for (const [k, v] of Object.entries(meta.xattrs)) {
+      if (k === '' || k.includes('=') || k.includes('\0'))
+        throw new LayerEntryError(`invalid xattr name ${JSON.stringify(k)} on ${name}`);
+      (extraPax ??= new Map()).set(`SCHILY.xattr.${k}`, typeof v === 'string' ? Buffer.from(v) : v);
+    }
   }
   return {
     name,
     typeflag,
-    mode: (meta.mode ?? 0o644) & 0o7777,
+    mode: (mode ?? 0o644) & 0o7777,
     uid: meta.uid ?? 0,
     gid: meta.gid ?? 0,
     size: 0,

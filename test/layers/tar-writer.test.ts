@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LayerEntryError } from '../../src/layers/errors';
-import { createLayerTar, planLayer, type LayerEntry } from '../../src/layers/tar-writer';
+import { encodeHeader, type HeaderFields } from '../../src/layers/tar-header';
+import { createLayerTar, planLayer, writeUstarHeader, type LayerEntry } from '../../src/layers/tar-writer';
 import { collect, gnuTarList, readAll, sha256 } from './support/tar-helpers';
 
 let tmp: string;
@@ -306,5 +307,103 @@ describe('layer tar writer', () => {
     expect(listing).toContain('crw-rw-rw- 0/0             1,3 2023-11-14 22:13:20 dev/null');
     expect(listing).toContain('prw-r--r-- 0/0               0 2023-11-14 22:13:20 run/fifo');
     expect(listing).toContain('---------- 0/0               0 2023-11-14 22:13:20 var/cache/.wh..wh..opq');
+  });
+
+  it('encodes plain USTAR headers in place exactly as encodeHeader does', () => {
+    let x = 42;
+    const rand = (n: number): number => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return x % n;
+    };
+    const names = [
+      'a',
+      'dir/',
+      'x'.repeat(100),
+      'y'.repeat(101),
+      'caf\u00e9',
+      `${'d'.repeat(60)}/${'e'.repeat(50)}`,
+    ];
+    const buf = Buffer.alloc(4096, 0xaa);
+    let plain = 0;
+    for (let i = 0; i < 2000; i++) {
+      const h: HeaderFields = {
+        name: names[rand(names.length)],
+        typeflag: '0125'[rand(4)],
+        mode: [0o644, 0o4755, 0o7777, 0o10000000][rand(4)],
+        uid: [0, 1000, 65534, 0o7777777, 0o10000000][rand(5)],
+        gid: [0, 1000, 0o10000000][rand(3)],
+        size: 0,
+        mtime: [0, T, 0o77777777777, 2 ** 33 + 1][rand(4)],
+        linkname: ['', 'target', 'l'.repeat(101)][rand(3)],
+        devmajor: [0, 7][rand(2)],
+        devminor: [0, 0o7777777][rand(2)],
+        extraPax: rand(5) === 0 ? new Map([['SCHILY.xattr.user.a', Buffer.from('v')]]) : undefined,
+      };
+      const size = [0, 5, 0o77777777777, 2 ** 33 + 5][rand(4)];
+      const at = 512 * rand(6);
+      if (writeUstarHeader(buf, at, h, size)) {
+        plain++;
+        expect(buf.subarray(at, at + 512).equals(encodeHeader({ ...h, size }))).toBe(true);
+      } else {
+        // Not plain: encodeHeader writes PAX records or refuses, and the fast path touched nothing.
+        expect(buf.subarray(at, at + 512).equals(Buffer.alloc(512, buf[at]))).toBe(true);
+      }
+      buf.fill(0xaa);
+    }
+    expect(plain).toBeGreaterThan(100);
+  });
+
+  it('sorts tricky names component by component, by UTF-8 bytes', () => {
+    const names = [
+      'a',
+      'a/b',
+      'a-b',
+      'a.b',
+      'a/b/c',
+      'a\u00e9',
+      'a\uffff',
+      'a\u{1F600}',
+      'a/\u{1F600}',
+      'a/\uffff',
+      'b',
+      'a0',
+      'a/-',
+    ];
+    const entries: LayerEntry[] = names.map((p) => ({ type: 'dir', path: p }));
+    entries.push({ type: 'opaque', path: 'a' });
+    const byBytes = [...names].sort((p, q) => {
+      const [x, y] = [p.split('/'), q.split('/')];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = Buffer.compare(Buffer.from(x[i]), Buffer.from(y[i]));
+        if (c !== 0) return c;
+      }
+      return x.length - y.length;
+    });
+    const expected = byBytes.flatMap((n) => (n === 'a' ? ['a/', 'a/.wh..wh..opq'] : [`${n}/`]));
+    expect(planLayer([...entries].reverse()).map((p) => p.header.name)).toEqual(expected);
+  });
+
+  it('reads path sources of any size, and refuses a FIFO without hanging', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 100);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    await fsp.writeFile(path.join(tmp, 'big'), big);
+    await fsp.writeFile(path.join(tmp, 'empty'), '');
+    const members = await readAll(
+      await collect(
+        createLayerTar([
+          { type: 'file', path: 'big', content: path.join(tmp, 'big') },
+          { type: 'file', path: 'empty', content: path.join(tmp, 'empty') },
+        ]),
+      ),
+    );
+    expect(members.map((m) => [m.header.path, m.data.length])).toEqual([
+      ['big', big.length],
+      ['empty', 0],
+    ]);
+    expect(members[0].data.equals(big)).toBe(true);
+    execFileSync('mkfifo', [path.join(tmp, 'fifo')]);
+    await expect(
+      collect(createLayerTar([{ type: 'file', path: 'f', content: path.join(tmp, 'fifo') }])),
+    ).rejects.toThrow(/not a regular file/);
   });
 });
