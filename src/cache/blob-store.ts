@@ -10,7 +10,7 @@
  * `readAll` checks before returning.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { fsyncDir, isErrno } from './atomic';
@@ -113,7 +113,9 @@ export class BlobStore {
     options: PutOptions,
   ): Promise<BlobInfo> {
     return this.commit(async (tmp) => {
-      // A plain loop: for-await gives backpressure, and a source error surfaces here as a throw.
+      // A plain loop: for-await gives backpressure, and a source error surfaces here as a throw. The writes
+      // block: into the page cache they take microseconds, and a thread-pool round trip each would queue behind
+      // whatever else the pool is doing (a layer's compression jobs).
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of source) {
@@ -121,7 +123,7 @@ export class BlobStore {
         hash.update(buf);
         size += buf.length;
         let off = 0;
-        while (off < buf.length) off += (await tmp.write(buf, off, buf.length - off)).bytesWritten;
+        while (off < buf.length) off += writeSync(tmp.fd, buf, off, buf.length - off);
       }
       const info = { digest: hashToDigest(hash), size };
       checkExpected(info.digest, info.size, expected, options.expectedSize);

@@ -3,10 +3,16 @@
  * then the compressor, then into the blob store (which hashes the compressed bytes for the blob digest).
  * Nothing is buffered whole and nothing is read twice.
  *
- * Determinism: gzip is node's zlib at a fixed level, whose header carries no name and mtime 0; zstd is
- * zstd-napi at a fixed level, single-threaded. The same tar gives the same blob with the same library
- * versions (a different zlib or zstd build may compress differently; the diff_id never changes).
+ * Both compressors use every core. gzip is `ParallelGzip` (pigz's scheme on node's zlib: fixed 1 MiB blocks
+ * deflated in the thread pool, chained by 32 KiB dictionaries; header with no name and mtime 0); zstd is
+ * zstd-napi's multi-threaded mode (its own worker threads, fixed-size jobs).
+ *
+ * Determinism: the same tar gives the same blob with the same library versions, on any number of cores: gzip's
+ * block boundaries depend only on input offsets, and zstd's output is the same for any worker count of at least
+ * one, so one worker is asked for even on a single core. (A different zlib or zstd build may compress
+ * differently; the diff_id never changes.)
  */
+import { availableParallelism } from 'node:os';
 import { Readable, pipeline, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { CompressStream, DecompressStream } from 'zstd-napi';
@@ -14,6 +20,7 @@ import type { BlobStore } from '../cache/blob-store';
 import { DigestTap, type Digest } from '../cache/digest';
 import { TsbuildError } from '../errors';
 import { LayerFormatError } from './errors';
+import { ParallelGzip } from './gzip-parallel';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -62,9 +69,12 @@ export async function storeLayer(
 export function createCompressor(options: CompressOptions): Transform | undefined {
   switch (options.compression) {
     case 'gzip':
-      return zlib.createGzip({ level: options.level ?? DEFAULT_GZIP_LEVEL });
+      return new ParallelGzip({ level: options.level ?? DEFAULT_GZIP_LEVEL });
     case 'zstd':
-      return new CompressStream({ compressionLevel: options.level ?? DEFAULT_ZSTD_LEVEL });
+      return new CompressStream({
+        compressionLevel: options.level ?? DEFAULT_ZSTD_LEVEL,
+        nbWorkers: Math.max(1, availableParallelism()),
+      });
     case 'none':
       return undefined;
   }

@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
+import { CompressStream } from 'zstd-napi';
 import { BlobStore } from '../../src/cache/blob-store';
 import { decompressLayer, detectCompression, storeLayer, type Compression } from '../../src/layers/compress';
 import { LayerFormatError } from '../../src/layers/errors';
@@ -69,6 +70,17 @@ describe('storeLayer', () => {
       maxBuffer: 64 << 20,
     });
     expect(sha256(out)).toBe(layer.diffId);
+  });
+
+  it("zstd's multi-threaded output is the same for any number of workers (what storeLayer relies on)", async () => {
+    const tar = await collect(createLayerTar(entries()));
+    const bytes = async (nbWorkers: number): Promise<string> =>
+      sha256(
+        await collect(Readable.from([tar]).pipe(new CompressStream({ compressionLevel: 3, nbWorkers }))),
+      );
+    const one = await bytes(1);
+    expect(await bytes(2)).toBe(one);
+    expect(await bytes(5)).toBe(one);
   });
 
   it('decompresses what gzip and zstd tools wrote, including concatenated gzip members', async () => {
