@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { statKey } from './types';
 
 /** Coarser than any common file system's time stamps (FAT: 2 s) plus clock lag. */
 export const DEFAULT_RACY_WINDOW_NS = 2_000_000_000n;
@@ -28,11 +29,8 @@ export interface DigestCacheOptions {
   now?: () => bigint;
 }
 
-/** The fields a stat key is made of: every one must be unchanged for a cached digest to be trusted. */
-export type StatKeyFields = Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs' | 'ino' | 'dev'>;
-
 interface CacheRecord {
-  /** `size:mtimeNs:ctimeNs:ino:dev`, all decimal. */
+  /** `statKey` of the file as it was hashed. */
   key: string;
   sha256: string;
 }
@@ -46,11 +44,6 @@ interface CacheFile {
 
 const FORMAT_VERSION = 2;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-/** The stat key of a file: one string, so a lookup is one comparison. */
-export function statKey(stat: StatKeyFields): string {
-  return `${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.ino}:${stat.dev}`;
-}
 
 export class DigestCache {
   /** Entries read from disk; consulted by `get`. */
@@ -92,26 +85,36 @@ export class DigestCache {
     return new DigestCache(file, root, previous, options);
   }
 
-  /** The cached digest of `relPath` if its stat is exactly what it was when hashed, else undefined. */
-  get(relPath: string, stat: StatKeyFields): string | undefined {
+  /**
+   * The cached digest of `relPath` if its stat is exactly what it was when hashed, else undefined. `key` is the
+   * file's `statKey` (a walk entry's `stat.key`).
+   */
+  get(relPath: string, key: string): string | undefined {
     const rec = this.current.get(relPath) ?? this.previous.get(relPath);
-    if (!rec || rec.key !== statKey(stat)) return undefined;
+    if (!rec || rec.key !== key) return undefined;
     this.current.set(relPath, rec);
     return rec.sha256;
   }
 
   /**
-   * Remember a digest computed from the file as it was at `stat`. `hashStartedNs` is the wall clock when
-   * reading began; a file changed within the racy window before that is not remembered.
+   * Remember a digest computed from the file as it was at `stat` (whose `statKey` the caller may pass if it has
+   * it). `hashStartedNs` is the wall clock when reading began; a file changed within the racy window before
+   * that is not remembered.
    */
-  set(relPath: string, stat: BigIntStats, sha256: string, hashStartedNs: bigint = this.now()): void {
+  set(
+    relPath: string,
+    stat: BigIntStats,
+    sha256: string,
+    hashStartedNs: bigint = this.now(),
+    key: string = statKey(stat),
+  ): void {
     const newest = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
     this.changed = true;
     if (newest + this.racyWindowNs >= hashStartedNs) {
       this.current.delete(relPath);
       return;
     }
-    this.current.set(relPath, { key: statKey(stat), sha256 });
+    this.current.set(relPath, { key, sha256 });
   }
 
   /** Wall clock in ns, as the cache sees it (for `set`'s `hashStartedNs`). */

@@ -36,28 +36,17 @@ export function withMode(entry: ContextEntry, mode: number): ContextEntry {
   return out;
 }
 
-const NS_PER_S = 1_000_000_000n;
-
-/** Whole seconds of a nanosecond time stamp, rounded down (also before 1970). */
-function floorSeconds(ns: bigint): number {
-  const s = ns / NS_PER_S;
-  return Number(ns < 0n && s * NS_PER_S !== ns ? s - 1n : s);
-}
-
 /** Turn walked entries and their digests into key material. */
 export function toContextEntry(entry: WalkEntry, sha256?: string, stat = entry.stat): ContextEntry {
-  const out: ContextEntry = {
-    path: entry.path,
-    type: entry.type,
-    mode: Number(stat.mode & 0o7777n),
-    uid: Number(stat.uid),
-    gid: Number(stat.gid),
-    size: entry.type === 'file' ? Number(stat.size) : 0,
-  };
+  const { path, type } = entry;
+  // A file's record is one literal with its digest, so all 50,000 of them share one compact shape.
+  const out: ContextEntry =
+    sha256 !== undefined
+      ? { path, type, mode: stat.mode, uid: stat.uid, gid: stat.gid, size: stat.size, sha256 }
+      : { path, type, mode: stat.mode, uid: stat.uid, gid: stat.gid, size: type === 'file' ? stat.size : 0 };
   if (entry.linkTarget !== undefined) out.linkTarget = entry.linkTarget;
-  if (entry.type === 'char-device' || entry.type === 'block-device') out.rdev = Number(stat.rdev);
-  if (sha256 !== undefined) out.sha256 = sha256;
-  mtimes.set(out, floorSeconds(stat.mtimeNs));
+  if (type === 'char-device' || type === 'block-device') out.rdev = stat.rdev;
+  mtimes.set(out, stat.mtime);
   return out;
 }
 

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { BuildError } from '../errors';
 import type { DigestCache } from './digest-cache';
 import { mapLimit } from './limit';
-import type { WalkEntry } from './types';
+import { entryStat, statKey, type EntryStat, type WalkEntry } from './types';
 
 /** Files up to this size are read with blocking calls; larger ones stream asynchronously. */
 const SYNC_MAX = 1 << 20;
@@ -23,11 +23,15 @@ const ATTEMPTS = 3;
 export interface FileDigest {
   sha256: string;
   /** The file's stat while it was read (what the digest describes). */
-  stat: BigIntStats;
+  stat: EntryStat;
 }
 
-function sameContentStat(a: BigIntStats, b: BigIntStats): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
+/** A digest with the full stat it was taken at (for the digest cache's racy-window check). */
+interface Hashed {
+  sha256: string;
+  stat: BigIntStats;
+  /** `statKey(stat)`. */
+  key: string;
 }
 
 /** One buffer for every synchronous read: only one such read runs at a time (they never await). */
@@ -51,21 +55,22 @@ function openNoFollow(absPath: string): number {
 }
 
 /**
- * Hash a small file synchronously, reading it whole into the shared buffer. `walked` is the stat the walk saw:
- * when the file still has exactly that stat after the read, nothing wrote to it in between (a write always
- * moves ctime), so the file need not be stat'ed before reading as well. Returns undefined when the file turns
- * out to be larger than `SYNC_MAX`; the caller then streams it.
+ * Hash a small file synchronously, reading it whole into the shared buffer. `walkedKey` is the `statKey` the
+ * walk saw: when the file still has exactly that stat after the read, nothing wrote to it in between (a write
+ * always moves ctime), so the file need not be stat'ed before reading as well. Returns undefined when the file
+ * turns out to be larger than `SYNC_MAX`; the caller then streams it.
  */
-function hashSmallFile(absPath: string, walked?: BigIntStats): FileDigest | undefined {
+function hashSmallFile(absPath: string, walkedKey?: string): Hashed | undefined {
   const buf = (sharedBuffer ??= Buffer.allocUnsafe(SYNC_MAX + 1));
   for (let attempt = 1; ; attempt++) {
     const fd = openNoFollow(absPath);
     try {
-      let before = attempt === 1 ? walked : undefined;
+      let before: string | undefined = attempt === 1 ? walkedKey : undefined;
       if (before === undefined) {
-        before = fs.fstatSync(fd, { bigint: true });
-        if (!before.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
-        if (before.size > SYNC_MAX_BIG) return undefined;
+        const st = fs.fstatSync(fd, { bigint: true });
+        if (!st.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
+        if (st.size > SYNC_MAX_BIG) return undefined;
+        before = statKey(st);
       }
       let total = 0;
       for (;;) {
@@ -75,9 +80,10 @@ function hashSmallFile(absPath: string, walked?: BigIntStats): FileDigest | unde
         if (total > SYNC_MAX) return undefined; // grew past the buffer since it was stat'ed
       }
       const after = fs.fstatSync(fd, { bigint: true });
-      if (sameContentStat(before, after) && after.dev === before.dev && after.size === BigInt(total)) {
+      const key = statKey(after);
+      if (key === before && after.size === BigInt(total)) {
         if (!after.isFile()) throw new BuildError(`${absPath} is no longer a regular file`);
-        return { sha256: sha256Hex(buf.subarray(0, total)), stat: after };
+        return { sha256: sha256Hex(buf.subarray(0, total)), stat: after, key };
       }
       if (attempt >= ATTEMPTS) throw new BuildError(`${absPath} kept changing while it was being read`);
     } finally {
@@ -101,14 +107,15 @@ function readOrFail(fd: number, buf: Buffer, offset: number, absPath: string): n
  * an error, not a read of the target), and re-read if it changed while being read.
  */
 export async function hashFile(absPath: string): Promise<FileDigest> {
-  return hashSmallFile(absPath) ?? hashLargeFile(absPath);
+  const { sha256, stat } = hashSmallFile(absPath) ?? (await hashLargeFile(absPath));
+  return { sha256, stat: entryStat(stat) };
 }
 
-async function hashLargeFile(absPath: string): Promise<FileDigest> {
+async function hashLargeFile(absPath: string): Promise<Hashed> {
   for (let attempt = 1; ; attempt++) {
     let fh: fs.promises.FileHandle;
     try {
-      fh = await fs.promises.open(absPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fh = await fs.promises.open(absPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (e) {
       throw new BuildError(`cannot read ${absPath}: ${(e as Error).message}`);
     }
@@ -123,7 +130,8 @@ async function hashLargeFile(absPath: string): Promise<FileDigest> {
         hash.update(buf.subarray(0, bytesRead));
       }
       const after = await fh.stat({ bigint: true });
-      if (sameContentStat(before, after)) return { sha256: hash.digest('hex'), stat: before };
+      const key = statKey(before);
+      if (key === statKey(after)) return { sha256: hash.digest('hex'), stat: before, key };
       if (attempt >= ATTEMPTS) throw new BuildError(`${absPath} kept changing while it was being read`);
     } finally {
       await fh.close();
@@ -160,27 +168,29 @@ export async function hashEntries(
   let sinceYield = 0;
   for (const entry of entries) {
     if (entry.type !== 'file') continue;
-    const cached = cache?.get(entry.path, entry.stat);
+    const cached = cache?.get(entry.path, entry.stat.key);
     if (cached !== undefined) {
       digests.set(entry.path, { sha256: cached, stat: entry.stat });
       continue;
     }
     hashed.push(entry.path);
-    if (entry.stat.size > SYNC_MAX_BIG) {
+    if (entry.stat.size > SYNC_MAX) {
       large.push(entry);
       continue;
     }
     const started = cache ? cache.clock() : 0n;
     const abs = path.join(root, ...entry.path.split('/'));
-    const digest = hashSmallFile(abs, entry.stat);
-    if (digest === undefined) {
+    const result = hashSmallFile(abs, entry.stat.key);
+    if (result === undefined) {
       large.push(entry); // grew since the walk
       continue;
     }
-    cache?.set(entry.path, digest.stat, digest.sha256, started);
-    digests.set(entry.path, digest);
+    cache?.set(entry.path, result.stat, result.sha256, started, result.key);
+    // Unchanged since the walk (the usual case): its stat is the walk's.
+    const stat = result.key === entry.stat.key ? entry.stat : entryStat(result.stat);
+    digests.set(entry.path, { sha256: result.sha256, stat });
     // Blocking reads add up on a cold context: let the event loop breathe every few megabytes.
-    sinceYield += Number(digest.stat.size) + 4096;
+    sinceYield += stat.size + 4096;
     if (sinceYield >= 16 << 20) {
       sinceYield = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -188,9 +198,9 @@ export async function hashEntries(
   }
   await mapLimit(large, options.concurrency ?? 4, async (entry) => {
     const started = cache ? cache.clock() : 0n;
-    const digest = await hashLargeFile(path.join(root, ...entry.path.split('/')));
-    cache?.set(entry.path, digest.stat, digest.sha256, started);
-    digests.set(entry.path, digest);
+    const result = await hashLargeFile(path.join(root, ...entry.path.split('/')));
+    cache?.set(entry.path, result.stat, result.sha256, started, result.key);
+    digests.set(entry.path, { sha256: result.sha256, stat: entryStat(result.stat) });
   });
   // Map order is entry order for the callers that iterate it.
   if (large.length > 0) {

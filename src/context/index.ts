@@ -11,7 +11,8 @@
  * - `PatternMatcher.create(patterns, source?)` is patternmatcher's `New`. `matches(path)` is the answer a real
  *   build gives (walk rule + fsutil pruning); `matchesUsingParentResults` is the per-step walk primitive;
  *   `matchesOrParentMatches` is the simpler rule the classic daemon used.
- * - `walkContext(dir, matcher)` lists every path the build sees, in walk order, with bigint lstat. The Dockerfile
+ * - `walkContext(dir, matcher)` lists every path the build sees, in walk order, with its lstat reduced to an
+ *   `EntryStat` (permission bits, owner, size, whole-second mtime, exact stat key for files). The Dockerfile
  *   and the ignore file are left out when the patterns match them; read those directly, they are always readable.
  * - `hashEntries` / `DigestCache` digest files, reusing a digest only when size, mtime, ctime, inode and device
  *   all match (and the change was not too recent to tell); `contextEntries` combines walk and digests into
@@ -34,5 +35,12 @@ export { hashEntries, hashFile, type FileDigest, type HashOptions, type HashResu
 export { classifyPattern, type CompiledPattern, type MatchType } from './pattern';
 export { PatternMatcher, type MatchInfo, type MatchResult, type PatternSource } from './pattern-matcher';
 export { ContextTree, type TreeNode } from './tree';
-export type { ContextEntry, EntryType, WalkEntry } from './types';
+export {
+  entryStat,
+  statKey,
+  type ContextEntry,
+  type EntryStat,
+  type EntryType,
+  type WalkEntry,
+} from './types';
 export { walkContext } from './walk';

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { BuildError, UserError } from '../errors';
 import { compareCodePoints } from './go-path';
 import type { MatchInfo, PatternMatcher } from './pattern-matcher';
-import { entryTypeOf, type WalkEntry } from './types';
+import { entryStat, entryTypeOf, type WalkEntry } from './types';
 
 /** Entries listed between two yields to the event loop. */
 const YIELD_EVERY = 4096;
@@ -55,14 +55,15 @@ class Walk {
       if (stat === null) continue; // vanished since readdir: the walk simply does not see it
       const type = entryTypeOf(stat);
       if (type === null) continue;
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      // join() makes one flat string, where `${relDir}/${name}` would keep a chain of pieces per path.
+      const rel = relDir === '' ? name : [relDir, name].join('/');
       let excluded = false;
       let info: MatchInfo | null = null;
       if (matcher !== null) {
         ({ excluded, info } = matcher.matchesUsingParentResults(rel, parentInfo));
         if (excluded && (type !== 'dir' || matcher.canSkipDir(rel))) continue;
       }
-      const entry: WalkEntry = { path: rel, type, stat };
+      const entry: WalkEntry = { path: rel, type, stat: entryStat(stat, type === 'file') };
       if (type === 'symlink') entry.linkTarget = readLink(abs);
       out.push(entry);
       if (type !== 'dir') continue;

@@ -84,7 +84,19 @@ describe('walkContext', () => {
       ['é', 'file'],
     ]);
     expect(entries.find((e) => e.path === 'link')?.linkTarget).toBe('b/c');
-    expect(typeof entries[0].stat.mtimeNs).toBe('bigint');
+    // Each entry carries its lstat, reduced: exact stat key for files (digest cache), whole-second mtime.
+    const a = fs.lstatSync(path.join(root, 'a.txt'), { bigint: true });
+    const file = entries.find((e) => e.path === 'a.txt');
+    expect(file?.stat).toEqual({
+      mode: Number(a.mode & 0o7777n),
+      uid: Number(a.uid),
+      gid: Number(a.gid),
+      size: 0,
+      rdev: Number(a.rdev),
+      mtime: Number(a.mtimeNs / 1_000_000_000n),
+      key: `0:${a.mtimeNs}:${a.ctimeNs}:${a.ino}:${a.dev}`,
+    });
+    expect(entries.find((e) => e.path === 'a')?.stat.key).toBe('');
   });
 
   test('orders names by code point, as Go does (not by UTF-16 unit)', async () => {

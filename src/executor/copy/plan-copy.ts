@@ -87,7 +87,8 @@ export async function planCopy(
   const put = async (target: string, srcRel: string, src: CopySourceFs, record = true): Promise<void> => {
     const e = src.entry(srcRel);
     if (!e) return;
-    const abs = path.join(src.root, srcRel);
+    // One flat string (path.join builds it from a piece per component); tree paths are clean already.
+    const abs = [src.root.endsWith('/') ? src.root.slice(0, -1) : src.root, srcRel].join('/');
     // The walk's stat gave the time; only an entry made some other way needs a look at the file.
     const mtime = entryMtime(e) ?? Math.floor((await fsp.lstat(abs)).mtimeMs / 1000);
     const owner = opts.owner ?? (src.isContext ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid });
@@ -290,7 +291,7 @@ function parentsPath(raw: string, match: string): string {
 function joinRel(dir: string, name: string): string {
   if (dir === '') return name;
   if (name === '') return dir;
-  return `${dir}/${name}`;
+  return [dir, name].join('/'); // one flat string (a template literal keeps a chain of pieces per path)
 }
 
 function sha256Hex(data: Buffer): string {
