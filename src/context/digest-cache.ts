@@ -97,18 +97,14 @@ export class DigestCache {
   }
 
   /**
-   * Remember a digest computed from the file as it was at `stat` (whose `statKey` the caller may pass if it has
-   * it). `hashStartedNs` is the wall clock when reading began; a file changed within the racy window before
-   * that is not remembered.
+   * Remember a digest computed from the file as it was at `stat` (or at the stat whose `statKey` this is).
+   * `hashStartedNs` is the wall clock when reading began; a file changed within the racy window before that is
+   * not remembered.
    */
-  set(
-    relPath: string,
-    stat: BigIntStats,
-    sha256: string,
-    hashStartedNs: bigint = this.now(),
-    key: string = statKey(stat),
-  ): void {
-    const newest = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
+  set(relPath: string, stat: BigIntStats | string, sha256: string, hashStartedNs: bigint = this.now()): void {
+    const key = typeof stat === 'string' ? stat : statKey(stat);
+    const [, mtimeNs, ctimeNs] = key.split(':').map((n) => BigInt(n));
+    const newest = mtimeNs > ctimeNs ? mtimeNs : ctimeNs;
     this.changed = true;
     if (newest + this.racyWindowNs >= hashStartedNs) {
       this.current.delete(relPath);

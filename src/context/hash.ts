@@ -11,6 +11,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { BuildError } from '../errors';
 import type { DigestCache } from './digest-cache';
+import { hashInWorkers, hashThreads } from './hash-workers';
 import { mapLimit } from './limit';
 import { entryStat, statKey, type EntryStat, type WalkEntry } from './types';
 
@@ -18,6 +19,9 @@ import { entryStat, statKey, type EntryStat, type WalkEntry } from './types';
 const SYNC_MAX = 1 << 20;
 const SYNC_MAX_BIG = BigInt(SYNC_MAX);
 const READ_CHUNK = 1 << 20;
+/** Below this many small misses (or bytes), starting worker threads costs more than it saves. */
+const WORKER_MIN_FILES = 256;
+const WORKER_MIN_BYTES = 4 << 20;
 const ATTEMPTS = 3;
 
 export interface FileDigest {
@@ -143,6 +147,8 @@ export interface HashOptions {
   cache?: DigestCache | null;
   /** Large files read at once (default 4). */
   concurrency?: number;
+  /** Worker threads for small files when there are many to read (default: one per core; 0 for none). */
+  threads?: number;
 }
 
 export interface HashResult {
@@ -162,33 +168,59 @@ export async function hashEntries(
   options: HashOptions = {},
 ): Promise<HashResult> {
   const cache = options.cache ?? null;
-  const digests = new Map<string, FileDigest>();
+  const files = entries.filter((e) => e.type === 'file');
+  const results = new Array<FileDigest | undefined>(files.length);
   const hashed: string[] = [];
-  const large: WalkEntry[] = [];
-  let sinceYield = 0;
-  for (const entry of entries) {
-    if (entry.type !== 'file') continue;
+  const small: number[] = [];
+  const large: number[] = [];
+  let smallBytes = 0;
+  files.forEach((entry, i) => {
     const cached = cache?.get(entry.path, entry.stat.key);
     if (cached !== undefined) {
-      digests.set(entry.path, { sha256: cached, stat: entry.stat });
-      continue;
+      results[i] = { sha256: cached, stat: entry.stat };
+      return;
     }
     hashed.push(entry.path);
-    if (entry.stat.size > SYNC_MAX) {
-      large.push(entry);
-      continue;
+    if (entry.stat.size > SYNC_MAX) large.push(i);
+    else {
+      small.push(i);
+      smallBytes += entry.stat.size;
     }
+  });
+  const abs = (entry: WalkEntry): string => path.join(root, ...entry.path.split('/'));
+
+  // Many misses (a cold context): every core reads and hashes. What a worker cannot vouch for is done below.
+  const threads = options.threads ?? hashThreads();
+  if (threads > 0 && small.length >= WORKER_MIN_FILES && smallBytes >= WORKER_MIN_BYTES) {
     const started = cache ? cache.clock() : 0n;
-    const abs = path.join(root, ...entry.path.split('/'));
-    const result = hashSmallFile(abs, entry.stat.key);
+    const fromWorkers = await hashInWorkers(
+      small.length,
+      (k) => ({ abs: abs(files[small[k]]), key: files[small[k]].stat.key }),
+      threads,
+      SYNC_MAX,
+    );
+    fromWorkers.forEach((sha256, k) => {
+      if (sha256 === null) return;
+      const entry = files[small[k]];
+      cache?.set(entry.path, entry.stat.key, sha256, started);
+      results[small[k]] = { sha256, stat: entry.stat };
+    });
+  }
+
+  let sinceYield = 0;
+  for (const i of small) {
+    if (results[i] !== undefined) continue;
+    const entry = files[i];
+    const started = cache ? cache.clock() : 0n;
+    const result = hashSmallFile(abs(entry), entry.stat.key);
     if (result === undefined) {
-      large.push(entry); // grew since the walk
+      large.push(i); // grew since the walk
       continue;
     }
-    cache?.set(entry.path, result.stat, result.sha256, started, result.key);
+    cache?.set(entry.path, result.key, result.sha256, started);
     // Unchanged since the walk (the usual case): its stat is the walk's.
     const stat = result.key === entry.stat.key ? entry.stat : entryStat(result.stat);
-    digests.set(entry.path, { sha256: result.sha256, stat });
+    results[i] = { sha256: result.sha256, stat };
     // Blocking reads add up on a cold context: let the event loop breathe every few megabytes.
     sinceYield += stat.size + 4096;
     if (sinceYield >= 16 << 20) {
@@ -196,20 +228,16 @@ export async function hashEntries(
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  await mapLimit(large, options.concurrency ?? 4, async (entry) => {
+  await mapLimit(large, options.concurrency ?? 4, async (i) => {
+    const entry = files[i];
     const started = cache ? cache.clock() : 0n;
-    const result = await hashLargeFile(path.join(root, ...entry.path.split('/')));
-    cache?.set(entry.path, result.stat, result.sha256, started, result.key);
-    digests.set(entry.path, { sha256: result.sha256, stat: entryStat(result.stat) });
+    const result = await hashLargeFile(abs(entry));
+    cache?.set(entry.path, result.key, result.sha256, started);
+    results[i] = { sha256: result.sha256, stat: entryStat(result.stat) };
   });
-  // Map order is entry order for the callers that iterate it.
-  if (large.length > 0) {
-    const ordered = new Map<string, FileDigest>();
-    for (const e of entries) {
-      const d = digests.get(e.path);
-      if (d !== undefined) ordered.set(e.path, d);
-    }
-    return { digests: ordered, hashed };
-  }
+
+  // In entry order, for the callers that iterate the map.
+  const digests = new Map<string, FileDigest>();
+  files.forEach((entry, i) => digests.set(entry.path, results[i] as FileDigest));
   return { digests, hashed };
 }

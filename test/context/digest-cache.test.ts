@@ -197,6 +197,38 @@ describe('hashEntries against a context that changes after the walk', () => {
   });
 });
 
+describe('hashEntries on worker threads (many misses)', () => {
+  let root: string;
+  beforeEach(() => {
+    root = tempDir();
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('gives the same digests as the main thread, and files changed since the walk are hashed as they are now', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`d${i % 7}/f${i}`] = `${i}`.repeat(16 * 1024);
+    writeTree(root, files);
+    const walked = await walkContext(root, null);
+    fs.writeFileSync(path.join(root, 'd3/f10'), 'changed since the walk');
+    fs.rmSync(path.join(root, 'd4/f11'));
+    fs.mkdirSync(path.join(root, 'd4/f11'));
+    fs.rmSync(path.join(root, 'd5/f12'));
+    await expect(hashEntries(root, walked, { threads: 2 })).rejects.toThrow(
+      /d4\/f11 is no longer a regular file/,
+    );
+    fs.rmSync(path.join(root, 'd4/f11'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'd4/f11'), 'back');
+    const rest = walked.filter((e) => e.path !== 'd5/f12');
+    const onWorkers = await hashEntries(root, rest, { threads: 2 });
+    const onMain = await hashEntries(root, rest, { threads: 0 });
+    expect([...onWorkers.digests.keys()]).toEqual(rest.filter((e) => e.type === 'file').map((e) => e.path));
+    expect(onWorkers.digests).toEqual(onMain.digests);
+    expect(onWorkers.digests.get('d3/f10')?.sha256).toBe(sha('changed since the walk'));
+    expect(onWorkers.digests.get('d4/f11')?.sha256).toBe(sha('back'));
+    expect(onWorkers.digests.get('d1/f1')?.sha256).toBe(sha('1'.repeat(16 * 1024)));
+  });
+});
+
 describe('hashFile', () => {
   let dir: string;
   beforeEach(() => {
