@@ -25,24 +25,3 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return results;
 }
-
-/**
- * A shared cap on concurrent operations, for work that fans out recursively (a directory walk): wrap only the
- * leaf I/O calls, never a call that waits for other wrapped calls, or the cap could deadlock.
- */
-export function createLimiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    // A finishing call hands its slot straight to the next waiter, so the cap holds exactly.
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}

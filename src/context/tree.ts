@@ -46,10 +46,19 @@ export class ContextTree {
 
   /** Everything below `dir` in walk order (pre-order, siblings sorted). `''` is the root. */
   *descendants(dir: string): Generator<TreeNode> {
-    for (const child of this.children.get(dir) ?? []) {
-      const node = this.nodes.get(child) as TreeNode;
+    // An explicit stack: nested generators would pass every node up through one frame per directory level.
+    const stack: { list: readonly string[]; next: number }[] = [
+      { list: this.children.get(dir) ?? [], next: 0 },
+    ];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next >= top.list.length) {
+        stack.pop();
+        continue;
+      }
+      const node = this.nodes.get(top.list[top.next++]) as TreeNode;
       yield node;
-      if (node.type === 'dir') yield* this.descendants(child);
+      if (node.type === 'dir') stack.push({ list: this.children.get(node.path) ?? [], next: 0 });
     }
   }
 
