@@ -1,7 +1,7 @@
 // Deterministic benchmark fixtures: build contexts generated from a seeded PRNG, so nothing large lives in git
 // and every machine gets byte-identical trees.
 //
-//   node bench/fixtures.mjs OUT_DIR [--quick] [--base REF]   writes OUT_DIR/{node-like,large,multistage}
+//   node bench/fixtures.mjs OUT_DIR [--quick] [--base REF] [--only NAME,…]   writes OUT_DIR/{node-like,large,multistage}
 //
 // The runner (bench/run.mjs) imports the generators and the mutations (editSource, editManifest).
 import { createHash } from 'node:crypto';
@@ -317,18 +317,28 @@ async function main() {
   const args = process.argv.slice(2);
   const out = args.find((a) => !a.startsWith('--'));
   if (!out) {
-    process.stderr.write('usage: node bench/fixtures.mjs OUT_DIR [--quick] [--base REF]\n');
+    process.stderr.write('usage: node bench/fixtures.mjs OUT_DIR [--quick] [--base REF] [--only NAME,…]\n');
     process.exit(2);
   }
   const size = args.includes('--quick') ? SIZES.quick : SIZES.default;
   const bi = args.indexOf('--base');
   const base = bi >= 0 ? args[bi + 1] : 'busybox:latest';
+  const oi = args.indexOf('--only');
+  const only = oi >= 0 ? args[oi + 1].split(',') : ['node-like', 'large', 'multistage'];
   const root = path.resolve(out);
-  const results = {
-    'node-like': await generateNodeLike(path.join(root, 'node-like'), base, size.nodeLike),
-    large: await generateLarge(path.join(root, 'large'), size.large),
-    multistage: await generateMultistage(path.join(root, 'multistage'), base, size.multistage),
+  const generators = {
+    'node-like': () => generateNodeLike(path.join(root, 'node-like'), base, size.nodeLike),
+    large: () => generateLarge(path.join(root, 'large'), size.large),
+    multistage: () => generateMultistage(path.join(root, 'multistage'), base, size.multistage),
   };
+  const results = {};
+  for (const name of only) {
+    if (!(name in generators)) {
+      process.stderr.write(`unknown fixture ${name} (node-like, large, multistage)\n`);
+      process.exit(2);
+    }
+    results[name] = await generators[name]();
+  }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
