@@ -31,6 +31,9 @@ export interface PutOptions {
 
 export type BlobSource = Readable | AsyncIterable<Uint8Array> | Uint8Array | string;
 
+/** Bytes written to a streamed blob between background flushes to disk. */
+const EARLY_SYNC_BYTES = 32 << 20;
+
 /** Temp files older than this belong to writers that died; a live writer finishes long before. */
 const DEFAULT_TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -116,15 +119,33 @@ export class BlobStore {
       // A plain loop: for-await gives backpressure, and a source error surfaces here as a throw. The writes
       // block: into the page cache they take microseconds, and a thread-pool round trip each would queue behind
       // whatever else the pool is doing (a layer's compression jobs).
+      // A large blob is flushed to disk as it is written (one datasync at a time, in the background), so the
+      // fsync before the rename does not wait for hundreds of megabytes at once.
       const hash = createHash('sha256');
       let size = 0;
+      let unsynced = 0;
+      let syncing: Promise<void> | undefined;
+      let syncError: unknown;
       for await (const chunk of source) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         hash.update(buf);
         size += buf.length;
         let off = 0;
         while (off < buf.length) off += writeSync(tmp.fd, buf, off, buf.length - off);
+        unsynced += buf.length;
+        if (unsynced >= EARLY_SYNC_BYTES && syncing === undefined) {
+          unsynced = 0;
+          syncing = tmp.datasync().then(
+            () => (syncing = undefined),
+            (err: unknown) => {
+              syncError ??= err;
+              syncing = undefined;
+            },
+          );
+        }
       }
+      await syncing;
+      if (syncError !== undefined) throw syncError;
       const info = { digest: hashToDigest(hash), size };
       checkExpected(info.digest, info.size, expected, options.expectedSize);
       return info;

@@ -63,6 +63,8 @@ export interface PlannedEntry {
 
 /** Chunks handed downstream: big enough that per-chunk costs vanish, small enough to stay out of the way. */
 const CHUNK = 1 << 20;
+/** Chunks handed out between two turns of the event loop. */
+const CHUNKS_PER_TURN = 16;
 /** Files up to this size are read into the chunk in one blocking read; larger ones in CHUNK-sized reads. */
 const SMALL_FILE = 1 << 20;
 
@@ -76,6 +78,7 @@ export async function* layerTarChunks(
   options: TarWriterOptions = {},
 ): AsyncGenerator<Buffer> {
   const out = new Chunks();
+  let chunksSinceTurn = 0;
   for (const { header, content } of planMembers(entries, options)) {
     if (content === undefined) {
       out.header(header, 0);
@@ -114,7 +117,15 @@ export async function* layerTarChunks(
       if (written !== content.size) throw fileChanged(header.name, 'shrank');
       out.zeros(padding(content.size));
     }
-    if (out.full()) yield* out.take();
+    if (out.full()) {
+      yield* out.take();
+      // Downstream may be synchronous all the way (zstd, the blob store's writes): give the event loop a turn
+      // now and then, or timers, signals and I/O callbacks would wait for the whole layer.
+      if (++chunksSinceTurn >= CHUNKS_PER_TURN) {
+        chunksSinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
   }
   out.copy(endOfArchive());
   yield* out.take();
