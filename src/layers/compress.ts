@@ -42,6 +42,11 @@ export interface StoredLayer {
 
 export const DEFAULT_GZIP_LEVEL = 6;
 export const DEFAULT_ZSTD_LEVEL = 3;
+/**
+ * Input per zstd job. The default at level 3 (8 MiB) keeps ~50 MB of job buffers in flight; 4 MiB halves that
+ * for 0.3% more output. Fixed, so the output stays the same on any number of cores.
+ */
+export const ZSTD_JOB_SIZE = 4 << 20;
 
 /** Compress a layer tar into the store, returning blob digest/size and diff_id from the same pass. */
 export async function storeLayer(
@@ -74,6 +79,7 @@ export function createCompressor(options: CompressOptions): Transform | undefine
       return new CompressStream({
         compressionLevel: options.level ?? DEFAULT_ZSTD_LEVEL,
         nbWorkers: Math.max(1, availableParallelism()),
+        jobSize: ZSTD_JOB_SIZE,
       });
     case 'none':
       return undefined;

@@ -5,7 +5,13 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { CompressStream } from 'zstd-napi';
 import { BlobStore } from '../../src/cache/blob-store';
-import { decompressLayer, detectCompression, storeLayer, type Compression } from '../../src/layers/compress';
+import {
+  decompressLayer,
+  detectCompression,
+  storeLayer,
+  ZSTD_JOB_SIZE,
+  type Compression,
+} from '../../src/layers/compress';
 import { LayerFormatError } from '../../src/layers/errors';
 import { createLayerTar, type LayerEntry } from '../../src/layers/tar-writer';
 import { collect, sha256 } from './support/tar-helpers';
@@ -76,7 +82,12 @@ describe('storeLayer', () => {
     const tar = await collect(createLayerTar(entries()));
     const bytes = async (nbWorkers: number): Promise<string> =>
       sha256(
-        await collect(Readable.from([tar]).pipe(new CompressStream({ compressionLevel: 3, nbWorkers }))),
+        await collect(
+          // Several jobs' worth of input, cut at the job size storeLayer uses.
+          Readable.from(Array.from({ length: 6 }, () => tar)).pipe(
+            new CompressStream({ compressionLevel: 3, nbWorkers, jobSize: ZSTD_JOB_SIZE }),
+          ),
+        ),
       );
     const one = await bytes(1);
     expect(await bytes(2)).toBe(one);
