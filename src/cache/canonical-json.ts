@@ -7,7 +7,12 @@ export type JsonValue =
 
 export function canonicalJson(value: JsonValue | undefined): string {
   if (value === undefined || value === null) return 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  if (Array.isArray(value)) {
+    // A COPY's file listing is 50,000 rows of strings and numbers: with no objects inside, JSON.stringify already
+    // is canonical, and about ten times faster than serialising value by value.
+    if (value.every(isFlatRow)) return JSON.stringify(value);
+    return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  }
   if (typeof value === 'object') {
     const keys = Object.keys(value)
       .filter((k) => value[k] !== undefined)
@@ -17,4 +22,19 @@ export function canonicalJson(value: JsonValue | undefined): string {
   if (typeof value === 'number' && !Number.isFinite(value))
     throw new TypeError('canonical JSON has no NaN/Infinity');
   return JSON.stringify(value);
+}
+
+/** An array of strings, finite numbers, booleans and nulls (nothing whose key order or `undefined` matters). */
+function isFlatRow(v: JsonValue): boolean {
+  if (!Array.isArray(v)) return isPlainScalar(v);
+  return v.every(isPlainScalar);
+}
+
+function isPlainScalar(v: JsonValue | undefined): boolean {
+  return (
+    v === null ||
+    typeof v === 'string' ||
+    typeof v === 'boolean' ||
+    (typeof v === 'number' && Number.isFinite(v))
+  );
 }
