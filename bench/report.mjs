@@ -156,7 +156,10 @@ export function renderMarkdown(result, jsonPath) {
       'scenario, after one warm-up round per fixture (before its first scenario), tools alternating (the order ' +
       'rotates every round); medians and min–max of ' +
       'the successful runs. ' +
-      `Raw data: [\`${jsonPath}\`](${jsonPath}). tsbuild at commit \`${result.git?.commit?.slice(0, 12)}\`` +
+      `Raw data: ${[jsonPath]
+        .flat()
+        .map((j) => `[\`${j}\`](${j})`)
+        .join(', ')}. tsbuild at commit \`${result.git?.commit?.slice(0, 12)}\`` +
       `${result.git?.dirtySrc ? ' (with uncommitted changes in src/ or bin/)' : ''}. Base image for every tool: ` +
       `\`${result.baseImage ?? '—'}\` (busybox-static, pushed to a local docker-registry).`,
     '',
@@ -323,16 +326,54 @@ function profileText(p) {
   return `Profile (${sec(p.ms)}, ${p.profiles} thread profile(s), ${sec(p.sampledMs)} busy): self time by file: ${files}. Top functions: ${fns}.`;
 }
 
+/**
+ * Several runs of the harness as one report: a full run is split (e.g. `--fixtures node-like,multistage`, then
+ * `--fixtures large --tools tsbuild,docker`) to fit in a session. Scenarios, fixtures and tools are the union;
+ * limits come from the run that measured them; the time window spans all runs. Every row still compares tools
+ * measured side by side within one run, since each scenario comes from exactly one run.
+ */
+export function mergeResults(results) {
+  if (results.length === 1) return results[0];
+  const [first] = results;
+  const commits = new Set(results.map((r) => r.git?.commit));
+  return {
+    ...first,
+    runs: Math.min(...results.map((r) => r.runs)),
+    quick: results.some((r) => r.quick),
+    startedAt: results.map((r) => r.startedAt).sort()[0],
+    finishedAt: results
+      .map((r) => r.finishedAt)
+      .sort()
+      .at(-1),
+    durationSec: results.reduce((t, r) => t + (r.durationSec ?? 0), 0),
+    git: { ...first.git, dirtySrc: results.some((r) => r.git?.dirtySrc) },
+    tools: Object.assign({}, ...results.map((r) => r.tools)),
+    fixtures: Object.assign({}, ...results.map((r) => r.fixtures)),
+    limits: Object.assign({}, ...results.map((r) => r.limits ?? {})),
+    scenarios: results.flatMap((r) => r.scenarios),
+    cpuStealPercent: Math.max(...results.map((r) => r.cpuStealPercent ?? 0)),
+    notes: [
+      `Merged from ${results.length} runs of the harness (${results.map((r) => r.startedAt).join(', ')})` +
+        (commits.size > 1
+          ? ` at different commits (${[...commits].map((c) => c?.slice(0, 12)).join(', ')})`
+          : '') +
+        '; each scenario comes from one run, where its tools alternated.',
+      ...results.flatMap((r) => r.notes ?? []),
+    ],
+  };
+}
+
 async function main() {
-  const file = process.argv[2];
-  if (!file) {
-    process.stderr.write('usage: node bench/report.mjs bench/results/FILE.json\n');
+  const files = process.argv.slice(2);
+  if (files.length === 0) {
+    process.stderr.write('usage: node bench/report.mjs bench/results/FILE.json [MORE.json …]\n');
     process.exit(2);
   }
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const result = JSON.parse(await fsp.readFile(file, 'utf8'));
+  const results = await Promise.all(files.map(async (f) => JSON.parse(await fsp.readFile(f, 'utf8'))));
   const out = path.join(here, 'RESULTS.md');
-  await fsp.writeFile(out, renderMarkdown(result, path.relative(here, path.resolve(file))));
+  const links = files.map((f) => path.relative(here, path.resolve(f)));
+  await fsp.writeFile(out, renderMarkdown(mergeResults(results), links));
   // committed: formatted as the repository's `prettier --check .` expects
   const prettier = path.join(here, '..', 'node_modules', '.bin', 'prettier');
   spawnSync(prettier, ['--write', '--log-level', 'warn', out], { stdio: 'inherit' });
