@@ -138,7 +138,11 @@ export function targets(result) {
   return rows;
 }
 
-export function renderMarkdown(result, jsonPath) {
+/**
+ * `analysis`: hand-written markdown (bench/ANALYSIS.md) read with the numbers in front of you — profiles and
+ * what the failing targets would take; the generated tables cannot say that.
+ */
+export function renderMarkdown(result, jsonPath, analysis = '') {
   const L = [];
   const m = result.machine;
   L.push('# tsbuild benchmark results', '');
@@ -312,6 +316,7 @@ export function renderMarkdown(result, jsonPath) {
   ];
   for (const n of notes) L.push(`- ${cell(n)}`);
   L.push('');
+  if (analysis) L.push('## Where the time goes, and what it would take', '', analysis.trim(), '');
   return L.join('\n');
 }
 
@@ -373,7 +378,8 @@ async function main() {
   const results = await Promise.all(files.map(async (f) => JSON.parse(await fsp.readFile(f, 'utf8'))));
   const out = path.join(here, 'RESULTS.md');
   const links = files.map((f) => path.relative(here, path.resolve(f)));
-  await fsp.writeFile(out, renderMarkdown(mergeResults(results), links));
+  const analysis = await fsp.readFile(path.join(here, 'ANALYSIS.md'), 'utf8').catch(() => '');
+  await fsp.writeFile(out, renderMarkdown(mergeResults(results), links, analysis));
   // committed: formatted as the repository's `prettier --check .` expects
   const prettier = path.join(here, '..', 'node_modules', '.bin', 'prettier');
   spawnSync(prettier, ['--write', '--log-level', 'warn', out], { stdio: 'inherit' });

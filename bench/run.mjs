@@ -568,7 +568,11 @@ async function writeResult(result, opts, startedAt, cpu0, final) {
   await fsp.writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   const written = [file];
   if (final && opts.markdown) {
-    await fsp.writeFile(path.join(HERE, 'RESULTS.md'), renderMarkdown(result, path.relative(HERE, file)));
+    const analysis = await fsp.readFile(path.join(HERE, 'ANALYSIS.md'), 'utf8').catch(() => '');
+    await fsp.writeFile(
+      path.join(HERE, 'RESULTS.md'),
+      renderMarkdown(result, path.relative(HERE, file), analysis),
+    );
     written.push(path.join(HERE, 'RESULTS.md'));
   }
   if (final) formatWithPrettier(written);
