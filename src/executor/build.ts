@@ -478,6 +478,17 @@ class Build {
       this.historySteps.push({ position, key, inputs: inputs as never });
       this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }
+    if (parentMissed && copiedFromStages(plan).has(stage.index)) {
+      // A stage that missed has a new key, so every COPY --from it misses too and will need its files: unpack them
+      // now, while other stages still run, rather than when the first such COPY gets its turn.
+      const source = state;
+      void this.imports
+        .ensureLayers(source.layers)
+        .then(() =>
+          materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${stage.displayName}`),
+        )
+        .catch(() => undefined); // the COPY that needs it awaits the same unpacking and reports its error
+    }
     return state;
   }
 
@@ -747,6 +758,18 @@ class Build {
     config.records = config.records.filter((r) => !r.layer || imageLayers.has(r.layer.digest));
     return inlineCacheAnnotation(config);
   }
+}
+
+/** The stages some needed COPY/ADD --from reads (their files get unpacked). */
+function copiedFromStages(plan: BuildPlan): Set<number> {
+  const out = new Set<number>();
+  for (const i of plan.needed) {
+    for (const step of plan.stages[i].steps) {
+      if ((step.kind === 'copy' || step.kind === 'add') && step.from?.kind === 'stage')
+        out.add(step.from.index);
+    }
+  }
+  return out;
 }
 
 /** A uid[:gid] `--chown` needs no lookup in the stage's files. */
