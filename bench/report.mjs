@@ -337,6 +337,13 @@ function profileText(p) {
  * limits come from the run that measured them; the time window spans all runs. Every row still compares tools
  * measured side by side within one run, since each scenario comes from exactly one run.
  */
+/** Every scenario once, in first-seen order; a later file's run of the same scenario replaces an earlier one (a re-run). */
+function latestScenarios(results) {
+  const byId = new Map();
+  for (const r of results) for (const s of r.scenarios) byId.set(s.id, s);
+  return [...byId.values()];
+}
+
 export function mergeResults(results) {
   if (results.length === 1) return results[0];
   const [first] = results;
@@ -355,14 +362,14 @@ export function mergeResults(results) {
     tools: Object.assign({}, ...results.map((r) => r.tools)),
     fixtures: Object.assign({}, ...results.map((r) => r.fixtures)),
     limits: Object.assign({}, ...results.map((r) => r.limits ?? {})),
-    scenarios: results.flatMap((r) => r.scenarios),
+    scenarios: latestScenarios(results),
     cpuStealPercent: Math.max(...results.map((r) => r.cpuStealPercent ?? 0)),
     notes: [
       `Merged from ${results.length} runs of the harness (${results.map((r) => r.startedAt).join(', ')})` +
         (commits.size > 1
           ? ` at different commits (${[...commits].map((c) => c?.slice(0, 12)).join(', ')})`
           : '') +
-        '; each scenario comes from one run, where its tools alternated.',
+        '; each scenario comes from one run, where its tools alternated (the latest run of a scenario wins).',
       ...results.flatMap((r) => r.notes ?? []),
     ],
   };
