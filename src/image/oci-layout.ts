@@ -4,11 +4,10 @@
  * `skopeo … oci:DIR:TAG` and `umoci … DIR:TAG` find it) and `blobs/sha256/…`; or the same as a tar stream
  * (an `oci-archive`). Blobs are copied from the store through verified reads.
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { atomicWriteFile, isErrno, tempPathFor } from '../cache/atomic';
+import { atomicWriteFile, atomicWriteStream, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { digestHex } from '../cache/digest';
 import { layerTarChunks, type LayerEntry } from '../layers/tar-writer';
@@ -53,14 +52,7 @@ export async function writeOciLayout(
       throw err;
     });
     if (existing?.isFile() === true && existing.size === blob.size) continue;
-    const tmp = tempPathFor(dest);
-    try {
-      await pipeline(store.open(blob.digest), createWriteStream(tmp, { flags: 'wx' }));
-      await fsp.rename(tmp, dest);
-    } catch (err) {
-      await fsp.rm(tmp, { force: true });
-      throw err;
-    }
+    await atomicWriteStream(dest, store.open(blob.digest));
   }
   await atomicWriteFile(path.join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
   const indexPath = path.join(dir, 'index.json');

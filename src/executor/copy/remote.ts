@@ -4,7 +4,7 @@
  * the file's mtime. What to name the file and where to put it in the image is the caller's business.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -175,7 +175,9 @@ async function saveBody(response: Response, file: string): Promise<{ sha256: str
       done(null, chunk);
     },
   });
-  const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+  // Opened before the pipeline starts: a stream that opens lazily can create the file after a failed download
+  // was already cleaned up, leaving it behind.
+  const out = (await fsp.open(file, 'wx', 0o600)).createWriteStream();
   if (response.body === null) {
     await pipeline(Readable.from([]), meter, out);
   } else {
