@@ -29,6 +29,7 @@ import { assembleImage } from '../image/assemble';
 import { parseManifest, type ImageManifest } from '../image/oci-types';
 import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
 import { layerListing } from './layer-listing';
+import { contextMountInputs, materializeContextMount } from './context-mount';
 import { toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
@@ -382,11 +383,14 @@ class Build {
         inputs.op.fromKey = await this.sourceKey(plan, copyStep.from);
       } else if (copyStep) {
         files = await planCopyStep(copyStep);
-        const listing = canonicalJson(files);
-        const filesDigest = sha256Digest(listing);
-        inputs.filesDigest = filesDigest;
-        // Hashed once already: the store skips the write (and fsync) when it has this listing from a past build.
-        await this.blobs.put(listing, { expectedDigest: filesDigest });
+        inputs.filesDigest = await this.putListing(files);
+      } else if (step.kind === 'run') {
+        // What the bind mounts show is an input too: the context files they show, the stages they come from.
+        const mountFiles = await this.bindMountInputs(plan, step, inputs);
+        if (mountFiles) {
+          files = mountFiles;
+          inputs.filesDigest = await this.putListing(files);
+        }
       } else if (step.kind === 'workdir') {
         const owner = step.context.user
           ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs)
@@ -492,6 +496,43 @@ class Build {
     return state;
   }
 
+  /** Stores a step's file listing (the blob a later miss is explained against); returns its digest. */
+  private async putListing(files: FileInput[]): Promise<Digest> {
+    const listing = canonicalJson(files);
+    const digest = sha256Digest(listing);
+    // Hashed once already: the store skips the write (and fsync) when it has this listing from a past build.
+    await this.blobs.put(listing, { expectedDigest: digest });
+    return digest;
+  }
+
+  /**
+   * The key inputs of a RUN's bind mounts, as BuildKit keys a mount by what it shows: a `from=` mount adds the
+   * source's key to `inputs.op.mountSources` (by target); context mounts return the rows of the files they show
+   * (undefined when there are none).
+   */
+  private async bindMountInputs(
+    plan: BuildPlan,
+    step: RunStep,
+    inputs: StepInputs,
+  ): Promise<FileInput[] | undefined> {
+    let files: FileInput[] | undefined;
+    const sources: Record<string, string> = {};
+    for (const m of step.mounts) {
+      if (m.type !== 'bind') continue;
+      if (m.from !== undefined) {
+        sources[m.target] = await this.sourceKey(plan, m.from);
+      } else {
+        const context = await this.contextSource();
+        const rows = await this.locate(this.location(step.line, step.endLine), async () =>
+          contextMountInputs(context, m.source),
+        );
+        (files ??= []).push(...rows);
+      }
+    }
+    if (Object.keys(sources).length > 0) inputs.op.mountSources = sources;
+    return files;
+  }
+
   /** Runs a RUN that missed: sandboxed on an overlay of the stage's layers; its change becomes the layer. */
   private async runCommand(
     plan: BuildPlan,
@@ -509,7 +550,8 @@ class Build {
           blobs: this.blobs,
           layers,
           step,
-          contextDir: this.opts.contextDir,
+          contextMount: async (source, dest) =>
+            materializeContextMount(await this.contextSource(), source, dest),
           sourceDir: async (from) => (await this.sourceRootfs(plan, from, 'RUN --mount from')).root,
           secrets: this.opts.secrets,
           restoreCacheMount: (id) => this.cacheMountRestore(id),

@@ -1,7 +1,8 @@
 /**
  * Why did a step miss? The answer compares the step's key inputs with the inputs the same step had in the previous
  * build of this Dockerfile and names the first cause in words: an instruction edit, a build arg, the files that
- * changed (added / removed / content / mode), the base image, or a parent step that missed.
+ * changed (added / removed / content / mode) — a COPY's or a RUN bind mount's —, the source of a bind mount, the
+ * base image, or a parent step that missed.
  */
 import type { JsonValue } from '../cache/canonical-json';
 
@@ -78,6 +79,16 @@ function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): st
   if (changed.length === 1 && changed[0] === 'fromKey') {
     return `the --from source changed: ${short(String(before.fromKey))} → ${short(String(after.fromKey))}`;
   }
+  // RUN --mount=type=bind,from=…: the source stage or image changed, by mount target.
+  if (changed.length === 1 && changed[0] === 'mountSources') {
+    const was = asStrings(before.mountSources);
+    const now = asStrings(after.mountSources);
+    const targets = [...new Set([...Object.keys(was), ...Object.keys(now)])].sort();
+    const moved = targets
+      .filter((t) => was[t] !== now[t])
+      .map((t) => `${t} ${short(was[t] ?? '(none)')} → ${short(now[t] ?? '(none)')}`);
+    return `the source of a bind mount changed: ${moved.join(', ')}`;
+  }
   const parts = changed.map(
     (k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`,
   );
@@ -103,6 +114,11 @@ function describeFileChanges(before: FileInput[] | undefined, after: FileInput[]
   const listed = changes.slice(0, MAX_LISTED).join(', ');
   const more = changes.length > MAX_LISTED ? `, and ${changes.length - MAX_LISTED} more` : '';
   return `${changes.length} file${changes.length === 1 ? '' : 's'} changed: ${listed}${more}`;
+}
+
+function asStrings(v: JsonValue | undefined): Record<string, string> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }
 
 function diffMaps(

@@ -258,6 +258,96 @@ describe('RUN', () => {
   });
 });
 
+describe('RUN --mount=type=bind', () => {
+  /** A file's text in a stored layer. */
+  const file = async (root: string, digest: string, p: string): Promise<string | undefined> => {
+    const { BlobStore } = await import('../../src/cache/blob-store');
+    const { decompressLayer } = await import('../../src/layers/compress');
+    const { readTar } = await import('../../src/layers/tar-reader');
+    let found: string | undefined;
+    for await (const { header, body } of readTar(
+      decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
+    )) {
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c);
+      if (header.path === p) found = Buffer.concat(chunks).toString('utf8');
+    }
+    return found;
+  };
+
+  test('the context as the build sees it: .dockerignore applies, files are 0:0, and what it shows is in the key', async () => {
+    const { ctx, root } = await busyboxContext(
+      [
+        'FROM scratch',
+        'COPY rootfs/ /',
+        'RUN --mount=type=bind,source=app,target=/src cat /src/main.txt > /seen && ls -an /src > /listing && ls /src > /names',
+        '',
+      ].join('\n'),
+    );
+    await writeFiles(ctx, {
+      '.dockerignore': 'app/secret.txt\n',
+      'app/main.txt': 'one\n',
+      'app/secret.txt': 'ignored\n',
+      'elsewhere.txt': 'not mounted\n',
+    });
+    await fsp.chown(path.join(ctx, 'app/main.txt'), 1234, 1234);
+    const first = await runBuild(ctx, root);
+    const layer = first.image.layers[1].digest;
+    expect(await file(root, layer, 'seen')).toBe('one\n');
+    expect(await file(root, layer, 'names')).toBe('main.txt\n');
+    expect(await file(root, layer, 'listing')).toMatch(/ 0 +0 .* main\.txt\n/);
+
+    // Outside the mounted path, or excluded: no miss.
+    await fsp.writeFile(path.join(ctx, 'elsewhere.txt'), 'changed\n');
+    await fsp.writeFile(path.join(ctx, 'app/secret.txt'), 'changed\n');
+    expect((await runBuild(ctx, root)).steps.map((s) => s[1])).toEqual(['hit', 'hit', 'hit']);
+
+    // A mounted file changed: the RUN misses, says which file, and sees the new content.
+    await fsp.writeFile(path.join(ctx, 'app/main.txt'), 'two\n');
+    const edited = await runBuild(ctx, root);
+    expect(edited.steps[2]).toEqual([
+      expect.stringMatching(/^RUN --mount/),
+      'miss',
+      '1 file changed: app/main.txt (content)',
+    ]);
+    expect(await file(root, edited.image.layers[1].digest, 'seen')).toBe('two\n');
+    // Nothing the run did reached the context.
+    expect((await fsp.readdir(path.join(ctx, 'app'))).sort()).toEqual(['main.txt', 'secret.txt']);
+  });
+
+  test('a mount of an excluded path is a located error', async () => {
+    const { ctx, root } = await busyboxContext(
+      'FROM scratch\nCOPY rootfs/ /\nRUN --mount=type=bind,source=junk,target=/j ls /j\n',
+    );
+    await writeFiles(ctx, { '.dockerignore': 'junk\n', 'junk/a': 'a\n' });
+    const err = (await runBuild(ctx, root).catch((e: unknown) => e)) as BuildError;
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toContain('mount source /junk does not exist in the build context');
+    expect(err.location?.line).toBe(3);
+  });
+
+  test('a from= mount is keyed by its source stage: a change there reruns the step', async () => {
+    const { ctx, root } = await busyboxContext(
+      [
+        'FROM scratch AS data',
+        'COPY data.txt /data.txt',
+        'FROM scratch',
+        'COPY rootfs/ /',
+        'RUN --mount=type=bind,from=data,target=/d cat /d/data.txt > /seen',
+        '',
+      ].join('\n'),
+    );
+    await writeFiles(ctx, { 'data.txt': 'v1\n' });
+    await runBuild(ctx, root);
+    await fsp.writeFile(path.join(ctx, 'data.txt'), 'v2\n');
+    const run = await runBuild(ctx, root);
+    const runStep = run.steps.find((s) => s[0].startsWith('RUN'));
+    expect(runStep?.[1]).toBe('miss');
+    expect(runStep?.[2]).toMatch(/^the source of a bind mount changed: \/d sha256:/);
+    expect(await file(root, run.image.layers[1].digest, 'seen')).toBe('v2\n');
+  });
+});
+
 describe('ADD', () => {
   test('a local tar archive is unpacked at the destination; a plain file is copied', async () => {
     const ctx = await tempDir('ctx');

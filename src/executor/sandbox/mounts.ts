@@ -1,9 +1,10 @@
 /**
  * RUN --mount as the sandbox takes it: each planner mount turned into host sources and contents.
  *
- * - `bind`: a path inside the build context or a stage's rootfs (resolved inside it, never through a symlink out
- *   of it), read-only unless `rw`; an `rw` bind gets a throwaway overlay (or copy) on top, so the command may
- *   write but the context and the stage stay as they are, and the writes go nowhere (as in BuildKit).
+ * - `bind`: a path inside a stage's rootfs (resolved inside it, never through a symlink out of it), read-only
+ *   unless `rw`; an `rw` bind gets a throwaway overlay (or copy) on top, so the command may write but the stage
+ *   stays as it is, and the writes go nowhere (as in BuildKit). Without `from=`, a copy of that part of the build
+ *   context made for the run (after .dockerignore, see `context-mount.ts`).
  * - `cache`: a persistent directory (`cache-mounts.ts`), filled from an imported cache when it is first made.
  * - `tmpfs`: as is.
  * - `secret`: the value from the build's secrets, as a read-only file and/or an environment variable; never in
@@ -26,8 +27,8 @@ const execFileAsync = promisify(execFile);
 export interface MountSources {
   /** tsbuild's root (for cache mounts). */
   root: string;
-  /** The build context as the build sees it (after .dockerignore). */
-  contextDir: string;
+  /** Writes what a bind mount of `source` in the build context shows (after .dockerignore) to `dest`. */
+  contextMount: (source: string, dest: string) => Promise<void>;
   /** The root filesystem directory of a stage or image named by `from=`. */
   sourceDir: (from: MountSource) => Promise<string>;
   /** Secret id → value (`--secret id=…,src=…|env=…`, read by the caller). */
@@ -65,6 +66,14 @@ export async function resolveRunMounts(
     for (const m of runMounts) {
       switch (m.type) {
         case 'bind': {
+          if (m.from === undefined) {
+            // A copy made for this run: writes to an `rw` one go nowhere, as in BuildKit.
+            const copy = path.join(src.scratch, `context-${n++}`);
+            await fsp.mkdir(src.scratch, { recursive: true, mode: 0o700 });
+            await src.contextMount(m.source, copy);
+            mounts.push({ type: 'bind', source: copy, target: m.target, readOnly: m.readOnly });
+            break;
+          }
           const host = await sourcePath(src, m.from, m.source);
           if (m.readOnly) {
             mounts.push({ type: 'bind', source: host, target: m.target, readOnly: true });
@@ -139,14 +148,10 @@ export async function resolveRunMounts(
   return { mounts, env, warnings, release };
 }
 
-/** The host path of `source` inside the context or the `from` rootfs; it must exist. */
-async function sourcePath(src: MountSources, from: MountSource | undefined, source: string): Promise<string> {
-  const rootDir = from === undefined ? src.contextDir : await src.sourceDir(from);
-  const r = await resolveInRoot(path.resolve(rootDir), source === '' ? '/' : source);
-  if (r.stat === undefined) {
-    const where = from === undefined ? 'the build context' : 'the mount source';
-    throw new BuildError(`mount source ${source} does not exist in ${where}`);
-  }
+/** The host path of `source` inside the `from` rootfs; it must exist. */
+async function sourcePath(src: MountSources, from: MountSource, source: string): Promise<string> {
+  const r = await resolveInRoot(path.resolve(await src.sourceDir(from)), source === '' ? '/' : source);
+  if (r.stat === undefined) throw new BuildError(`mount source ${source} does not exist in the mount source`);
   return r.hostPath;
 }
 

@@ -24,8 +24,11 @@ export interface RunStepOptions {
   /** The stage's layers so far, base first (what the RUN starts from). */
   layers: readonly SnapshotLayer[];
   step: RunStep;
-  /** The build context as the build sees it (after .dockerignore), for `--mount=type=bind` without `from`. */
-  contextDir: string;
+  /**
+   * For `--mount=type=bind` without `from`: write what a mount of `source` in the build context shows (after
+   * .dockerignore) to `dest`, a path that does not exist yet.
+   */
+  contextMount: (source: string, dest: string) => Promise<void>;
   /** The rootfs directory of a stage or image named by `--mount from=`. */
   sourceDir: (from: MountSource) => Promise<string>;
   secrets?: ReadonlyMap<string, Buffer>;
@@ -106,7 +109,7 @@ export async function runStep<T>(
       warn(`RUN uses a copied rootfs (slower): ${rootfs.fallbackReason}`);
     const resolved = await resolveRunMounts(step.mounts, {
       root: opts.root,
-      contextDir: opts.contextDir,
+      contextMount: opts.contextMount,
       sourceDir: opts.sourceDir,
       secrets: opts.secrets ?? new Map(),
       scratch: path.join(runDir, 'mounts'),

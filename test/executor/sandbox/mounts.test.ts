@@ -1,5 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { contextEntries } from '../../../src/context';
+import { materializeContextMount } from '../../../src/executor/context-mount';
+import { sourceFromEntries } from '../../../src/executor/copy/source-fs';
 import { acquireCacheDir } from '../../../src/executor/sandbox/cache-mounts';
 import { resolveRunMounts, type MountSources } from '../../../src/executor/sandbox/mounts';
 import { BuildError } from '../../../src/errors';
@@ -9,12 +12,13 @@ import { mountsUnder, requireRoot, tempDir } from './support/fixtures';
 requireRoot();
 
 let dir: string;
+let ctx: string;
 let src: MountSources;
 let mountsBefore: string[];
 
 beforeEach(async () => {
   dir = await tempDir('mounts');
-  const ctx = path.join(dir, 'ctx');
+  ctx = path.join(dir, 'ctx');
   const stage = path.join(dir, 'stage');
   await fsp.mkdir(path.join(ctx, 'src'), { recursive: true });
   await fsp.writeFile(path.join(ctx, 'src/main.c'), 'int main;');
@@ -23,7 +27,10 @@ beforeEach(async () => {
   await fsp.writeFile(path.join(stage, 'usr/lib/libx.so'), 'lib');
   src = {
     root: path.join(dir, 'root'),
-    contextDir: ctx,
+    contextMount: async (source, dest) => {
+      const context = sourceFromEntries(ctx, await contextEntries(ctx), true, 'build context');
+      await materializeContextMount(context, source, dest);
+    },
     sourceDir: async (from) => {
       if (from.kind !== 'stage') throw new Error('only stages here');
       return stage;
@@ -56,10 +63,13 @@ describe('resolveRunMounts', () => {
       ],
       src,
     );
+    // The context part is a copy made for the run (the context as the build sees it), under the run's scratch.
+    const copy = path.join(dir, 'scratch', 'context-0');
     expect(r.mounts).toEqual([
-      { type: 'bind', source: path.join(src.contextDir, 'src'), target: '/mnt', readOnly: true },
+      { type: 'bind', source: copy, target: '/mnt', readOnly: true },
       { type: 'bind', source: path.join(dir, 'stage/usr/lib'), target: '/libs', readOnly: true },
     ]);
+    expect(await fsp.readFile(path.join(copy, 'main.c'), 'utf8')).toBe('int main;');
     await r.release();
   });
 
@@ -73,12 +83,12 @@ describe('resolveRunMounts', () => {
   it('gives an rw bind a throwaway layer: writable, and the source never changes', async () => {
     const r = await resolveRunMounts([bind({ source: '/src', readOnly: false })], src);
     const view = (r.mounts[0] as { source: string }).source;
-    expect(view).not.toBe(path.join(src.contextDir, 'src'));
+    expect(view).not.toBe(path.join(ctx, 'src'));
     await fsp.writeFile(path.join(view, 'main.c'), 'changed');
     await fsp.writeFile(path.join(view, 'new.c'), 'new');
     await r.release();
-    expect(await fsp.readdir(path.join(src.contextDir, 'src'))).toEqual(['main.c']);
-    expect(await fsp.readFile(path.join(src.contextDir, 'src/main.c'), 'utf8')).toBe('int main;');
+    expect(await fsp.readdir(path.join(ctx, 'src'))).toEqual(['main.c']);
+    expect(await fsp.readFile(path.join(ctx, 'src/main.c'), 'utf8')).toBe('int main;');
   });
 
   it('hands secrets over as files and environment, and fails only for a missing required one', async () => {
@@ -231,7 +241,7 @@ describe('acquireCacheDir restore (imported caches)', () => {
     const seeded = await acquireCacheDir(src.root, {
       id: 'seeded',
       sharing: 'shared',
-      seed: src.contextDir,
+      seed: ctx,
       restore,
     });
     expect(await fsp.readdir(seeded.dir)).toContain('src');

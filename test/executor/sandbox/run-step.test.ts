@@ -1,6 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../../src/cache/blob-store';
+import { contextEntries } from '../../../src/context';
+import { materializeContextMount } from '../../../src/executor/context-mount';
+import { sourceFromEntries } from '../../../src/executor/copy/source-fs';
 import { RunFailedError, runStep, type RunStepOptions } from '../../../src/executor/sandbox/run-step';
 import { BuildError } from '../../../src/errors';
 import { storeLayer } from '../../../src/layers/compress';
@@ -54,7 +57,10 @@ function options(step: RunStep, extra: Partial<RunStepOptions> = {}): RunStepOpt
     blobs,
     layers: [base],
     step,
-    contextDir: ctx,
+    contextMount: async (source, dest) => {
+      const context = sourceFromEntries(ctx, await contextEntries(ctx), true, 'build context');
+      await materializeContextMount(context, source, dest);
+    },
     sourceDir: async () => {
       throw new Error('no stages in these tests');
     },
