@@ -1,7 +1,8 @@
 /**
  * A stage's root filesystem unpacked on disk, for COPY --from and for user name lookups. Unpacked once per layer
  * chain into `<root>/snapshots/chain-<id>` (built in a temp dir and renamed into place, so a killed build leaves
- * either the whole tree or nothing) and reused by every later build.
+ * either the whole tree or nothing) and reused by every later build. Each layer is checked against its diff_id
+ * as it is applied: an image whose config does not describe its layers is refused, not copied from.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -26,6 +27,8 @@ export async function materializeRootfs(
   if (!dir) {
     dir = unpackChain(root, blobs, layers, chain);
     inFlight.set(chain, dir);
+    // A failed unpack is not remembered: the next caller tries again and gets its own error.
+    dir.catch(() => inFlight.delete(chain));
   }
   return sourceFromDirectory(await dir, label);
 }
@@ -45,7 +48,11 @@ async function unpackChain(
   );
   await fsp.mkdir(tmp, { recursive: true });
   try {
-    for (const layer of layers) await applyLayer(blobs.open(layer.digest), tmp);
+    for (const layer of layers) {
+      await applyLayer(blobs.open(layer.digest), tmp, {
+        verify: { diffId: layer.diffId, layer: layer.digest },
+      });
+    }
     await fsp.mkdir(path.dirname(final), { recursive: true });
     await fsp.rename(tmp, final);
   } catch (err) {

@@ -17,7 +17,9 @@ import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { isErrno } from '../cache/atomic';
+import type { Digest } from '../cache/digest';
 import { decompressLayer } from './compress';
+import { hashedLayerTar } from './diff-id';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar, type TarEntryHeader } from './tar-reader';
@@ -27,6 +29,8 @@ const execFileAsync = promisify(execFile);
 export interface ApplyOptions {
   /** Restore the tar's uid/gid (default: only when running as root, since others cannot chown). */
   sameOwner?: boolean;
+  /** Check the uncompressed tar against this diff_id (`layer`: the blob's digest, for the message). */
+  verify?: { diffId: Digest; layer: string };
 }
 
 export interface SkippedEntry {
@@ -50,9 +54,11 @@ export async function applyLayer(
 ): Promise<ApplyResult> {
   const root = await fsp.realpath(rootDir);
   const applier = new LayerApplier(root, options.sameOwner ?? isRoot());
-  for await (const { header, body } of readTar(decompressLayer(layer))) {
+  const layerTar = options.verify ? hashedLayerTar(layer) : undefined;
+  for await (const { header, body } of readTar(layerTar?.tar ?? decompressLayer(layer))) {
     await applier.apply(header, body);
   }
+  if (layerTar && options.verify) await layerTar.verify(options.verify.diffId, options.verify.layer);
   await applier.finish();
   return applier.result;
 }

@@ -15,7 +15,7 @@
  * unpacking the same layer twice; if two do anyway (a stale lock broken), the first rename wins and the other
  * tree is dropped.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ import { digestHex, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
-import { decompressLayer } from './compress';
+import { hashedLayerTar } from './diff-id';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
@@ -150,18 +150,8 @@ export async function unpackInto(blobs: BlobStore, layer: SnapshotLayer, dir: st
 
 async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerScan> {
   const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map() };
-  const hash = createHash('sha256');
-  const hashed = (async function* () {
-    for await (const chunk of decompressLayer(blobs.open(layer.digest))) {
-      hash.update(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  })();
-  // The tar reader stops at the end-of-archive blocks, but the diff_id covers every byte, padding included: keep
-  // the reader from closing the source, then drain what it left.
-  const source = hashed[Symbol.asyncIterator]();
-  const unclosable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => source.next() }) };
-  for await (const { header } of readTar(unclosable)) {
+  const layerTar = hashedLayerTar(blobs.open(layer.digest));
+  for await (const { header } of readTar(layerTar.tar)) {
     const parts = cleanComponents(header.path);
     if (parts === undefined)
       throw new UnsafeLayerError(header.path, 'the path climbs out of the layer root with ..');
@@ -182,15 +172,7 @@ async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerS
       if (names.length > 0) scan.overlayXattrs.set(parts.join('/'), names);
     }
   }
-  while (!(await source.next()).done) {
-    // draining: every chunk is hashed by the generator
-  }
-  const actual: Digest = `sha256:${hash.digest('hex')}`;
-  if (actual !== layer.diffId) {
-    throw new LayerFormatError(
-      `layer ${layer.digest} does not match its diff_id: expected ${layer.diffId}, the content hashes to ${actual}`,
-    );
-  }
+  await layerTar.verify(layer.diffId, layer.digest);
   return scan;
 }
 
