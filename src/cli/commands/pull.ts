@@ -13,7 +13,7 @@ export default class Pull extends BaseCommand {
     'verifying every blob against its digest, and tags it in the local store. For a multi-platform image ' +
     'only the platform’s manifest and layers are fetched. A tag is always re-checked with the registry; a ' +
     'digest already in the store needs no network. Credentials come from ~/.docker/config.json ' +
-    '($DOCKER_CONFIG), including credential helpers. Registries on localhost/127.0.0.1/::1 speak plain HTTP.';
+    '($DOCKER_CONFIG), including credential helpers. Registries on localhost, 127.0.0.0/8 and ::1 speak plain HTTP.';
 
   static override examples = [
     '<%= config.bin %> pull busybox',

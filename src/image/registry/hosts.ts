@@ -22,10 +22,17 @@ export interface RegistryEndpoint {
   verifyTls: boolean;
 }
 
-/** localhost, 127.0.0.1 and ::1, with or without a port: the hosts Docker lets speak plain HTTP. */
+/** An IPv4 address in 127.0.0.0/8, written out. */
+const LOOPBACK_V4 =
+  /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+/**
+ * localhost, any address of 127.0.0.0/8 and ::1, with or without a port: the hosts Docker lets speak plain HTTP
+ * (its default insecure range is 127.0.0.0/8). Names other than localhost are not resolved to find out.
+ */
 export function isLoopbackRegistry(registry: string): boolean {
   const host = hostWithoutPort(registry).toLowerCase();
-  return host === 'localhost' || host === '127.0.0.1' || host === '::1';
+  return host === 'localhost' || host === '::1' || LOOPBACK_V4.test(host);
 }
 
 export function registryEndpoint(

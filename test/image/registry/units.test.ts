@@ -53,11 +53,20 @@ describe('registryEndpoint', () => {
   });
 
   it('lets loopback registries speak plain HTTP', () => {
-    for (const r of ['localhost:5000', '127.0.0.1:5000', '[::1]:5000', 'localhost']) {
+    for (const r of [
+      'localhost:5000',
+      '127.0.0.1:5000',
+      '127.0.0.2:5000',
+      '127.255.1.9',
+      '[::1]:5000',
+      'localhost',
+    ]) {
       expect(isLoopbackRegistry(r)).toBe(true);
       expect(registryEndpoint(r).schemes).toEqual(['http']);
     }
-    expect(isLoopbackRegistry('127.0.0.2:5000')).toBe(false);
+    for (const r of ['128.0.0.1:5000', '127.0.0.256', '127.0.0.1.example', 'x127.0.0.1']) {
+      expect(isLoopbackRegistry(r)).toBe(false);
+    }
     expect(registryEndpoint('registry.example:5000').schemes).toEqual(['https']);
   });
 
