@@ -172,11 +172,23 @@ export async function startRegistry(dir) {
   return { host: `127.0.0.1:${port}`, pid, stop: () => stopPid(pid, 'docker-registry') };
 }
 
-/** Makes the busybox OCI layout (bench/base-image.sh) and pushes it as HOST/busybox:latest. */
-export function pushBaseImage(layoutDir, registryHost) {
+/**
+ * Makes the busybox OCI layout the tests use too (scripts/make-base-images.sh, into WORK/busybox-oci) and pushes
+ * it as HOST/busybox:latest.
+ */
+export function pushBaseImage(work, registryHost) {
   const ref = `${registryHost}/busybox:latest`;
-  const r = run('bash', [path.join(HERE, 'base-image.sh'), layoutDir, ref]);
-  if (r.code !== 0) throw new Error(`base image: ${lastLines(r.stderr || r.stdout, 4)}`);
+  const made = run('bash', [path.join(HERE, '..', 'scripts', 'make-base-images.sh'), work]);
+  if (made.code !== 0) throw new Error(`base image: ${lastLines(made.stderr || made.stdout, 4)}`);
+  const layout = path.join(work, 'busybox-oci');
+  const pushed = run('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    `oci:${layout}:latest`,
+    `docker://${ref}`,
+  ]);
+  if (pushed.code !== 0) throw new Error(`base image push: ${lastLines(pushed.stderr || pushed.stdout, 4)}`);
   return ref;
 }
 

@@ -369,7 +369,7 @@ async function main() {
     log('starting docker-registry and pushing the busybox base image');
     const registry = await startRegistry(path.join(opts.work, 'registry'));
     cleanup.push(registry.stop);
-    const baseRef = pushBaseImage(path.join(opts.work, 'busybox-oci'), registry.host);
+    const baseRef = pushBaseImage(opts.work, registry.host);
     result.baseImage = baseRef;
 
     // 3. fixtures (generated fresh: deterministic, nothing large in git)
