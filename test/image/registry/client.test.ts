@@ -52,17 +52,28 @@ function manifestServer(): Handler {
 
 const quick = { retry: { baseDelayMs: 1, maxDelayMs: 5 } };
 
+/**
+ * An address of this machine outside 127.0.0.0/8 (which, with localhost and ::1, speaks plain HTTP by default):
+ * where a registry is reached over HTTPS unless it is listed with --insecure-registry.
+ */
+function nonLoopbackAddress(): string {
+  const found = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+  if (!found) throw new Error('these tests need a network interface with an IPv4 address besides loopback');
+  return found.address;
+}
+
 describe('RegistryClient', () => {
   it('falls back to plain HTTP for an --insecure-registry host without TLS', async () => {
-    // 127.0.0.2 is not one of the loopback names Docker lets speak HTTP by default.
-    const host = await serve(manifestServer(), '127.0.0.2');
+    const host = await serve(manifestServer(), nonLoopbackAddress());
     const client = RegistryClient.anonymous({ ...quick, insecureRegistries: [host] });
     const fetched = await client.getManifest({ registry: host, path: 'x' }, 'latest');
     expect(fetched.descriptor.digest).toBe(sha256Digest(MANIFEST));
   });
 
   it('without --insecure-registry, says how to reach a plain-HTTP registry', async () => {
-    const host = await serve(manifestServer(), '127.0.0.2');
+    const host = await serve(manifestServer(), nonLoopbackAddress());
     const err = await RegistryClient.anonymous(quick)
       .getManifest({ registry: host, path: 'x' }, 'latest')
       .catch((e: unknown) => e);
