@@ -94,4 +94,15 @@ describe('bad input', () => {
     expect(noContext.status).toBe(2);
     expect(noContext.stderr).toContain('nope');
   });
+
+  test.each([
+    [['--max-storage', '12QB'], 'invalid --max-storage "12QB"'],
+    [['--cache-to', 'type=local'], 'invalid --cache-to "type=local": dest=DIR is required'],
+    [['--cache-from', 'type=nope,src=x'], 'invalid --cache-from "type=nope,src=x"'],
+  ])('a bad flag value %j exits 2 before any step runs', async (flags, message) => {
+    const run = await buildWith({ Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a' }, flags);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toContain('[2/2]');
+  });
 });

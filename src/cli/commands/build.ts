@@ -149,6 +149,8 @@ export default class Build extends BaseCommand {
       throw new UserError('--push needs at least one -t NAME');
     const cacheFrom = (flags['cache-from'] ?? []).map(parseCacheFrom);
     const cacheTo = (flags['cache-to'] ?? []).map(parseCacheTo);
+    // Checked before building: a typo here must not cost a whole build first.
+    const maxStorageFlag = flags['max-storage'] ? parseSize(flags['max-storage'], '--max-storage') : undefined;
     const root = storeRoot(flags.root);
     const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
     const store = await openImageStore(root, {
@@ -215,9 +217,7 @@ export default class Build extends BaseCommand {
         await atomicWriteFile(path.resolve(flags.report), text);
       }
       // Keep the store bounded; what this build produced is still marked in use, so it survives.
-      const maxStorage = flags['max-storage']
-        ? parseSize(flags['max-storage'], '--max-storage')
-        : await defaultMaxStorage(root);
+      const maxStorage = maxStorageFlag ?? (await defaultMaxStorage(root));
       await pruneStore(root, { keepStorage: maxStorage });
       if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
       else if (tags.length > 0) process.stderr.write(`naming to ${tags.join(', ')}\n`);
