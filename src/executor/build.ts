@@ -380,7 +380,10 @@ class Build {
       };
       if (copyStep?.from) {
         // The source's key stands for its content: a hit needs neither the source stage's files nor a plan.
-        inputs.op.fromKey = await this.sourceKey(plan, copyStep.from);
+        const from = copyStep.from;
+        inputs.op.fromKey = await this.locate(this.location(step.line, step.endLine), () =>
+          this.sourceKey(plan, from, 'COPY --from'),
+        );
       } else if (copyStep) {
         files = await planCopyStep(copyStep);
         inputs.filesDigest = await this.putListing(files);
@@ -520,7 +523,10 @@ class Build {
     for (const m of step.mounts) {
       if (m.type !== 'bind') continue;
       if (m.from !== undefined) {
-        sources[m.target] = await this.sourceKey(plan, m.from);
+        const from = m.from;
+        sources[m.target] = await this.locate(this.location(step.line, step.endLine), () =>
+          this.sourceKey(plan, from, 'RUN --mount from'),
+        );
       } else {
         const context = await this.contextSource();
         const rows = await this.locate(this.location(step.line, step.endLine), async () =>
@@ -593,10 +599,10 @@ class Build {
   }
 
   /** What a `COPY --from` source is, for the key: a stage's result key, an image's manifest digest. */
-  private async sourceKey(plan: BuildPlan, from: StageRef): Promise<string> {
+  private async sourceKey(plan: BuildPlan, from: StageRef, flag: string): Promise<string> {
     if (from.kind === 'stage') return (await this.stage(plan, from.index)).key;
     if (from.kind === 'image') {
-      const image = await this.sourceImage(plan, from);
+      const image = await this.sourceImage(plan, from, flag);
       return image?.manifestDigest ?? `missing:${from.normalized}`;
     }
     return 'scratch';
@@ -606,10 +612,17 @@ class Build {
   private async sourceImage(
     plan: BuildPlan,
     from: Extract<StageRef, { kind: 'image' }>,
+    flag: string,
   ): Promise<ResolvedImage | undefined> {
     let image = this.images.get(from.normalized);
     if (!image) {
-      image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      try {
+        image = await this.opts.resolveImage(from.normalized, plan.targetPlatform);
+      } catch (err) {
+        if (!(err instanceof TsbuildError)) throw err;
+        // As for FROM: the registry's one-line reason, said about this flag (the caller adds the line).
+        throw new BuildError(`${flag}=${from.ref}: ${err.message}`);
+      }
       if (image) this.images.set(from.normalized, image);
     }
     return image;
@@ -628,7 +641,7 @@ class Build {
       );
     }
     if (from.kind === 'image') {
-      const image = await this.sourceImage(plan, from);
+      const image = await this.sourceImage(plan, from, flag);
       if (!image) throw new BuildError(`${flag}=${from.ref}: image not found`);
       await this.imports.ensureLayers(image.layers);
       return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${from.ref}`);

@@ -96,6 +96,22 @@ describe('bad input', () => {
   });
 
   test.each([
+    [
+      'COPY --from=127.0.0.1:1/gone /x /x',
+      'Dockerfile:2: COPY --from=127.0.0.1:1/gone: HEAD http://127.0.0.1:1/',
+    ],
+    [
+      'RUN --mount=type=bind,from=127.0.0.1:1/gone,target=/x true',
+      'Dockerfile:2: RUN --mount from=127.0.0.1:1/gone: HEAD http://127.0.0.1:1/',
+    ],
+  ])('an unreachable image in %s fails at its line, with the registry reason', async (line, message) => {
+    const run = await buildWith({ Dockerfile: `FROM scratch\n${line}\n` });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).toContain('ECONNREFUSED');
+  });
+
+  test.each([
     [['--max-storage', '12QB'], 'invalid --max-storage "12QB"'],
     [['--cache-to', 'type=local'], 'invalid --cache-to "type=local": dest=DIR is required'],
     [['--cache-from', 'type=nope,src=x'], 'invalid --cache-from "type=nope,src=x"'],
