@@ -150,7 +150,9 @@ export default class Build extends BaseCommand {
     const cacheFrom = (flags['cache-from'] ?? []).map(parseCacheFrom);
     const cacheTo = (flags['cache-to'] ?? []).map(parseCacheTo);
     // Checked before building: a typo here must not cost a whole build first.
-    const maxStorageFlag = flags['max-storage'] ? parseSize(flags['max-storage'], '--max-storage') : undefined;
+    const maxStorageFlag = flags['max-storage']
+      ? parseSize(flags['max-storage'], '--max-storage')
+      : undefined;
     const root = storeRoot(flags.root);
     const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
     const store = await openImageStore(root, {
