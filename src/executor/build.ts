@@ -104,7 +104,22 @@ interface StageResult {
 }
 
 export async function build(opts: BuildOptions): Promise<BuiltImage> {
-  return new Build(opts).run();
+  if ((opts.cacheFrom ?? []).length === 0) return new Build(opts).run();
+  // An imported cache can fail to deliver a blob it offered (a CI cache restored in part, a registry cache
+  // overwritten meanwhile). Its hits cannot be trusted then: build again without it rather than fail. What this
+  // attempt built itself is in the local store by now, so the second one hits those steps.
+  let live = true;
+  const attempt = new Build({ ...opts, events: (e) => live && opts.events(e) });
+  try {
+    return await attempt.run();
+  } catch (err) {
+    const failure = attempt.importFailure();
+    if (failure === undefined) throw err;
+    live = false;
+    await attempt.settled();
+    opts.events({ type: 'restart', reason: `${failure}; building again without --cache-from` });
+    return new Build({ ...opts, cacheFrom: [] }).run();
+  }
 }
 
 class Build {
@@ -124,6 +139,8 @@ class Build {
   private readonly cacheMountIds: string[] = [];
   private finalStages: number[] = [];
   private targetName = '';
+  /** Work started ahead of need (unpacking a stage for a later COPY --from), awaited by `settled`. */
+  private readonly background: Promise<unknown>[] = [];
 
   constructor(private readonly opts: BuildOptions) {
     this.blobs = new BlobStore(opts.root);
@@ -236,6 +253,16 @@ class Build {
         };
       },
     });
+  }
+
+  /** Why an imported cache failed to deliver a blob during this build, if it did. */
+  importFailure(): string | undefined {
+    return this.imports.failure;
+  }
+
+  /** Resolves once every stage this build started has finished or failed (nothing of it still runs). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.results.values(), ...this.background]);
   }
 
   private location(
@@ -489,12 +516,14 @@ class Build {
       // A stage that missed has a new key, so every COPY --from it misses too and will need its files: unpack them
       // now, while other stages still run, rather than when the first such COPY gets its turn.
       const source = state;
-      void this.imports
-        .ensureLayers(source.layers)
-        .then(() =>
-          materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${stage.displayName}`),
-        )
-        .catch(() => undefined); // the COPY that needs it awaits the same unpacking and reports its error
+      this.background.push(
+        this.imports
+          .ensureLayers(source.layers)
+          .then(() =>
+            materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${stage.displayName}`),
+          )
+          .catch(() => undefined), // the COPY that needs it awaits the same unpacking and reports its error
+      );
     }
     return state;
   }

@@ -38,6 +38,8 @@ export class CacheImports {
   private readonly fetches = new Map<Digest, Promise<void>>();
   private readonly used = new Map<Digest, ExportedRecord>();
   private readonly histories: ExportedHistory[] = [];
+  /** Why a blob an imported cache offered could not be fetched (the first such failure), if one could not. */
+  failure: string | undefined;
   private fetched = 0;
   private fetchedBytes = 0;
 
@@ -175,7 +177,9 @@ export class CacheImports {
       await remote.source.fetch(remote.desc, this.store);
     } catch (err) {
       const why = err instanceof TsbuildError || err instanceof Error ? err.message : String(err);
-      throw new BuildError(`cannot fetch ${remote.desc.digest} from ${remote.source.label}: ${why}`);
+      const message = `cannot fetch ${remote.desc.digest} from ${remote.source.label}: ${why}`;
+      this.failure ??= message;
+      throw new BuildError(message);
     }
     this.fetched++;
     this.fetchedBytes += remote.desc.size;

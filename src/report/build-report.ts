@@ -35,6 +35,7 @@ export class ReportCollector {
 
   readonly sink = (event: BuildEvent): void => {
     if (event.type === 'step-done') this.done.push(event);
+    else if (event.type === 'restart') this.done.length = 0;
     else if (event.type === 'context-modes') {
       this.contextModes = { policy: event.policy, normalized: event.normalized };
     }

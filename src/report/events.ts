@@ -40,6 +40,11 @@ export type BuildEvent =
     }
   | { type: 'step-output'; step: StepRef; text: string }
   | { type: 'warning'; message: string }
+  /**
+   * The build starts over (an imported cache could not deliver a blob it offered): the steps reported so far no
+   * longer count; `reason` says why, for the log.
+   */
+  | { type: 'restart'; reason: string }
   | {
       /**
        * The build read its context; `normalized` entries had their group/other write bits cleared

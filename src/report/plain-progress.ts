@@ -20,6 +20,9 @@ export function plainProgress(write: (text: string) => void): EventSink {
       case 'warning':
         write(`WARNING: ${event.message}\n`);
         break;
+      case 'restart':
+        write(`WARNING: ${event.reason}\n`);
+        break;
       case 'context-modes': {
         const line = contextModesLine(event.normalized);
         if (line) write(`${line}\n`);

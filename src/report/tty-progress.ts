@@ -47,6 +47,10 @@ export function ttyProgress(write: (text: string) => void): EventSink {
       case 'warning':
         redraw([`WARNING: ${event.message}\n`]);
         break;
+      case 'restart':
+        running.clear();
+        redraw([`WARNING: ${event.reason}\n`]);
+        break;
       case 'context-modes': {
         const line = contextModesLine(event.normalized);
         if (line) redraw([`${line}\n`]);

@@ -131,6 +131,32 @@ test('type=local: a fresh store hits every step of every stage and fetches only 
   expect(again.report.steps.filter((s) => s.stage === final).every((s) => s.cache === 'hit')).toBe(true);
 });
 
+test('a cache directory that lost a layer it lists: the build starts over without it instead of failing', async () => {
+  const ctx = await multiStageContext();
+  const cacheDir = path.join(await temps.make('cache'), 'partial');
+  const a = await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=local,dest=${cacheDir}`]);
+  // The last layer of the final image: whatever hits, writing the image needs it.
+  const final = a.report.steps[a.report.steps.length - 1].stage;
+  const needed = a.report.steps.filter((s) => s.stage === final && s.layer !== null).at(-1)?.layer;
+  expect(needed).toBeDefined();
+  await fsp.rm(path.join(cacheDir, 'blobs', 'sha256', (needed as { digest: string }).digest.slice(7)));
+
+  const rootfs = path.join(await temps.make('out'), 'rootfs');
+  const b = await buildWith(ctx, await temps.make('storeB'), [
+    '--cache-from',
+    `type=local,src=${cacheDir}`,
+    '-o',
+    `type=local,dest=${rootfs}`,
+  ]);
+  expect(b.stderr).toContain(`cannot fetch ${(needed as { digest: string }).digest} from cache directory`);
+  expect(b.stderr).toContain('building again without --cache-from');
+  // The report is the second attempt's: every step once; the image holds what the Dockerfile makes.
+  expect(b.report.steps.map((s) => `${s.stage}/${s.index}`)).toEqual(
+    a.report.steps.map((s) => `${s.stage}/${s.index}`),
+  );
+  expect(await fsp.readFile(path.join(rootfs, 'app/app'), 'utf8')).toBe('left-pad 1.3.0\nalpha\nbeta\n');
+});
+
 test('type=registry through a real registry: a fresh store hits every step and GETs only needed blobs', async () => {
   const ctx = await multiStageContext();
   const ref = `${registry.host}/app-cache:main`;
