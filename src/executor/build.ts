@@ -1,7 +1,8 @@
 /**
  * One build: Dockerfile → plan → stages (independent ones concurrently) → steps, each checked against the cache by
  * its key and run only when it missed → the target stage's image (config + manifest blobs). Events report every
- * step with its cache outcome and, for a miss, the reason.
+ * step with its cache outcome and, for a miss, the reason. When the final image's stages hit throughout with the
+ * stages they read keyed ahead (from the Dockerfile and context alone), those stages are not run at all.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -139,6 +140,10 @@ class Build {
   private readonly cacheMountIds: string[] = [];
   private finalStages: number[] = [];
   private targetName = '';
+  /** True when the final image's stages all hit with keys computed ahead: the other stages are not run. */
+  private keyedAhead = false;
+  /** Stage keys computed from the Dockerfile and context alone (undefined: some step needs the stage's files). */
+  private readonly dryStages = new Map<number, Promise<DryStage | undefined>>();
   /** Work started ahead of need (unpacking a stage for a later COPY --from), awaited by `settled`. */
   private readonly background: Promise<unknown>[] = [];
 
@@ -172,10 +177,24 @@ class Build {
         message: `build arg ${warning} was given but not used by any ARG`,
       });
     }
-    // Start every needed stage; each waits for the stages it reads, so independent stages overlap.
-    for (const i of plan.needed) this.stage(plan, i);
-    const target = await this.stage(plan, plan.target);
-    await Promise.all(plan.needed.map((i) => this.stage(plan, i)));
+    this.keyedAhead = await this.targetHitsAlone(plan);
+    let target: StageResult;
+    if (this.keyedAhead) {
+      // Every step of the final image's stages has a record: build only those; the stages they copy from are
+      // keyed from the Dockerfile and the context alone and never run (what BuildKit does with a cache that
+      // holds only the final image's steps). Their steps still go into the history and a mode=max export.
+      target = await this.stage(plan, plan.target);
+      for (const i of plan.needed) {
+        if (this.results.has(i)) continue;
+        const dry = await this.dryStage(plan, i);
+        for (const s of dry?.steps ?? []) this.historySteps.push(s as HistoryStep);
+      }
+    } else {
+      // Start every needed stage; each waits for the stages it reads, so independent stages overlap.
+      for (const i of plan.needed) this.stage(plan, i);
+      target = await this.stage(plan, plan.target);
+      await Promise.all(plan.needed.map((i) => this.stage(plan, i)));
+    }
 
     this.finalStages = finalStageChain(plan);
     const image = await this.writeImage(target);
@@ -319,15 +338,16 @@ class Build {
         }),
       };
     } else {
-      const platform = stage.platform;
       state = {
-        key: `scratch:${platform.os}/${platform.architecture}${platform.variant ? '/' + platform.variant : ''}`,
-        config: scratchConfig(platform),
+        key: scratchKey(stage),
+        config: scratchConfig(stage.platform),
         layers: [],
         fs: async () => StageFs.empty(),
       };
     }
-    await Promise.all(stage.dependsOn.map((d) => this.stage(plan, d)));
+    // Start the stages this one reads now, so they overlap with its first steps (not when keyed ahead: then its
+    // steps all hit and those stages need not run at all).
+    if (!this.keyedAhead) await Promise.all(stage.dependsOn.map((d) => this.stage(plan, d)));
     const baseLabel =
       stage.base.kind === 'stage'
         ? `stage ${plan.stages[stage.base.index].displayName}`
@@ -416,7 +436,9 @@ class Build {
         inputs.filesDigest = await this.putListing(files);
       } else if (step.kind === 'run') {
         // What the bind mounts show is an input too: the context files they show, the stages they come from.
-        const mountFiles = await this.bindMountInputs(plan, step, inputs);
+        const mountFiles = await this.bindMountInputs(step, inputs, (from) =>
+          this.sourceKey(plan, from, 'RUN --mount from'),
+        );
         if (mountFiles) {
           files = mountFiles;
           inputs.filesDigest = await this.putListing(files);
@@ -528,6 +550,103 @@ class Build {
     return state;
   }
 
+  /**
+   * Whether every step of the final image's stages has a usable record when keyed ahead (without running any
+   * stage): then the stages they copy from need not run.
+   */
+  private async targetHitsAlone(plan: BuildPlan): Promise<boolean> {
+    if (this.opts.noCache) return false;
+    const chain = finalStageChain(plan);
+    // Only worth asking when some needed stage is outside the chain (a builder to skip).
+    if (plan.needed.every((i) => chain.includes(i))) return false;
+    for (const i of chain) {
+      const dry = await this.dryStage(plan, i);
+      if (!dry) return false;
+      // FROM steps are metadata records (rewritten when missing); every other step must hit.
+      for (const s of dry.steps.slice(1)) if (!(await this.hasRecord(s.key))) return false;
+    }
+    return true;
+  }
+
+  /** A usable record exists for `key` (as `lookup` would find), asked without touching or using it. */
+  private async hasRecord(key: Digest): Promise<boolean> {
+    const local = await this.index.get(key);
+    if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) return true;
+    return (await this.imports.peek(key)) !== undefined;
+  }
+
+  /** A stage's step keys computed from the Dockerfile and the context alone, once per build. */
+  private dryStage(plan: BuildPlan, index: number): Promise<DryStage | undefined> {
+    let dry = this.dryStages.get(index);
+    if (!dry) {
+      dry = this.computeDryStage(plan, plan.stages[index]).catch(() => undefined);
+      this.dryStages.set(index, dry);
+    }
+    return dry;
+  }
+
+  /**
+   * The keys `runStage` will give a stage's steps, without running any: the same inputs, with the stages it reads
+   * keyed the same way. Undefined when a step's key needs the stage's files (`--chown` by name) or more than the
+   * context (ADD), or when keying fails (the real build then reports the error).
+   */
+  private async computeDryStage(plan: BuildPlan, stage: Stage): Promise<DryStage | undefined> {
+    let key: string;
+    if (stage.base.kind === 'stage') {
+      const parent = await this.dryStage(plan, stage.base.index);
+      if (!parent) return undefined;
+      key = parent.key;
+    } else if (stage.base.kind === 'image') {
+      const image = this.images.get(stage.base.normalized);
+      if (!image) return undefined;
+      key = image.manifestDigest;
+    } else {
+      key = scratchKey(stage);
+    }
+    const fromInputs: StepInputs = { parent: key, op: { instruction: 'FROM', kind: 'from' } };
+    const steps: DryStep[] = [{ position: `${stage.index}/1`, key: stepKey(fromInputs), inputs: fromInputs }];
+    const sourceKey = async (from: StageRef): Promise<string> => {
+      if (from.kind !== 'stage') return this.sourceKey(plan, from, 'COPY --from');
+      const dry = await this.dryStage(plan, from.index);
+      if (!dry) throw new DryKeyUnavailable();
+      return dry.key;
+    };
+    for (let i = 0; i < stage.steps.length; i++) {
+      const step = stage.steps[i];
+      const inputs: StepInputs = { parent: key, op: opInputs(step) };
+      const args = argInputs(step);
+      if (args) inputs.args = args;
+      if (step.kind === 'add') return undefined;
+      if (step.kind === 'copy') {
+        if (step.from) {
+          inputs.op.fromKey = await sourceKey(step.from);
+        } else {
+          if (step.chown && !NUMERIC_OWNER.test(step.chown)) return undefined;
+          const owner = step.chown
+            ? await resolveOwner(step.chown, { layers: [] }, this.opts.root, this.blobs)
+            : undefined;
+          // A COPY's inputs are its source files; the stage's files only shape the layer, so an empty one will do.
+          const planned = await planCopy(step, await this.contextSource(), StageFs.empty(), {
+            owner,
+            dirTime: Math.floor(this.started / 1000),
+            epoch: this.opts.sourceDateEpoch,
+            tmpDir: path.join(this.opts.root, 'tmp'),
+            location: this.location(step.line, step.endLine),
+          });
+          await Promise.all(planned.temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));
+          inputs.filesDigest = await this.putListing(planned.inputs);
+        }
+      } else if (step.kind === 'run') {
+        const files = await this.bindMountInputs(step, inputs, sourceKey);
+        if (files) inputs.filesDigest = await this.putListing(files);
+      }
+      const stepDigest = stepKey(inputs);
+      steps.push({ position: `${stage.index}/${i + 2}`, key: stepDigest, inputs });
+      key = stepDigest;
+    }
+    return { key, steps };
+  }
+
   /** Stores a step's file listing (the blob a later miss is explained against); returns its digest. */
   private async putListing(files: FileInput[]): Promise<Digest> {
     const listing = canonicalJson(files);
@@ -543,9 +662,9 @@ class Build {
    * (undefined when there are none).
    */
   private async bindMountInputs(
-    plan: BuildPlan,
     step: RunStep,
     inputs: StepInputs,
+    sourceKey: (from: StageRef) => Promise<string>,
   ): Promise<FileInput[] | undefined> {
     let files: FileInput[] | undefined;
     const sources: Record<string, string> = {};
@@ -553,9 +672,7 @@ class Build {
       if (m.type !== 'bind') continue;
       if (m.from !== undefined) {
         const from = m.from;
-        sources[m.target] = await this.locate(this.location(step.line, step.endLine), () =>
-          this.sourceKey(plan, from, 'RUN --mount from'),
-        );
+        sources[m.target] = await this.locate(this.location(step.line, step.endLine), () => sourceKey(from));
       } else {
         const context = await this.contextSource();
         const rows = await this.locate(this.location(step.line, step.endLine), async () =>
@@ -629,7 +746,10 @@ class Build {
 
   /** What a `COPY --from` source is, for the key: a stage's result key, an image's manifest digest. */
   private async sourceKey(plan: BuildPlan, from: StageRef, flag: string): Promise<string> {
-    if (from.kind === 'stage') return (await this.stage(plan, from.index)).key;
+    if (from.kind === 'stage') {
+      const dry = this.keyedAhead ? await this.dryStage(plan, from.index) : undefined;
+      return dry?.key ?? (await this.stage(plan, from.index)).key;
+    }
     if (from.kind === 'image') {
       const image = await this.sourceImage(plan, from, flag);
       return image?.manifestDigest ?? `missing:${from.normalized}`;
@@ -844,6 +964,22 @@ class Build {
   }
 }
 
+/** A step keyed ahead: its place (`stage/step`), key and key inputs, as `runStage` would record them. */
+interface DryStep {
+  position: string;
+  key: Digest;
+  inputs: StepInputs;
+}
+
+interface DryStage {
+  /** The stage's result key (its last step's, or its base's when it has no steps). */
+  key: string;
+  steps: DryStep[];
+}
+
+/** A stage read by a step could not be keyed ahead. */
+class DryKeyUnavailable extends Error {}
+
 /** The stages some needed COPY/ADD --from reads (their files get unpacked). */
 function copiedFromStages(plan: BuildPlan): Set<number> {
   const out = new Set<number>();
@@ -860,6 +996,12 @@ function copiedFromStages(plan: BuildPlan): Set<number> {
 const NUMERIC_OWNER = /^\d+(:\d+)?$/;
 
 /** The target stage and the stages it is built FROM, in order: what the final image's layers come from. */
+/** What a stage `FROM scratch` stands on, for its keys: nothing but its platform. */
+function scratchKey(stage: Stage): string {
+  const p = stage.platform;
+  return `scratch:${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
+}
+
 function finalStageChain(plan: BuildPlan): number[] {
   const chain: number[] = [];
   let stage: Stage | undefined = plan.stages[plan.target];

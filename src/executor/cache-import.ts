@@ -81,12 +81,18 @@ export class CacheImports {
 
   /** An imported record usable for `key`: its layer is local or can be fetched. */
   async hit(key: Digest): Promise<ExportedRecord | undefined> {
+    const r = await this.peek(key);
+    if (r) this.used.set(key, r);
+    return r;
+  }
+
+  /** As `hit`, without counting it as used (a question asked before deciding what to build). */
+  async peek(key: Digest): Promise<ExportedRecord | undefined> {
     const r = this.records.get(key);
     if (!r) return undefined;
     if (r.layer && !this.remote.has(r.layer.digest) && !(await this.store.has(r.layer.digest))) {
       return undefined;
     }
-    this.used.set(key, r);
     return r;
   }
 

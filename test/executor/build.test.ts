@@ -173,6 +173,79 @@ describe('multi-stage', () => {
     const again = await runBuild(ctx, root);
     expect(again.steps.every((s) => s[1] === 'hit')).toBe(true);
   });
+
+  const KEYED = [
+    'FROM scratch AS deps',
+    'COPY deps.txt /deps.txt',
+    'COPY --chown=1000:1000 lib/ /lib/',
+    'FROM scratch AS tools',
+    'ARG V=1',
+    'ENV T=$V',
+    'WORKDIR /opt',
+    'COPY tool.txt .',
+    'FROM tools AS tools2',
+    'COPY --from=deps /deps.txt /d2',
+    'FROM scratch',
+    'COPY --from=deps /deps.txt /app/deps.txt',
+    'COPY --from=tools2 /opt/tool.txt /app/tool.txt',
+    'COPY app.txt /app/',
+    '',
+  ].join('\n');
+
+  test('when the final stage hits throughout, the stages it copies from are keyed ahead and never run', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, {
+      Dockerfile: KEYED,
+      'deps.txt': 'd\n',
+      'lib/x.js': 'x\n',
+      'tool.txt': 't\n',
+      'app.txt': 'a\n',
+    });
+    const first = await runBuild(ctx, root);
+    expect(first.steps.filter((s) => !s[0].startsWith('FROM')).every((s) => s[1] === 'miss')).toBe(true);
+
+    // Every key the final stage uses came out the same from the Dockerfile and context alone (or it would miss),
+    // and no builder step was even looked at.
+    const second = await runBuild(ctx, root);
+    expect(second.steps).toEqual([
+      ['FROM scratch', 'hit', undefined],
+      ['COPY --from=deps /deps.txt /app/deps.txt', 'hit', undefined],
+      ['COPY --from=tools2 /opt/tool.txt /app/tool.txt', 'hit', undefined],
+      ['COPY app.txt /app/', 'hit', undefined],
+    ]);
+    expect(second.image.manifestDigest).toBe(first.image.manifestDigest);
+
+    // The skipped stages are still in the build's history: a later miss there names its cause.
+    await fsp.writeFile(path.join(ctx, 'tool.txt'), 'changed\n');
+    const third = await runBuild(ctx, root);
+    expect(third.steps.find((s) => s[0] === 'COPY tool.txt .')).toEqual([
+      'COPY tool.txt .',
+      'miss',
+      '1 file changed: tool.txt (content)',
+    ]);
+    expect(third.steps.find((s) => s[0] === 'COPY deps.txt /deps.txt')?.[1]).toBe('hit');
+  });
+
+  test('a stage whose keys need its own files (--chown by name) runs as before', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, {
+      Dockerfile: KEYED.replace('COPY --chown=1000:1000 lib/', 'COPY --chown=app lib/').replace(
+        'COPY deps.txt /deps.txt',
+        'COPY passwd /etc/passwd\nCOPY deps.txt /deps.txt',
+      ),
+      passwd: 'app:x:1000:1000::/:/bin/sh\n',
+      'deps.txt': 'd\n',
+      'lib/x.js': 'x\n',
+      'tool.txt': 't\n',
+      'app.txt': 'a\n',
+    });
+    await runBuild(ctx, root);
+    const again = await runBuild(ctx, root);
+    expect(again.steps.every((s) => s[1] === 'hit')).toBe(true);
+    expect(again.steps.map((s) => s[0])).toContain('COPY --chown=app lib/ /lib/');
+  });
 });
 
 describe('errors', () => {
@@ -324,6 +397,31 @@ describe('RUN --mount=type=bind', () => {
     expect(err).toBeInstanceOf(BuildError);
     expect(err.message).toContain('mount source /junk does not exist in the build context');
     expect(err.location?.line).toBe(3);
+  });
+
+  test('a stage with RUN and bind mounts is keyed ahead exactly as it is built', async () => {
+    const { ctx, root } = await busyboxContext(
+      [
+        'FROM scratch AS base',
+        'COPY rootfs/ /',
+        'FROM base AS builder',
+        'ENV MODE=release',
+        'RUN --mount=type=bind,source=app,target=/src cat /src/main.txt > /built',
+        'FROM scratch AS data',
+        'COPY app/main.txt /data.txt',
+        'FROM base',
+        'RUN --mount=type=bind,from=data,target=/d cat /d/data.txt > /seen',
+        'COPY --from=builder /built /app/built',
+        '',
+      ].join('\n'),
+    );
+    await writeFiles(ctx, { 'app/main.txt': 'one\n' });
+    await runBuild(ctx, root);
+    const again = await runBuild(ctx, root);
+    expect(again.steps.every((s) => s[1] === 'hit')).toBe(true);
+    // Only the final image's stages (base, then the final one) were looked at.
+    expect(again.steps.map((s) => s[0])).not.toContain('ENV MODE=release');
+    expect(again.steps.map((s) => s[0])).toContain('COPY --from=builder /built /app/built');
   });
 
   test('a from= mount is keyed by its source stage: a change there reruns the step', async () => {
