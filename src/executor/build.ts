@@ -23,7 +23,7 @@ import { planBuild } from '../planner';
 import type { BaseImageConfig, BuildPlan, Platform, RunStep, Stage, StageRef, Step } from '../planner/types';
 import { runStep, type Isolation } from './sandbox';
 import type { EventSink, StepRef } from '../report/events';
-import { planCopy, type CopyEntry } from './copy/plan-copy';
+import { planCopy, type CopyEntry, type CopyPlanOptions } from './copy/plan-copy';
 import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
 import { explainMiss, type FileInput, type StepInputs } from './explain';
 import { assembleImage } from '../image/assemble';
@@ -414,13 +414,7 @@ class Build {
         const owner = copy.chown
           ? await resolveOwner(copy.chown, stageState, this.opts.root, this.blobs)
           : undefined;
-        const planned = await planCopy(copy, source, await stageState.fs(), {
-          owner,
-          dirTime: Math.floor(this.started / 1000),
-          epoch: this.opts.sourceDateEpoch,
-          tmpDir: path.join(this.opts.root, 'tmp'),
-          location: this.location(copy.line, copy.endLine),
-        });
+        const planned = await planCopy(copy, source, await stageState.fs(), this.copyOptions(copy, owner));
         entries = planned.entries;
         temporary = planned.temporary;
         return planned.inputs;
@@ -626,13 +620,12 @@ class Build {
             ? await resolveOwner(step.chown, { layers: [] }, this.opts.root, this.blobs)
             : undefined;
           // A COPY's inputs are its source files; the stage's files only shape the layer, so an empty one will do.
-          const planned = await planCopy(step, await this.contextSource(), StageFs.empty(), {
-            owner,
-            dirTime: Math.floor(this.started / 1000),
-            epoch: this.opts.sourceDateEpoch,
-            tmpDir: path.join(this.opts.root, 'tmp'),
-            location: this.location(step.line, step.endLine),
-          });
+          const planned = await planCopy(
+            step,
+            await this.contextSource(),
+            StageFs.empty(),
+            this.copyOptions(step, owner),
+          );
           await Promise.all(planned.temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));
           inputs.filesDigest = await this.putListing(planned.inputs);
         }
@@ -645,6 +638,17 @@ class Build {
       key = stepDigest;
     }
     return { key, steps };
+  }
+
+  /** How this build plans a COPY/ADD (the same when keying ahead as when building). */
+  private copyOptions(step: Step, owner: { uid: number; gid: number } | undefined): CopyPlanOptions {
+    return {
+      owner,
+      dirTime: Math.floor(this.started / 1000),
+      epoch: this.opts.sourceDateEpoch,
+      tmpDir: path.join(this.opts.root, 'tmp'),
+      location: this.location(step.line, step.endLine),
+    };
   }
 
   /** Stores a step's file listing (the blob a later miss is explained against); returns its digest. */
