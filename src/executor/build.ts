@@ -253,6 +253,14 @@ class Build {
         );
       }
       this.images.set(s.base.normalized, image);
+      const mismatch = platformMismatch(image.config, s.platform);
+      if (mismatch) {
+        // BuildKit's InvalidBaseImagePlatform check: the build goes on (an emulator may run it), but says so.
+        this.opts.events({
+          type: 'warning',
+          message: `${this.opts.dockerfileName}:${s.line}: base image ${s.baseName} was pulled with platform "${mismatch.actual}", expected "${mismatch.expected}" for current build`,
+        });
+      }
       await this.opts.inUse?.add([
         image.manifestDigest,
         ...image.layers.flatMap((l) => [l.digest, l.diffId]),
@@ -1000,6 +1008,20 @@ function copiedFromStages(plan: BuildPlan): Set<number> {
 const NUMERIC_OWNER = /^\d+(:\d+)?$/;
 
 /** The target stage and the stages it is built FROM, in order: what the final image's layers come from. */
+/** The image's platform and the stage's, as `os/arch[/variant]`, when they differ (a variant only if asked for). */
+function platformMismatch(
+  config: { os: string; architecture: string; variant?: string },
+  wanted: Platform,
+): { actual: string; expected: string } | undefined {
+  const show = (p: { os: string; architecture: string; variant?: string }): string =>
+    [p.os, p.architecture, p.variant].filter((x) => x !== undefined && x !== '').join('/');
+  const same =
+    config.os === wanted.os &&
+    config.architecture === wanted.architecture &&
+    (wanted.variant === undefined || config.variant === undefined || config.variant === wanted.variant);
+  return same ? undefined : { actual: show(config), expected: show(wanted) };
+}
+
 /** What a stage `FROM scratch` stands on, for its keys: nothing but its platform. */
 function scratchKey(stage: Stage): string {
   const p = stage.platform;

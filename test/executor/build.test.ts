@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { ResolvedImage } from '../../src/executor/build';
 import { BuildError, UserError } from '../../src/errors';
 import { runBuild, tempDir, writeFiles } from '../helpers/build';
 
@@ -101,6 +102,40 @@ describe('the classic layer-order example (COPY only)', () => {
     await runBuild(ctx, root);
     const run = await runBuild(ctx, root, { noCache: true });
     expect(run.steps.every((s) => s[1] === 'miss' && s[2] === '--no-cache')).toBe(true);
+  });
+});
+
+describe('base image platform', () => {
+  const imageFor = (architecture: string, variant?: string): ResolvedImage => ({
+    manifestDigest: `sha256:${'7'.repeat(64)}`,
+    config: {
+      architecture,
+      os: 'linux',
+      ...(variant ? { variant } : {}),
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [] },
+    },
+    layers: [],
+  });
+  const warnings = async (image: ResolvedImage, platform?: string): Promise<string[]> => {
+    const ctx = await tempDir('ctx');
+    await writeFiles(ctx, {
+      Dockerfile: `FROM ${platform ? `--platform=${platform} ` : ''}base\nCOPY a /a\n`,
+      a: 'a',
+    });
+    const run = await runBuild(ctx, await tempDir('store'), { resolveImage: async () => image });
+    return run.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+  };
+
+  test('an image for another platform builds, with the warning BuildKit gives', async () => {
+    expect(await warnings(imageFor('arm64', 'v8'), 'linux/amd64')).toEqual([
+      'Dockerfile:1: base image base was pulled with platform "linux/arm64/v8", expected "linux/amd64" for current build',
+    ]);
+  });
+
+  test('no warning when the platforms agree (a variant counts only when both say one)', async () => {
+    expect(await warnings(imageFor('arm64', 'v8'), 'linux/arm64')).toEqual([]);
+    expect(await warnings(imageFor('arm', 'v6'), 'linux/arm/v7')).toHaveLength(1);
   });
 });
 
