@@ -5,7 +5,7 @@
 import { DigestCache } from './digest-cache';
 import { hashEntries } from './hash';
 import type { PatternMatcher } from './pattern-matcher';
-import type { ContextEntry, WalkEntry } from './types';
+import { linkIdOf, type ContextEntry, type WalkEntry } from './types';
 import { resolveRoot, walkContext } from './walk';
 
 export interface ContextEntriesOptions {
@@ -46,6 +46,10 @@ export function toContextEntry(entry: WalkEntry, sha256?: string, stat = entry.s
       : { path, type, mode: stat.mode, uid: stat.uid, gid: stat.gid, size: type === 'file' ? stat.size : 0 };
   if (entry.linkTarget !== undefined) out.linkTarget = entry.linkTarget;
   if (type === 'char-device' || type === 'block-device') out.rdev = stat.rdev;
+  if (type === 'file') {
+    const linkId = linkIdOf(stat);
+    if (linkId !== undefined) out.linkId = linkId;
+  }
   mtimes.set(out, stat.mtime);
   return out;
 }

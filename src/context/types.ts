@@ -31,6 +31,8 @@ export interface EntryStat {
   rdev: number;
   /** Modification time in whole seconds since the epoch (rounded down). */
   mtime: number;
+  /** Hard links to the inode (a file with more than one may share its content with another context path). */
+  nlink: number;
   /**
    * `size:mtimeNs:ctimeNs:ino:dev`, every field exact: what the digest cache keys on (`statKey`). Empty for
    * anything but regular files, whose digests are never cached.
@@ -57,6 +59,7 @@ export function entryStat(stat: BigIntStats, withKey = stat.isFile()): EntryStat
     rdev: Number(stat.rdev),
     // BigInt division truncates towards zero; times before 1970 round down like everywhere else.
     mtime: Number(ns < 0n && s * NS_PER_S !== ns ? s - 1n : s),
+    nlink: Number(stat.nlink),
     key: withKey ? statKey(stat) : '',
   };
 }
@@ -79,6 +82,18 @@ export interface ContextEntry {
   rdev?: number;
   /** Lower-case hex sha256 of the file's content. */
   sha256?: string;
+  /**
+   * For a regular file with more than one hard link: its inode (`ino:dev`), so a COPY can keep two paths of one
+   * inode as one file and a hard link, as BuildKit does.
+   */
+  linkId?: string;
+}
+
+/** The `ino:dev` of a file's stat (the end of its stat key), when it has more than one link. */
+export function linkIdOf(stat: EntryStat): string | undefined {
+  if (stat.nlink <= 1 || stat.key === '') return undefined;
+  const parts = stat.key.split(':');
+  return `${parts[3]}:${parts[4]}`;
 }
 
 /** Classify an lstat result; null for sockets and anything else a context cannot carry. */

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { entryMtime, type ContextEntry } from '../context';
 import { BuildError } from '../errors';
+import { splitDev } from '../layers/diff';
 import type { CopySourceFs } from './copy/source-fs';
 import type { FileInput } from './explain';
 
@@ -107,10 +108,7 @@ async function writeEntry(context: CopySourceFs, e: ContextEntry, to: string): P
       return;
     case 'char-device':
     case 'block-device': {
-      // Linux's encoding of dev_t (glibc's gnu_dev_major/minor).
-      const rdev = BigInt(e.rdev ?? 0);
-      const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-      const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+      const { major, minor } = splitDev(BigInt(e.rdev ?? 0));
       await execFileAsync('mknod', [to, e.type === 'char-device' ? 'c' : 'b', String(major), String(minor)]);
       return;
     }

@@ -4,6 +4,7 @@
  */
 import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';
+import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
 import { createLayerTar, type LayerEntry } from '../layers/tar-writer';
 import { layerMediaType } from '../image/oci-types';
@@ -27,17 +28,10 @@ export function toTarEntry(e: CopyEntry): LayerEntry {
     case 'fifo':
       return { type: 'fifo', path, mode, uid, gid, mtime };
     case 'char-device':
-    case 'block-device':
-      return {
-        type: e.type === 'char-device' ? 'char' : 'block',
-        path,
-        mode,
-        uid,
-        gid,
-        mtime,
-        major: 0,
-        minor: 0,
-      };
+    case 'block-device': {
+      const { major, minor } = splitDev(BigInt(e.rdev ?? 0));
+      return { type: e.type === 'char-device' ? 'char' : 'block', path, mode, uid, gid, mtime, major, minor };
+    }
   }
 }
 

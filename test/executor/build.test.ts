@@ -481,6 +481,72 @@ describe('RUN --mount=type=bind', () => {
   });
 });
 
+describe('COPY of links and devices', () => {
+  /** Every member of a stored layer: path, tar type, link target, device numbers. */
+  const members = async (
+    root: string,
+    digest: string,
+  ): Promise<{ path: string; type: string; linkname: string; devmajor?: number; devminor?: number }[]> => {
+    const { BlobStore } = await import('../../src/cache/blob-store');
+    const { decompressLayer } = await import('../../src/layers/compress');
+    const { readTar } = await import('../../src/layers/tar-reader');
+    const out = [];
+    for await (const { header, body } of readTar(
+      decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
+    )) {
+      for await (const _ of body) void _;
+      out.push({
+        path: header.path,
+        type: header.type,
+        linkname: header.linkname,
+        devmajor: header.devmajor,
+        devminor: header.devminor,
+      });
+    }
+    return out;
+  };
+
+  test('two context paths of one inode stay a file and a hard link to it, and linking them is a change', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nCOPY data/ /data/\n', 'data/b.txt': 'same\n' });
+    await fsp.link(path.join(ctx, 'data/b.txt'), path.join(ctx, 'data/a.txt'));
+    const first = await runBuild(ctx, root);
+    const layer = await members(root, first.image.layers[0].digest);
+    expect(layer.find((m) => m.path === 'data/a.txt')?.type).toBe('file');
+    expect(layer.find((m) => m.path === 'data/b.txt')).toMatchObject({
+      type: 'hardlink',
+      linkname: 'data/a.txt',
+    });
+
+    // Same content, no longer linked: a different layer, so a different key.
+    await fsp.rm(path.join(ctx, 'data/b.txt'));
+    await fsp.writeFile(path.join(ctx, 'data/b.txt'), 'same\n');
+    const unlinked = await runBuild(ctx, root);
+    expect(unlinked.steps[1][1]).toBe('miss');
+    const plain = await members(root, unlinked.image.layers[0].digest);
+    expect(plain.find((m) => m.path === 'data/b.txt')?.type).toBe('file');
+  });
+
+  test('a device node keeps its major and minor numbers', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, { Dockerfile: 'FROM scratch\nCOPY dev/ /dev/\n' });
+    await fsp.mkdir(path.join(ctx, 'dev'));
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mknod', [path.join(ctx, 'dev/null'), 'c', '1', '3']);
+    execFileSync('mknod', [path.join(ctx, 'dev/big'), 'c', '300', '70000']);
+    const run = await runBuild(ctx, root);
+    const layer = await members(root, run.image.layers[0].digest);
+    expect(layer.find((m) => m.path === 'dev/null')).toMatchObject({
+      type: 'char',
+      devmajor: 1,
+      devminor: 3,
+    });
+    expect(layer.find((m) => m.path === 'dev/big')).toMatchObject({ devmajor: 300, devminor: 70000 });
+  });
+});
+
 describe('ADD', () => {
   test('a local tar archive is unpacked at the destination; a plain file is copied', async () => {
     const ctx = await tempDir('ctx');

@@ -28,6 +28,8 @@ export interface CopyEntry {
   mtime: number;
   size: number;
   linkTarget?: string;
+  /** Device number, for character and block devices. */
+  rdev?: number;
   /** For files: where to read the content on disk. */
   sourcePath?: string;
   /** For files made from a heredoc. */
@@ -82,6 +84,8 @@ export async function planCopy(
     );
   }
   const excludes = step.excludes.length > 0 ? PatternMatcher.create(step.excludes) : null;
+  /** Copied files by inode (`linkId`), with the input row each one recorded: hard links are kept below. */
+  const linked = new Map<string, LinkedCopy[]>();
   const clamp = (t: number): number => (opts.epoch !== undefined && t > opts.epoch ? opts.epoch : t);
 
   const put = async (target: string, srcRel: string, src: CopySourceFs, record = true): Promise<void> => {
@@ -103,11 +107,19 @@ export async function planCopy(
       mtime: clamp(mtime),
       size: type === 'file' ? e.size : 0,
       linkTarget: e.linkTarget,
+      ...(e.rdev !== undefined ? { rdev: e.rdev } : {}),
       sourcePath: type === 'file' ? abs : undefined,
     });
+    let row: FileInput | undefined;
     if (src.isContext && record) {
       // Owners are the image's (root or --chown), never the host's: a context must hit the same on any machine.
-      inputs.push([srcRel, e.type, e.mode, owner.uid, owner.gid, e.size, e.linkTarget ?? '', e.sha256 ?? '']);
+      row = [srcRel, e.type, e.mode, owner.uid, owner.gid, e.size, e.linkTarget ?? '', e.sha256 ?? ''];
+      inputs.push(row);
+    }
+    if (e.linkId !== undefined) {
+      const group = linked.get(e.linkId) ?? [];
+      group.push({ target, srcRel, sourcePath: abs, row });
+      linked.set(e.linkId, group);
     }
   };
 
@@ -216,6 +228,7 @@ export async function planCopy(
     inputs.push([`<<${doc.name}`, 'file', 0o644, 0, 0, content.length, '', sha256Hex(content)]);
   }
 
+  keepHardLinks(out, linked);
   addParentDirs(out, dest, opts);
   return {
     entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
@@ -245,6 +258,45 @@ export async function planCopy(
       mtime: opts.epoch ?? opts.dirTime,
       size: 0,
     });
+  }
+}
+
+/** One copied file that shares its inode with other context paths. */
+interface LinkedCopy {
+  target: string;
+  srcRel: string;
+  sourcePath: string;
+  /** Its key row (context sources only). */
+  row: FileInput | undefined;
+}
+
+/**
+ * Paths of one inode copied by the same COPY stay one file, as BuildKit's copy keeps them: the first in layer
+ * order holds the content, the others become hard links to it (their key rows say so, so linking or unlinking two
+ * context files is a change). A path a later source replaced is left alone.
+ */
+function keepHardLinks(out: Map<string, CopyEntry>, linked: Map<string, LinkedCopy[]>): void {
+  for (const group of linked.values()) {
+    const members = group.filter((m) => out.get(m.target)?.sourcePath === m.sourcePath);
+    const targets = new Set(members.map((m) => m.target));
+    if (targets.size < 2) continue;
+    members.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+    const [first, ...rest] = members;
+    for (const m of rest) {
+      if (m.target === first.target) continue;
+      const entry = out.get(m.target) as CopyEntry;
+      out.set(m.target, {
+        ...entry,
+        type: 'hardlink',
+        size: 0,
+        linkTarget: first.target,
+        sourcePath: undefined,
+      });
+      if (m.row) {
+        m.row[1] = 'hardlink';
+        m.row[6] = first.srcRel;
+      }
+    }
   }
 }
 
