@@ -94,6 +94,7 @@ describe('walkContext', () => {
       size: 0,
       rdev: Number(a.rdev),
       mtime: Number(a.mtimeNs / 1_000_000_000n),
+      nlink: 1,
       key: `0:${a.mtimeNs}:${a.ctimeNs}:${a.ino}:${a.dev}`,
     });
     expect(entries.find((e) => e.path === 'a')?.stat.key).toBe('');
