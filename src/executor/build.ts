@@ -188,6 +188,11 @@ class Build {
         if (this.results.has(i)) continue;
         const dry = await this.dryStage(plan, i);
         for (const s of dry?.steps ?? []) this.historySteps.push(s as HistoryStep);
+        // Their cache mounts too: a `cache-mounts=true` export passes on the imported archives of the ones unused.
+        for (const step of plan.stages[i].steps) {
+          if (step.kind !== 'run') continue;
+          for (const m of step.mounts) if (m.type === 'cache') this.cacheMountIds.push(m.id);
+        }
       }
     } else {
       // Start every needed stage; each waits for the stages it reads, so independent stages overlap.

@@ -8,7 +8,12 @@ import type { BlobStore } from '../cache/blob-store';
 import type { Digest } from '../cache/digest';
 import type { LayerRecord } from '../cache/key-index';
 import type { BlobRef, ExportedRecord, ExportedCacheMount } from '../cache/transfer/format';
-import { FILE_INPUTS_MEDIA_TYPE, LISTING_MEDIA_TYPE, type ExportedHistory } from '../cache/transfer/format';
+import {
+  CACHE_MOUNT_MEDIA_TYPE,
+  FILE_INPUTS_MEDIA_TYPE,
+  LISTING_MEDIA_TYPE,
+  type ExportedHistory,
+} from '../cache/transfer/format';
 import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
 import { BuildError, TsbuildError } from '../errors';
 import type { Descriptor } from '../image/oci-types';
@@ -74,7 +79,15 @@ export class CacheImports {
         }
       }
       for (const m of config.cacheMounts) {
-        if (!this.mounts.has(m.id)) this.mounts.set(m.id, { archive: m.archive, source });
+        if (this.mounts.has(m.id)) continue;
+        this.mounts.set(m.id, { archive: m.archive, source });
+        // Fetchable like any other imported blob: a re-export passes on the archive of a mount no step here used.
+        if (!this.remote.has(m.archive.digest)) {
+          this.remote.set(m.archive.digest, {
+            desc: { mediaType: CACHE_MOUNT_MEDIA_TYPE, ...m.archive },
+            source,
+          });
+        }
       }
     }
   }

@@ -257,6 +257,43 @@ test('cache-mounts=true carries a RUN cache mount to a fresh store', async () =>
   expect(b.stderr).toContain('WARM-2');
 });
 
+test('a builder stage that was keyed ahead and not run still passes its cache mount on to the next export', async () => {
+  const ctx = await temps.make('mounthop');
+  await writeTree(ctx, {
+    Dockerfile: [
+      `FROM ${base} AS builder`,
+      'ARG STEP=1',
+      "RUN --mount=type=cache,target=/cache,id=hop sh -c 'if [ -f /cache/seen ]; then echo WARM-$STEP; else echo COLD-$STEP; fi; echo $STEP > /cache/seen; echo built > /out'",
+      `FROM ${base}`,
+      'COPY --from=builder /out /out',
+      '',
+    ].join('\n'),
+  });
+  const first = path.join(await temps.make('cache'), 'hop1');
+  const second = path.join(await temps.make('cache'), 'hop2');
+  const a = await buildWith(ctx, await temps.make('storeA'), [
+    '--cache-to',
+    `type=local,dest=${first},cache-mounts=true`,
+  ]);
+  expect(a.stderr).toContain('COLD-1');
+  // Machine B: the final stage hits, so the builder never runs; its cache mount is exported all the same.
+  const b = await buildWith(ctx, await temps.make('storeB'), [
+    '--cache-from',
+    `type=local,src=${first}`,
+    '--cache-to',
+    `type=local,dest=${second},cache-mounts=true`,
+  ]);
+  expect(runSteps(b.report)).toEqual([]);
+  // Machine C: the builder changes and runs, with the cache mount from A by way of B.
+  const c = await buildWith(ctx, await temps.make('storeC'), [
+    '--build-arg',
+    'STEP=3',
+    '--cache-from',
+    `type=local,src=${second}`,
+  ]);
+  expect(c.stderr).toContain('WARM-3');
+});
+
 test('a --cache-from that does not exist yet (the first CI run) is a warning, not a failure', async () => {
   const ctx = await multiStageContext();
   const b = await buildWith(ctx, await temps.make('storeB'), [
