@@ -18,7 +18,7 @@ import type { BlobStore } from '../cache/blob-store';
 import { digestHex, type Digest } from '../cache/digest';
 import { decompressLayer } from '../layers/compress';
 import { layerTarChunks, type LayerEntry } from '../layers/tar-writer';
-import { encodeJson, goMap, struct, type JsonObject } from './canonical-json';
+import { encodeJson, goMap, struct, type JsonObject } from './go-json';
 import { ImageFormatError } from './errors';
 import {
   isIndexMediaType,

@@ -7,7 +7,7 @@
 import type { Digest } from '../cache/digest';
 import { isDigest } from '../cache/digest';
 import type { Compression } from '../layers/compress';
-import { encodeJson, goMap, struct, type JsonNode, type JsonObject } from './canonical-json';
+import { encodeJson, goMap, struct, type JsonNode, type JsonObject } from './go-json';
 import { ImageFormatError } from './errors';
 
 export const MediaType = {

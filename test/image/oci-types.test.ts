@@ -1,4 +1,4 @@
-import { encodeJson, goMap, struct } from '../../src/image/canonical-json';
+import { encodeJson, goMap, struct } from '../../src/image/go-json';
 import { ImageFormatError } from '../../src/image/errors';
 import {
   MediaType,
