@@ -7,17 +7,14 @@
  * What the mount holds is part of the step's key (as BuildKit keys a mount by the checksum of its source): the
  * same rows a COPY records, so a miss names the files that changed.
  */
-import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { entryMtime, type ContextEntry } from '../context';
 import { BuildError } from '../errors';
 import { splitDev } from '../layers/diff';
+import { makeSpecialFile } from '../layers/special-files';
 import type { CopySourceFs } from './copy/source-fs';
 import type { FileInput } from './explain';
-
-const execFileAsync = promisify(execFile);
 
 /** The mode of the mount's root when it is the context root (which has no entry of its own). */
 const ROOT_DIR_MODE = 0o755;
@@ -104,14 +101,15 @@ async function writeEntry(context: CopySourceFs, e: ContextEntry, to: string): P
       await fsp.symlink(e.linkTarget ?? '', to);
       return;
     case 'fifo':
-      await execFileAsync('mknod', [to, 'p']);
+      await makeSpecialFile(to, { kind: 'fifo' });
       return;
     case 'char-device':
-    case 'block-device': {
-      const { major, minor } = splitDev(BigInt(e.rdev ?? 0));
-      await execFileAsync('mknod', [to, e.type === 'char-device' ? 'c' : 'b', String(major), String(minor)]);
+    case 'block-device':
+      await makeSpecialFile(to, {
+        kind: e.type === 'char-device' ? 'char' : 'block',
+        ...splitDev(BigInt(e.rdev ?? 0)),
+      });
       return;
-    }
   }
 }
 

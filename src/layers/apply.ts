@@ -22,6 +22,7 @@ import { decompressLayer } from './compress';
 import { hashedLayerTar } from './diff-id';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
+import { makeSpecialFile } from './special-files';
 import { readTar, type TarEntryHeader } from './tar-reader';
 
 const execFileAsync = promisify(execFile);
@@ -152,18 +153,10 @@ class LayerApplier {
         break;
       case 'char':
       case 'block':
-        await execFileAsync('mknod', [
-          '-m',
-          '600',
-          '--',
-          full,
-          h.type === 'char' ? 'c' : 'b',
-          String(h.devmajor),
-          String(h.devminor),
-        ]);
+        await makeSpecialFile(full, { kind: h.type, major: h.devmajor, minor: h.devminor });
         break;
       case 'fifo':
-        await execFileAsync('mkfifo', ['-m', '600', '--', full]);
+        await makeSpecialFile(full, { kind: 'fifo' });
         break;
     }
     // A hardlink shares its target's inode: setting metadata on it would rewrite the target's.

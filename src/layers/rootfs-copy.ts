@@ -7,15 +7,12 @@
  * gives a changed file its own inode, so a command changing one path never changes another behind its back.
  * Nothing is read through a symlink: every parent in the destination was made a real directory by this merge.
  */
-import { execFile } from 'node:child_process';
 import { constants as fsc, promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { isErrno } from '../cache/atomic';
 import { splitDev } from './diff';
+import { makeSpecialFile } from './special-files';
 import { isLayerXattr, OPAQUE_XATTR, readTreeXattrs, restoreXattrs, type XattrMap } from './xattrs';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * Merge `lowers` (base first) into the empty directory `dest`. Returns, for each regular file of the result, the
@@ -64,11 +61,9 @@ async function mergeOne(lower: string, dest: string, sources: Map<string, string
     } else if (st.isSymbolicLink()) {
       await fsp.symlink(await fsp.readlink(src), dst);
     } else if (st.isFIFO()) {
-      await execFileAsync('mkfifo', ['-m', '600', '--', dst]);
+      await makeSpecialFile(dst, { kind: 'fifo' });
     } else {
-      const { major, minor } = splitDev(st.rdev);
-      const kind = st.isCharacterDevice() ? 'c' : 'b';
-      await execFileAsync('mknod', ['-m', '600', '--', dst, kind, String(major), String(minor)]);
+      await makeSpecialFile(dst, { kind: st.isCharacterDevice() ? 'char' : 'block', ...splitDev(st.rdev) });
     }
     // chown before chmod: chown clears setuid/setgid bits.
     await fsp.lchown(dst, Number(st.uid), Number(st.gid));
