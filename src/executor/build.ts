@@ -578,7 +578,7 @@ class Build {
   /** A usable record exists for `key` (as `lookup` would find), asked without touching or using it. */
   private async hasRecord(key: Digest): Promise<boolean> {
     const local = await this.index.get(key);
-    if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) return true;
+    if (local && (await this.layerPresent(local))) return true;
     return (await this.imports.peek(key)) !== undefined;
   }
 
@@ -826,7 +826,7 @@ class Build {
       // Protect what the hit uses from a concurrent prune before checking it is still there.
       await this.opts.inUse?.add([key, local.layer.digest, local.layer.diffId]);
     }
-    if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) {
+    if (local && (await this.layerPresent(local))) {
       await this.index.touch(local);
       return local;
     }
@@ -836,12 +836,17 @@ class Build {
     return toLocalRecord(imported);
   }
 
+  /** A local record is usable when it made no layer or its layer is still in the store. */
+  private async layerPresent(record: CacheRecord): Promise<boolean> {
+    return !record.layer || this.blobs.has(record.layer.digest);
+  }
+
   /** Imported records this build hit become local ones once their layer is here (else they stay remote). */
   private async keepImportedRecords(): Promise<void> {
     for (const r of this.imports.usedRecords()) {
       if (r.layer && !(await this.blobs.has(r.layer.digest))) continue;
       const local = await this.index.get(r.key);
-      if (local && (!local.layer || (await this.blobs.has(local.layer.digest)))) continue;
+      if (local && (await this.layerPresent(local))) continue;
       await this.index.put(toLocalRecord(r));
     }
   }
