@@ -93,7 +93,8 @@ async function exportedRecord(
   imports: CacheImports,
 ): Promise<ExportedRecord | undefined> {
   const local = await index.get(key);
-  const source = local ?? (await imports.hit(key));
+  // Asked, not hit: exporting a record is not this build using it.
+  const source = local ?? (await imports.peek(key));
   if (!source) return undefined;
   // A layer neither here nor in an imported cache cannot be exported (pruned meanwhile): leave the record out.
   if (source.layer && !(await blobs.has(source.layer.digest)) && !imports.offers(source.layer.digest)) {

@@ -39,7 +39,8 @@ export class CacheImports {
   private readonly remote = new Map<Digest, RemoteBlob>();
   /** Listing blobs by the diff_id of the layer they describe. */
   private readonly listings = new Map<Digest, RemoteBlob>();
-  private readonly mounts = new Map<string, { archive: BlobRef; source: CacheBlobSource }>();
+  /** Cache mount archives by id (their blobs are in `remote`). */
+  private readonly mounts = new Map<string, BlobRef>();
   private readonly fetches = new Map<Digest, Promise<void>>();
   private readonly used = new Map<Digest, ExportedRecord>();
   private readonly histories: ExportedHistory[] = [];
@@ -80,7 +81,7 @@ export class CacheImports {
       }
       for (const m of config.cacheMounts) {
         if (this.mounts.has(m.id)) continue;
-        this.mounts.set(m.id, { archive: m.archive, source });
+        this.mounts.set(m.id, m.archive);
         // Fetchable like any other imported blob: a re-export passes on the archive of a mount no step here used.
         if (!this.remote.has(m.archive.digest)) {
           this.remote.set(m.archive.digest, {
@@ -163,17 +164,10 @@ export class CacheImports {
 
   /** The cache mount archive an imported cache holds for `id`, with a fetcher. */
   cacheMount(id: string): (ExportedCacheMount & { fetch: () => Promise<void> }) | undefined {
-    const m = this.mounts.get(id);
-    if (!m) return undefined;
-    const desc: Descriptor = { mediaType: 'application/octet-stream', ...m.archive };
-    return {
-      id,
-      archive: m.archive,
-      fetch: async () => {
-        await this.protect([m.archive.digest]);
-        await this.fetchFrom({ desc, source: m.source });
-      },
-    };
+    const archive = this.mounts.get(id);
+    if (!archive) return undefined;
+    // The archive is an imported blob like any other: fetched (once) the same way.
+    return { id, archive, fetch: () => this.ensureBlob(archive.digest) };
   }
 
   stats(): ImportStats {
