@@ -110,6 +110,31 @@ describe('tsbuild pull', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toBe(`authentication required for ${locked.host}: authentication required\n`);
   });
+
+  it('takes --insecure-registry before the reference, once or repeated (one value per occurrence, as docker)', async () => {
+    const once = await tsbuild([
+      'pull',
+      '--insecure-registry',
+      open.host,
+      `${open.host}/busybox:latest`,
+      '--root',
+      root,
+    ]);
+    expect(once.stderr).not.toContain('Missing');
+    expect(once).toMatchObject({ status: 0, stdout: `${open.host}/busybox:latest\n` });
+    const twice = await tsbuild([
+      'pull',
+      '-q',
+      '--insecure-registry',
+      'registry.invalid:5000',
+      '--insecure-registry',
+      open.host,
+      `${open.host}/busybox:latest`,
+      '--root',
+      root,
+    ]);
+    expect(twice).toMatchObject({ status: 0, stdout: `${open.host}/busybox:latest\n`, stderr: '' });
+  });
 });
 
 describe('tsbuild push', () => {
@@ -127,6 +152,25 @@ describe('tsbuild push', () => {
     expect(inspected.Digest).toBe(digest);
     const again = await tsbuild(['push', `${open.host}/busybox`, `${open.host}/team/copy:7`, '--root', root]);
     expect(again.stderr).toContain('Layer already exists');
+  });
+
+  it('takes --insecure-registry before NAME and REF', async () => {
+    await tsbuild(['pull', '-q', `${open.host}/busybox`, '--root', root]);
+    const r = await tsbuild([
+      'push',
+      '-q',
+      '--insecure-registry',
+      open.host,
+      '--insecure-registry',
+      'registry.invalid:5000',
+      `${open.host}/busybox`,
+      `${open.host}/team/flagged:1`,
+      '--root',
+      root,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    await run('skopeo', ['inspect', '--tls-verify=false', `docker://${open.host}/team/flagged:1`]);
   });
 
   it('exits 1 for an image that is not in the store', async () => {

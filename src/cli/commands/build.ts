@@ -19,6 +19,7 @@ import { jsonProgress } from '../../report/json-progress';
 import { plainProgress } from '../../report/plain-progress';
 import { ttyProgress } from '../../report/tty-progress';
 import { BaseCommand } from '../base-command';
+import { repeatableString } from '../flags';
 import { parseKeyValues, parseOutput, readSecrets, sourceDateEpoch, storeRoot } from '../build-options';
 import { openImageStore, parseNamedContexts, writeOutputs } from '../image-io';
 
@@ -41,21 +42,14 @@ export default class Build extends BaseCommand {
   };
 
   static override flags = {
-    tag: Flags.string({
-      char: 't',
-      multiple: true,
-      multipleNonGreedy: true,
-      description: 'name and optionally a tag (NAME[:TAG])',
-    }),
+    tag: repeatableString({ char: 't', description: 'name and optionally a tag (NAME[:TAG])' }),
     file: Flags.string({ char: 'f', description: 'Dockerfile path (default: CONTEXT/Dockerfile)' }),
-    'build-arg': Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    'build-arg': repeatableString({
       description: 'build-time variable (NAME=VALUE, or NAME from the environment)',
     }),
     target: Flags.string({ description: 'the stage to build' }),
     'no-cache': Flags.boolean({ description: 'do not use the cache for any step' }),
-    label: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'image label (KEY=VALUE)' }),
+    label: repeatableString({ description: 'image label (KEY=VALUE)' }),
     iidfile: Flags.string({ description: 'write the image id to this file' }),
     progress: Flags.string({
       options: ['auto', 'plain', 'tty', 'json'],
@@ -71,10 +65,8 @@ export default class Build extends BaseCommand {
     'max-storage': Flags.string({
       description: 'prune the store to this size after the build, least recently used first (e.g. 20GB)',
     }),
-    output: Flags.string({
+    output: repeatableString({
       char: 'o',
-      multiple: true,
-      multipleNonGreedy: true,
       description: 'also export: type=oci,dest=PATH[.tar] | type=docker,dest=FILE.tar | type=local,dest=DIR',
     }),
     compression: Flags.string({
@@ -85,9 +77,7 @@ export default class Build extends BaseCommand {
     platform: Flags.string({ description: 'target platform (os/arch[/variant])' }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
     quiet: Flags.boolean({ char: 'q', description: 'print only the image id' }),
-    secret: Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    secret: repeatableString({
       description: 'secret for RUN --mount=type=secret: id=NAME[,src=FILE|,env=VAR]',
     }),
     network: Flags.string({
@@ -100,21 +90,15 @@ export default class Build extends BaseCommand {
       default: 'auto',
       description: 'how RUN is isolated: an OCI runtime (runc/crun), namespaces + chroot, or auto',
     }),
-    'build-context': Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    'build-context': repeatableString({
       description:
         'a named image for FROM/COPY --from: NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG|@DIGEST]',
     }),
-    'cache-from': Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    'cache-from': repeatableString({
       description:
         'import a build cache: type=local,src=DIR | type=registry,ref=REF | REF (an image with an inline cache)',
     }),
-    'cache-to': Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    'cache-to': repeatableString({
       description:
         'export the build cache: type=local,dest=DIR | type=registry,ref=REF | type=inline ' +
         '[,mode=max|min][,cache-mounts=true]',
@@ -128,9 +112,7 @@ export default class Build extends BaseCommand {
     }),
     pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
     push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
-    'insecure-registry': Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
+    'insecure-registry': repeatableString({
       description: 'registry (host[:port]) reached over plain HTTP or unverified TLS',
     }),
   };

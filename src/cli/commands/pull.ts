@@ -3,6 +3,7 @@ import { hostPlatform, parsePlatformOption } from '../../planner';
 import { RegistryClient } from '../../image/registry/client';
 import { pullImage, type PullEvent } from '../../image/registry/pull';
 import { BaseCommand } from '../base-command';
+import { repeatableString } from '../flags';
 import { storeRoot } from '../build-options';
 
 export default class Pull extends BaseCommand {
@@ -27,8 +28,7 @@ export default class Pull extends BaseCommand {
 
   static override flags = {
     platform: Flags.string({ description: 'platform to pull (os/arch[/variant])' }),
-    'insecure-registry': Flags.string({
-      multiple: true,
+    'insecure-registry': repeatableString({
       description: 'registry (host[:port]) reached over HTTPS without certificate checks, or plain HTTP',
     }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),

@@ -5,6 +5,7 @@ import { RegistryClient } from '../../image/registry/client';
 import { pushImage, type PushEvent } from '../../image/registry/push';
 import { parseDockerReference, repositoryName } from '../../image/reference';
 import { BaseCommand } from '../base-command';
+import { repeatableString } from '../flags';
 import { storeRoot } from '../build-options';
 
 export default class Push extends BaseCommand {
@@ -26,8 +27,7 @@ export default class Push extends BaseCommand {
   };
 
   static override flags = {
-    'insecure-registry': Flags.string({
-      multiple: true,
+    'insecure-registry': repeatableString({
       description: 'registry (host[:port]) reached over HTTPS without certificate checks, or plain HTTP',
     }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),

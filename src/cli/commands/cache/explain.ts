@@ -19,6 +19,7 @@ import {
   type HistoryContext,
 } from '../../../report/explain-report';
 import { BaseCommand } from '../../base-command';
+import { repeatableString } from '../../flags';
 import { storeRoot } from '../../build-options';
 
 export default class CacheExplain extends BaseCommand {
@@ -28,12 +29,12 @@ export default class CacheExplain extends BaseCommand {
     'Compares the last two builds of a Dockerfile (and target) as the store remembers them, step by step, and ' +
     'names the first cause of each run of misses — the changed file, build arg, instruction or base image — ' +
     'with the steps that missed only because of it listed under it, instead of a wall of "parent step missed".\n\n' +
-    'With --report OLD.json NEW.json, compares two `--report` files instead (no store needed).';
+    'With --report OLD.json --report NEW.json, compares two `--report` files instead (no store needed).';
 
   static override examples = [
     '<%= config.bin %> cache explain',
     '<%= config.bin %> cache explain . -f build/app.Dockerfile --target prod',
-    '<%= config.bin %> cache explain --report before.json after.json',
+    '<%= config.bin %> cache explain --report before.json --report after.json',
   ];
 
   static override args = {
@@ -45,7 +46,9 @@ export default class CacheExplain extends BaseCommand {
     target: Flags.string({
       description: 'the stage that was built (default: the last build of the Dockerfile)',
     }),
-    report: Flags.string({ multiple: true, description: 'two --report JSON files to compare: OLD NEW' }),
+    report: repeatableString({
+      description: 'a --report JSON file; give it twice to compare: --report OLD --report NEW',
+    }),
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
     json: Flags.boolean({ description: 'print the explanation as JSON' }),
   };
@@ -54,8 +57,10 @@ export default class CacheExplain extends BaseCommand {
     const { args, flags } = await this.parse(CacheExplain);
     let explanation: Explanation | undefined;
     if (flags.report !== undefined) {
-      if (flags.report.length !== 2) throw new UserError('--report takes two files: OLD.json NEW.json');
-      const [a, b] = flags.report as [string, string];
+      const [a, b, ...more] = flags.report;
+      if (a === undefined || b === undefined || more.length > 0) {
+        throw new UserError('--report is given twice: --report OLD.json --report NEW.json');
+      }
       explanation = explainReports(await readReport(a), await readReport(b), [a, b]);
     } else {
       const dockerfile = flags.file ? path.resolve(flags.file) : path.resolve(args.context, 'Dockerfile');
