@@ -60,6 +60,12 @@ export interface RunRootfs {
    * the rootfs any more). File entries read from the scratch dir, so write the layer before `release`.
    */
   diff(): Promise<LayerEntry[]>;
+  /**
+   * The overlay upper dir once `diff` has run: the change itself, in snapshot format, so that it can become the
+   * layer's snapshot instead of being unpacked again from the blob. Undefined for a copied rootfs (its tree is the
+   * whole filesystem, not the change).
+   */
+  readonly upperDir: string | undefined;
   /** Unmount whatever is still mounted and remove the scratch dir. Safe to call more than once. */
   release(): Promise<void>;
 }
@@ -103,10 +109,15 @@ async function overlayRootfs(options: RunRootfsOptions): Promise<RunRootfs> {
     maxLowersPerMount: options.maxLowersPerMount,
   });
   let released = false;
+  let diffed = false;
   return {
     mode: 'overlay',
     path: merged,
+    get upperDir() {
+      return diffed && !released ? upper : undefined;
+    },
     async diff() {
+      diffed = true;
       await mount.unmount();
       return diffUpperDir(upper, { lowers: options.lowers });
     },
@@ -128,6 +139,7 @@ async function copyRootfs(options: RunRootfsOptions, fallbackReason?: string): P
   return {
     mode: 'copy',
     path: merged,
+    upperDir: undefined,
     ...(fallbackReason !== undefined ? { fallbackReason } : {}),
     diff: () => diffAgainstBaseline(merged, baseline),
     async release() {

@@ -30,6 +30,7 @@ import { hashedLayerTar } from './diff-id';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
+import type { LayerEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
 const execFileAsync = promisify(execFile);
@@ -87,20 +88,36 @@ export async function ensureSnapshot(root: string, blobs: BlobStore, layer: Snap
   return pending;
 }
 
-async function unpackOnce(
+/**
+ * Make `upperDir` — an overlayfs upper dir, after the run, whose change is `entries` (its diff) and whose layer tar
+ * has `diffId` — the snapshot of that layer: pruned to exactly what the layer holds and renamed into place, so
+ * the next step stands on it without unpacking the blob again. An upper dir is already in snapshot format
+ * (whiteouts as 0/0 devices, opaque directories marked); what the diff left out (directories only copied up, to
+ * hold a mount point say, and sockets) is removed, so the snapshot equals one unpacked from the layer. overlayfs's
+ * own `origin`/`impure` attributes may stay: overlayfs reads them only on upper dirs, and no tar carries them.
+ * If the snapshot exists already, the upper dir is left for the caller to remove.
+ */
+export async function adoptSnapshot(
   root: string,
-  blobs: BlobStore,
-  layer: SnapshotLayer,
-  final: string,
+  diffId: Digest,
+  upperDir: string,
+  entries: readonly LayerEntry[],
 ): Promise<string> {
-  if (await isDir(final)) return final;
-  const hex = digestHex(layer.diffId);
-  const lock = await acquireFileLock(path.join(root, 'locks', `snapshot-${hex}.lock`), {
-    timeoutMs: LOCK_TIMEOUT_MS,
-  });
-  try {
-    if (await isDir(final)) return final; // another build made it while we waited
-    await sweepStaleTemps(root);
+  const final = snapshotPath(root, diffId);
+  let pending = inFlight.get(final);
+  if (pending === undefined) {
+    pending = publishOnce(root, diffId, final, async () => {
+      await pruneToEntries(upperDir, entries);
+      await fsp.chmod(upperDir, 0o755);
+      return upperDir;
+    }).finally(() => inFlight.delete(final));
+    inFlight.set(final, pending);
+  }
+  return pending;
+}
+
+function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final: string): Promise<string> {
+  return publishOnce(root, layer.diffId, final, async (hex) => {
     const tmp = path.join(
       root,
       'tmp',
@@ -109,25 +126,71 @@ async function unpackOnce(
     await fsp.mkdir(tmp, { recursive: true, mode: 0o755 });
     try {
       await unpackInto(blobs, layer, tmp);
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    return tmp;
+  });
+}
+
+/**
+ * Put the tree `make` builds (a directory on the store's filesystem) under the snapshot name `final`, unless it is
+ * there already. Under a per-layer lock, so concurrent builds make a snapshot once.
+ */
+async function publishOnce(
+  root: string,
+  diffId: Digest,
+  final: string,
+  make: (hex: string) => Promise<string>,
+): Promise<string> {
+  if (await isDir(final)) return final;
+  const hex = digestHex(diffId);
+  const lock = await acquireFileLock(path.join(root, 'locks', `snapshot-${hex}.lock`), {
+    timeoutMs: LOCK_TIMEOUT_MS,
+  });
+  try {
+    if (await isDir(final)) return final; // another build made it while we waited
+    await sweepStaleTemps(root);
+    const tree = await make(hex);
+    try {
       // Data before name: a snapshot that survives a power cut under its final name must be whole.
-      await execFileAsync('sync', ['-f', tmp]).catch(() => undefined);
+      await execFileAsync('sync', ['-f', tree]).catch(() => undefined);
       await fsp.mkdir(snapshotsDir(root), { recursive: true });
       try {
-        await fsp.rename(tmp, final);
+        await fsp.rename(tree, final);
       } catch (err) {
         if (!(isErrno(err, 'ENOTEMPTY', 'EEXIST') && (await isDir(final)))) throw err;
-        await fsp.rm(tmp, { recursive: true, force: true }); // someone else's identical tree won
+        await fsp.rm(tree, { recursive: true, force: true }); // someone else's identical tree won
         return final;
       }
       await fsyncDir(snapshotsDir(root));
       return final;
     } catch (err) {
-      await fsp.rm(tmp, { recursive: true, force: true });
+      await fsp.rm(tree, { recursive: true, force: true });
       throw err;
     }
   } finally {
     await lock.release();
   }
+}
+
+/** Remove from `dir` every path that is not one of `entries` (or a parent of one). Never follows a symlink. */
+async function pruneToEntries(dir: string, entries: readonly LayerEntry[]): Promise<void> {
+  const keep = new Set<string>();
+  for (const e of entries) {
+    const parts = e.path.split('/');
+    for (let i = 1; i <= parts.length; i++) keep.add(parts.slice(0, i).join('/'));
+  }
+  const walk = async (full: string, rel: string): Promise<void> => {
+    for (const entry of await fsp.readdir(full, { withFileTypes: true })) {
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const childFull = path.join(full, entry.name);
+      if (!keep.has(childRel)) await fsp.rm(childFull, { recursive: true, force: true });
+      else if (entry.isDirectory()) await walk(childFull, childRel);
+    }
+  };
+  await walk(dir, '');
 }
 
 /** What the header pass learns about a layer. */

@@ -7,9 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { BlobStore } from '../../cache/blob-store';
+import type { Digest } from '../../cache/digest';
 import { BuildError, type SourceLocation } from '../../errors';
 import { prepareRunRootfs, recoverStaleRuns, removeScratch, type RootfsMode } from '../../layers/overlay';
-import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
+import { adoptSnapshot, ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
 import type { LayerEntry } from '../../layers/tar-writer';
 import type { MountSource, RunStep } from '../../planner/types';
 import type { CacheMountRestorer } from './cache-mounts';
@@ -76,7 +77,11 @@ export class RunFailedError extends BuildError {
 const TAIL_BYTES = 16 * 1024;
 const recovered = new Set<string>();
 
-export async function runStep<T>(
+/**
+ * `withLayer` turns the change into a layer and says its diff_id (null: no layer, nothing changed); on an overlay
+ * rootfs the upper dir then becomes that layer's snapshot, moved into place rather than unpacked again later.
+ */
+export async function runStep<T extends { diffId: Digest } | null>(
   opts: RunStepOptions,
   withLayer: (entries: LayerEntry[]) => Promise<T>,
 ): Promise<RunStepResult<T>> {
@@ -158,6 +163,10 @@ export async function runStep<T>(
     }
     const entries = await rootfs.diff();
     const result = await withLayer(entries);
+    const upperDir = rootfs.upperDir;
+    if (result !== null && upperDir !== undefined) {
+      await adoptSnapshot(opts.root, result.diffId, upperDir, entries);
+    }
     return { result, runtime: sandbox.runtime, rootfsMode: rootfs.mode };
   } finally {
     try {

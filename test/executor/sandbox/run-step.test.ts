@@ -1,12 +1,15 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../../src/cache/blob-store';
+import type { Digest } from '../../../src/cache/digest';
 import { contextEntries } from '../../../src/context';
 import { materializeContextMount } from '../../../src/executor/context-mount';
 import { sourceFromEntries } from '../../../src/executor/copy/source-fs';
 import { RunFailedError, runStep, type RunStepOptions } from '../../../src/executor/sandbox/run-step';
 import { BuildError } from '../../../src/errors';
 import { storeLayer } from '../../../src/layers/compress';
+import { diffUpperDir } from '../../../src/layers/diff';
+import { ensureSnapshots, snapshotPath, unpackInto } from '../../../src/layers/snapshots';
 import { readTar } from '../../../src/layers/tar-reader';
 import { decompressLayer } from '../../../src/layers/compress';
 import { createLayerTar, type LayerEntry } from '../../../src/layers/tar-writer';
@@ -20,7 +23,7 @@ requireRoot();
 let root: string;
 let blobs: BlobStore;
 let ctx: string;
-let base: { digest: `sha256:${string}`; diffId: `sha256:${string}` };
+let base: { digest: Digest; diffId: Digest };
 let mountsBefore: string[];
 
 beforeAll(async () => {
@@ -73,7 +76,7 @@ function options(step: RunStep, extra: Partial<RunStepOptions> = {}): RunStepOpt
 async function run(
   step: RunStep,
   extra: Partial<RunStepOptions> = {},
-): Promise<{ lines: string[]; tar: string[]; out: string }> {
+): Promise<{ lines: string[]; tar: string[]; out: string; digest: Digest; diffId: Digest }> {
   let out = '';
   const { result } = await runStep(
     options(step, { onOutput: (c) => (out += c.toString()), ...extra }),
@@ -83,7 +86,7 @@ async function run(
       const tar: string[] = [];
       for await (const { header } of readTar(decompressLayer(blobs.open(stored.digest))))
         tar.push(header.path);
-      return { lines, tar };
+      return { lines, tar, digest: stored.digest, diffId: stored.diffId };
     },
   );
   return { ...result, out };
@@ -161,6 +164,30 @@ describe.each(['oci', 'chroot'] as const)('runStep (%s)', (isolation) => {
     expect(r.out).toBe('ok\n');
     expect(r.lines).toEqual(['file pkg 644 0:0 "{\\"name\\":\\"app\\"}"']);
     expect(await grep(root, secret)).toEqual([]);
+  });
+
+  it('makes its upper dir the layer’s snapshot, equal to the layer unpacked, mount points and copy-ups left out', async () => {
+    const [step] = runSteps(
+      'RUN mkdir -p /opt/app && echo hi > /opt/app/hi && ln /opt/app/hi /opt/app/hard && rm /bin/ls && ' +
+        'rm -rf /home && mkdir /home && echo x > /home/only && touch /bin',
+    );
+    const r = await run(step as RunStep, { isolation });
+    const adopted = snapshotPath(root, r.diffId);
+    const unpacked = await tempDir('runstep-unpacked');
+    try {
+      await unpackInto(blobs, { digest: r.digest, diffId: r.diffId }, unpacked);
+      const listing = async (dir: string): Promise<string[]> => entryLines(await diffUpperDir(dir));
+      const fromRun = await listing(adopted);
+      expect(fromRun).toEqual(await listing(unpacked));
+      expect(fromRun).toContain('opaque home');
+      expect(fromRun).toContain('whiteout bin/ls');
+      expect(fromRun.some((l) => /resolv|hosts|hostname|^dir (proc|sys|dev)\b/.test(l))).toBe(false);
+      // The next build finds it and unpacks nothing: the snapshot is the one this run made.
+      expect(await ensureSnapshots(root, blobs, [{ digest: r.digest, diffId: r.diffId }])).toEqual([adopted]);
+    } finally {
+      await fsp.rm(unpacked, { recursive: true, force: true });
+      await fsp.rm(adopted, { recursive: true, force: true });
+    }
   });
 
   it('takes the step’s --network over the build’s', async () => {
