@@ -10,7 +10,7 @@ import { atomicWriteStream } from '../cache/atomic';
 import { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
-import { materializeRootfs } from '../executor/rootfs';
+import { RootfsViews } from '../executor/rootfs';
 import { ImageStore } from '../image/image-store';
 import { ociLayoutTar, writeOciLayout } from '../image/oci-layout';
 import {
@@ -156,10 +156,15 @@ export async function writeOutputs(
     } else if (out.type === 'docker') {
       await writeDockerArchive(blobs, [{ manifest, tags: name ? [name] : [] }], dest);
     } else {
-      const rootfs = await materializeRootfs(root, blobs, image.layers, 'image');
-      await fsp.mkdir(dest, { recursive: true });
-      // cp -a keeps links, owners, modes and times exactly; Node's fs.cp chokes on absolute symlink targets.
-      await execFileAsync('cp', ['-a', '--', `${rootfs.root}/.`, `${dest}/`]);
+      const views = new RootfsViews(root, blobs);
+      try {
+        const rootfs = await views.directory(image.layers);
+        await fsp.mkdir(dest, { recursive: true });
+        // cp -a keeps links, owners, modes and times exactly; Node's fs.cp chokes on absolute symlink targets.
+        await execFileAsync('cp', ['-a', '--', `${rootfs}/.`, `${dest}/`]);
+      } finally {
+        await views.release();
+      }
     }
   }
 }

@@ -34,7 +34,7 @@ import { contextMountInputs, materializeContextMount } from './context-mount';
 import { toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
-import { materializeRootfs } from './rootfs';
+import { RootfsViews } from './rootfs';
 import { workdirEntries } from './workdir';
 import { resolveOwner } from './owner';
 import { CacheImports, type ImportStats } from './cache-import';
@@ -125,6 +125,8 @@ export async function build(opts: BuildOptions): Promise<BuiltImage> {
 
 class Build {
   private readonly blobs: BlobStore;
+  /** Read-only root filesystems of stages and images (COPY --from, --chown=NAME), mounted once per build. */
+  private readonly views: RootfsViews;
   private readonly index: KeyIndex;
   private readonly started = Date.now();
   private readonly created: string;
@@ -149,6 +151,7 @@ class Build {
 
   constructor(private readonly opts: BuildOptions) {
     this.blobs = new BlobStore(opts.root);
+    this.views = new RootfsViews(opts.root, this.blobs);
     this.index = new KeyIndex(opts.root);
     this.imports = new CacheImports(opts.root, this.blobs, opts.cacheFrom ?? [], async (digests) => {
       await opts.inUse?.add(digests);
@@ -160,6 +163,14 @@ class Build {
   }
 
   async run(): Promise<BuiltImage> {
+    try {
+      return await this.runBuild();
+    } finally {
+      await this.views.release();
+    }
+  }
+
+  private async runBuild(): Promise<BuiltImage> {
     await this.blobs.init();
     // Temp files of builds that were killed long ago; a live build's are far younger than this.
     await this.blobs.cleanTemp().catch(() => 0);
@@ -424,9 +435,7 @@ class Build {
       const planCopyStep = async (copy: Extract<Step, { kind: 'copy' | 'add' }>): Promise<FileInput[]> => {
         const source = await this.copySource(plan, copy);
         if (copy.chown && !NUMERIC_OWNER.test(copy.chown)) await this.imports.ensureLayers(stageState.layers);
-        const owner = copy.chown
-          ? await resolveOwner(copy.chown, stageState, this.opts.root, this.blobs)
-          : undefined;
+        const owner = copy.chown ? await resolveOwner(copy.chown, stageState, this.views) : undefined;
         const planned = await planCopy(copy, source, await stageState.fs(), this.copyOptions(copy, owner));
         entries = planned.entries;
         temporary = planned.temporary;
@@ -452,7 +461,7 @@ class Build {
         }
       } else if (step.kind === 'workdir') {
         const owner = step.context.user
-          ? await resolveOwner(step.context.user, state, this.opts.root, this.blobs)
+          ? await resolveOwner(step.context.user, state, this.views)
           : undefined;
         entries = workdirEntries(
           step.resolved,
@@ -481,6 +490,7 @@ class Build {
             ? await this.runCommand(plan, step, state.layers, stepRef)
             : entries && (entries.length > 0 || (step.kind === 'workdir' && step.resolved !== '/'))
               ? await writeLayer(
+                  this.opts.root,
                   this.blobs,
                   entries.map(toTarEntry),
                   this.opts.compression,
@@ -548,9 +558,7 @@ class Build {
       this.background.push(
         this.imports
           .ensureLayers(source.layers)
-          .then(() =>
-            materializeRootfs(this.opts.root, this.blobs, source.layers, `stage ${stage.displayName}`),
-          )
+          .then(() => this.views.directory(source.layers))
           .catch(() => undefined), // the COPY that needs it awaits the same unpacking and reports its error
       );
     }
@@ -629,9 +637,7 @@ class Build {
           inputs.op.fromKey = await sourceKey(step.from);
         } else {
           if (step.chown && !NUMERIC_OWNER.test(step.chown)) return undefined;
-          const owner = step.chown
-            ? await resolveOwner(step.chown, { layers: [] }, this.opts.root, this.blobs)
-            : undefined;
+          const owner = step.chown ? await resolveOwner(step.chown, { layers: [] }, this.views) : undefined;
           // A COPY's inputs are its source files; the stage's files only shape the layer, so an empty one will do.
           const planned = await planCopy(
             step,
@@ -735,7 +741,13 @@ class Build {
         async (entries) =>
           entries.length === 0
             ? null
-            : writeLayer(this.blobs, entries, this.opts.compression, this.opts.sourceDateEpoch),
+            : writeLayer(
+                this.opts.root,
+                this.blobs,
+                entries,
+                this.opts.compression,
+                this.opts.sourceDateEpoch,
+              ),
       ),
     );
     return result;
@@ -799,20 +811,15 @@ class Build {
     if (from.kind === 'stage') {
       const source = await this.stage(plan, from.index);
       await this.imports.ensureLayers(source.layers);
-      return materializeRootfs(
-        this.opts.root,
-        this.blobs,
-        source.layers,
-        `stage ${plan.stages[from.index].displayName}`,
-      );
+      return this.views.source(source.layers, `stage ${plan.stages[from.index].displayName}`);
     }
     if (from.kind === 'image') {
       const image = await this.sourceImage(plan, from, flag);
       if (!image) throw new BuildError(`${flag}=${from.ref}: image not found`);
       await this.imports.ensureLayers(image.layers);
-      return materializeRootfs(this.opts.root, this.blobs, image.layers, `image ${from.ref}`);
+      return this.views.source(image.layers, `image ${from.ref}`);
     }
-    return materializeRootfs(this.opts.root, this.blobs, [], 'scratch');
+    return this.views.source([], 'scratch');
   }
 
   /**

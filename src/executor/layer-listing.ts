@@ -10,6 +10,7 @@ import { digestHex, type Digest } from '../cache/digest';
 import { BuildError } from '../errors';
 import { decompressLayer } from '../layers/compress';
 import { readTar, type TarEntryType } from '../layers/tar-reader';
+import type { PlannedEntry } from '../layers/tar-writer';
 import type { FsEntry, FsType } from './stage-fs';
 
 const TYPES: Partial<Record<TarEntryType, FsType>> = {
@@ -20,6 +21,17 @@ const TYPES: Partial<Record<TarEntryType, FsType>> = {
   char: 'char-device',
   block: 'block-device',
   fifo: 'fifo',
+};
+
+/** Tar typeflags as the writer sets them (`tar-header.ts`), to the reader's names. */
+const TYPEFLAGS: Record<string, TarEntryType> = {
+  '0': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
 };
 
 function listingPath(root: string, diffId: Digest): string {
@@ -70,21 +82,48 @@ export async function layerListing(
   }
   const entries: FsEntry[] = [];
   for await (const { header } of readTar(decompressLayer(blobs.open(digest)))) {
-    const type = TYPES[header.type];
-    const name = header.path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
-    if (!type || name === '' || name === '.') continue;
-    entries.push({
-      path: name,
-      type,
-      mode: header.mode & 0o7777,
-      uid: header.uid,
-      gid: header.gid,
-      ...(header.linkname ? { linkTarget: header.linkname } : {}),
-    });
+    const entry = listingEntry(header.path, header.type, header);
+    if (entry !== undefined) entries.push(entry);
   }
+  await saveListing(root, diffId, entries);
+  return entries;
+}
+
+/**
+ * The listing of a layer being written, from the writer's own plan of its tar members (the same headers the tar
+ * gets), so a layer built here needs no read of its blob to be listed.
+ */
+export function listingFromPlan(members: Iterable<PlannedEntry>): FsEntry[] {
+  const entries: FsEntry[] = [];
+  for (const { header } of members) {
+    const entry = listingEntry(header.name, TYPEFLAGS[header.typeflag] ?? 'other', header);
+    if (entry !== undefined) entries.push(entry);
+  }
+  return entries;
+}
+
+export async function saveListing(root: string, diffId: Digest, entries: readonly FsEntry[]): Promise<void> {
+  const cachePath = listingPath(root, diffId);
   await fsp.mkdir(path.dirname(cachePath), { recursive: true });
   await atomicWriteFile(cachePath, JSON.stringify(entries));
-  return entries;
+}
+
+function listingEntry(
+  rawPath: string,
+  tarType: TarEntryType,
+  h: { mode: number; uid: number; gid: number; linkname?: string },
+): FsEntry | undefined {
+  const type = TYPES[tarType];
+  const name = rawPath.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+  if (!type || name === '' || name === '.') return undefined;
+  return {
+    path: name,
+    type,
+    mode: h.mode & 0o7777,
+    uid: h.uid,
+    gid: h.gid,
+    ...(h.linkname ? { linkTarget: h.linkname } : {}),
+  };
 }
 
 /** The listing's JSON bytes as cached (computed from the layer first when need be), e.g. to export it. */

@@ -1,12 +1,13 @@
 /**
- * Turns the entries of a new layer into a blob in the store: one streaming pass writes the deterministic tar,
+ * Turns the entries of a new layer into a blob in the store (and its listing): one streaming pass writes the deterministic tar,
  * hashes it (the diff_id), compresses it and hashes the compressed bytes (the digest). Nothing is held whole.
  */
 import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';
 import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
-import { createLayerTar, type LayerEntry } from '../layers/tar-writer';
+import { createLayerTar, planLayer, type LayerEntry } from '../layers/tar-writer';
+import { listingFromPlan, saveListing } from './layer-listing';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 
@@ -35,13 +36,19 @@ export function toTarEntry(e: CopyEntry): LayerEntry {
   }
 }
 
+/**
+ * Write the layer of `entries` into the store, and its listing (from the same tar plan), so that the stage's view
+ * of its filesystem after this step never reads the blob back.
+ */
 export async function writeLayer(
+  root: string,
   blobs: BlobStore,
   entries: readonly LayerEntry[],
   compression: Compression,
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
   const stored = await storeLayer(createLayerTar(entries, { sourceDateEpoch }), blobs, { compression });
+  await saveListing(root, stored.diffId, listingFromPlan(planLayer(entries, { sourceDateEpoch })));
   return {
     digest: stored.digest,
     diffId: stored.diffId,

@@ -1,13 +1,12 @@
 /**
  * `--chown` and USER values to numeric ids, as Docker documents: `uid[:gid]` or `name[:group]`, names looked up in
- * the stage's `/etc/passwd` and `/etc/group`; without a group, the gid is the same number as the uid.
+ * the stage's `/etc/passwd` and `/etc/group`; without a group, the gid is the same number as the uid. The files are
+ * read from a read-only view of the stage's layers, confined to that root filesystem.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
-import type { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
 import { BuildError } from '../errors';
-import { materializeRootfs } from './rootfs';
+import type { RootfsViews } from './rootfs';
+import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from './sandbox/rootfs-path';
 
 export interface Owner {
   uid: number;
@@ -19,32 +18,23 @@ const NUMERIC = /^\d+$/;
 export async function resolveOwner(
   spec: string,
   stage: { layers: readonly LayerRecord[] },
-  root: string,
-  blobs: BlobStore,
+  views: RootfsViews,
 ): Promise<Owner> {
   const [user, group] = spec.split(':', 2);
   if (NUMERIC.test(user) && (group === undefined || NUMERIC.test(group))) {
     const uid = Number(user);
     return { uid, gid: group === undefined ? uid : Number(group) };
   }
-  const rootfs = await materializeRootfs(root, blobs, stage.layers, 'stage');
-  const uid = NUMERIC.test(user) ? Number(user) : await lookup(rootfs.root, 'passwd', user);
+  const rootDir = await views.directory(stage.layers);
+  const uid = NUMERIC.test(user) ? Number(user) : await lookup(rootDir, 'passwd', user);
   const gid =
-    group === undefined
-      ? uid
-      : NUMERIC.test(group)
-        ? Number(group)
-        : await lookup(rootfs.root, 'group', group);
+    group === undefined ? uid : NUMERIC.test(group) ? Number(group) : await lookup(rootDir, 'group', group);
   return { uid, gid };
 }
 
 async function lookup(rootDir: string, file: 'passwd' | 'group', name: string): Promise<number> {
-  let text = '';
-  try {
-    text = await fsp.readFile(path.join(rootDir, 'etc', file), 'utf8');
-  } catch {
-    // no such file: no names can be resolved
-  }
+  // No such file: no names can be resolved.
+  const text = (await readRootfsFile(rootDir, `/etc/${file}`, MAX_ACCOUNT_FILE_BYTES)) ?? '';
   for (const line of text.split('\n')) {
     const fields = line.split(':');
     if (fields[0] === name && fields.length > 2 && NUMERIC.test(fields[2])) return Number(fields[2]);

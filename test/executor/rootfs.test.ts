@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import type { Digest } from '../../src/cache/digest';
 import type { LayerRecord } from '../../src/cache/key-index';
-import { materializeRootfs } from '../../src/executor/rootfs';
+import { RootfsViews } from '../../src/executor/rootfs';
 import { LayerFormatError } from '../../src/layers/errors';
-import { storeEntries, tempDir } from './sandbox/support/fixtures';
+import { mountsUnder, requireRoot, storeEntries, tempDir } from './sandbox/support/fixtures';
+
+requireRoot();
 
 let root: string;
 let blobs: BlobStore;
@@ -17,6 +19,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  expect(mountsUnder(root)).toEqual([]);
   await fsp.rm(root, { recursive: true, force: true });
 });
 
@@ -26,24 +29,83 @@ const record = (l: { digest: Digest; diffId: Digest }): LayerRecord => ({
   mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
 });
 
-describe('materializeRootfs', () => {
-  it('unpacks a chain of layers once, later layers on top', async () => {
-    const one = await storeEntries(blobs, [{ type: 'file', path: 'a', content: Buffer.from('1') }]);
-    const two = await storeEntries(blobs, [{ type: 'file', path: 'a', content: Buffer.from('2') }]);
-    const fs = await materializeRootfs(root, blobs, [record(one), record(two)], 'stage x');
-    expect(await fsp.readFile(path.join(fs.root, 'a'), 'utf8')).toBe('2');
-    const again = await materializeRootfs(root, blobs, [record(one), record(two)], 'stage x');
-    expect(again.root).toBe(fs.root);
+async function twoLayers(): Promise<LayerRecord[]> {
+  const one = await storeEntries(blobs, [
+    { type: 'file', path: 'a', content: Buffer.from('1') },
+    { type: 'file', path: 'gone', content: Buffer.from('x') },
+    { type: 'dir', path: 'd' },
+    { type: 'file', path: 'd/old', content: Buffer.from('old') },
+  ]);
+  const two = await storeEntries(blobs, [
+    { type: 'file', path: 'a', content: Buffer.from('2') },
+    { type: 'whiteout', path: 'gone' },
+    { type: 'dir', path: 'd' },
+    { type: 'opaque', path: 'd' },
+    { type: 'file', path: 'd/new', content: Buffer.from('new') },
+  ]);
+  return [record(one), record(two)];
+}
+
+describe.each(['auto', 'copy'] as const)('RootfsViews (%s)', (mode) => {
+  it('shows a chain of layers, later layers on top, whiteouts and opaque directories honoured', async () => {
+    const views = new RootfsViews(root, blobs, mode);
+    try {
+      const layers = await twoLayers();
+      const dir = await views.directory(layers);
+      expect(await fsp.readFile(path.join(dir, 'a'), 'utf8')).toBe('2');
+      expect((await fsp.readdir(dir)).sort()).toEqual(['a', 'd']);
+      expect(await fsp.readdir(path.join(dir, 'd'))).toEqual(['new']);
+      expect(await views.directory(layers)).toBe(dir);
+      const source = await views.source(layers, 'stage x');
+      expect(source.root).toBe(dir);
+    } finally {
+      await views.release();
+    }
   });
 
   it('refuses a layer whose diff_id does not match, leaving no tree behind, and fails again when asked again', async () => {
-    const layer = await storeEntries(blobs, [{ type: 'file', path: 'a', content: Buffer.from('1') }]);
-    const lying = { ...record(layer), diffId: `sha256:${'1'.repeat(64)}` as Digest };
-    await expect(materializeRootfs(root, blobs, [lying], 'image bad')).rejects.toThrow(LayerFormatError);
-    await expect(materializeRootfs(root, blobs, [lying], 'image bad')).rejects.toThrow(
-      /does not match its diff_id/,
-    );
-    expect(await fsp.readdir(path.join(root, 'snapshots')).catch(() => [])).toEqual([]);
-    expect(await fsp.readdir(path.join(root, 'tmp'))).toEqual([]);
+    const views = new RootfsViews(root, blobs, mode);
+    try {
+      const layer = await storeEntries(blobs, [{ type: 'file', path: 'a', content: Buffer.from('1') }]);
+      const lying = { ...record(layer), diffId: `sha256:${'1'.repeat(64)}` as Digest };
+      await expect(views.directory([lying])).rejects.toThrow(LayerFormatError);
+      await expect(views.directory([lying])).rejects.toThrow(/does not match its diff_id/);
+      expect(await fsp.readdir(path.join(root, 'snapshots')).catch(() => [])).toEqual([]);
+      expect(await fsp.readdir(path.join(root, 'tmp'))).toEqual([]);
+    } finally {
+      await views.release();
+    }
+  });
+});
+
+describe('RootfsViews over overlayfs', () => {
+  it('hides the whiteouts of a lone layer', async () => {
+    const views = new RootfsViews(root, blobs);
+    try {
+      const layer = await storeEntries(blobs, [
+        { type: 'file', path: 'a', content: Buffer.from('1') },
+        { type: 'whiteout', path: 'gone' },
+      ]);
+      expect(await fsp.readdir(await views.directory([record(layer)]))).toEqual(['a']);
+    } finally {
+      await views.release();
+    }
+  });
+
+  it('copies nothing: the view stacks the per-layer snapshots, read-only, and is gone after release', async () => {
+    const views = new RootfsViews(root, blobs);
+    const layers = await twoLayers();
+    const dir = await views.directory(layers);
+    try {
+      expect((await fsp.readdir(path.join(root, 'snapshots'))).sort()).toEqual(
+        layers.map((l) => l.diffId.slice('sha256:'.length)).sort(),
+      );
+      await expect(fsp.writeFile(path.join(dir, 'new'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+      expect(mountsUnder(root)).toEqual([dir]);
+    } finally {
+      await views.release();
+    }
+    await expect(fsp.access(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await fsp.readdir(path.join(root, 'runs'))).toEqual([]);
   });
 });

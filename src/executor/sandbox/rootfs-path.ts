@@ -4,10 +4,13 @@
  * rootfs), one component at a time, so a hostile image cannot make us read, create or mount over a host path.
  * Nothing runs in the rootfs while we resolve, so the answer stays true until the command starts.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../../cache/atomic';
 import { BuildError } from '../../errors';
+
+/** /etc/passwd and /etc/group larger than this are refused (real ones are kilobytes). */
+export const MAX_ACCOUNT_FILE_BYTES = 4 * 1024 * 1024;
 
 /** Linux's limit on symlinks followed in one lookup. */
 const MAX_SYMLINKS = 40;
@@ -66,6 +69,34 @@ export async function resolveInRoot(rootfs: string, containerPath: string): Prom
   const rel = done.join('/');
   if (rel === '') return { containerPath: '/', hostPath: rootfs, stat: await fsp.lstat(rootfs) };
   return { containerPath: `/${rel}`, hostPath: path.join(rootfs, rel), stat };
+}
+
+/**
+ * The text of a small regular file inside `rootfs` (`/etc/passwd`, say), symlinks followed inside the rootfs only;
+ * undefined when it is missing or not a regular file (a FIFO, a device: never opened, so never a hang). Opened
+ * without following a final link and checked to be the file resolved, so a swap in between is caught; a file over
+ * `maxBytes` is refused rather than read.
+ */
+export async function readRootfsFile(
+  rootfs: string,
+  containerPath: string,
+  maxBytes: number,
+): Promise<string | undefined> {
+  const r = await resolveInRoot(rootfs, containerPath);
+  if (r.stat === undefined || !r.stat.isFile()) return undefined;
+  const handle = await fsp.open(r.hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile() || st.ino !== r.stat.ino || st.dev !== r.stat.dev) return undefined;
+    if (st.size > maxBytes) {
+      throw new BuildError(`${r.containerPath} is larger than ${maxBytes} bytes; refusing to read it`);
+    }
+    const buf = Buffer.alloc(st.size);
+    const { bytesRead } = await handle.read(buf, 0, st.size, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 function split(p: string): string[] {

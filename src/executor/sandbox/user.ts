@@ -1,12 +1,12 @@
 /**
  * USER as Docker runs it: `name`, `uid`, `name:group`, `uid:gid` …, names looked up in the rootfs's own
- * /etc/passwd and /etc/group (read through `resolveInRoot`, so a symlinked /etc/passwd cannot point at the host's).
+ * /etc/passwd and /etc/group (read through `readRootfsFile`, so a symlinked /etc/passwd cannot point at the host's, and a FIFO or a huge
+ * file there cannot hang or swamp the build).
  * Without a group the primary group is the passwd entry's, or 0 for a uid with no entry, and the group list is
  * what `initgroups` gives (the primary group and every group listing the user); with a group, just that group. HOME is the passwd entry's home, else /root.
  */
-import { promises as fsp } from 'node:fs';
 import { BuildError } from '../../errors';
-import { resolveInRoot } from './rootfs-path';
+import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from './rootfs-path';
 
 export interface ExecUser {
   uid: number;
@@ -80,9 +80,7 @@ function checkId(n: number, spec: string): number {
 }
 
 async function readEtc(rootfs: string, file: string): Promise<string> {
-  const r = await resolveInRoot(rootfs, file);
-  if (r.stat === undefined || !r.stat.isFile()) return '';
-  return fsp.readFile(r.hostPath, 'utf8');
+  return (await readRootfsFile(rootfs, file, MAX_ACCOUNT_FILE_BYTES)) ?? '';
 }
 
 function parsePasswd(text: string): PasswdEntry[] {
