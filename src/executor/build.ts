@@ -29,7 +29,7 @@ import { explainMiss, type FileInput, type StepInputs } from './explain';
 import { assembleImage } from '../image/assemble';
 import { parseManifest, type ImageManifest } from '../image/oci-types';
 import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
-import { layerListing } from './layer-listing';
+import { layerListing } from '../layers/listing';
 import { contextMountInputs, materializeContextMount } from './context-mount';
 import { toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';

@@ -15,7 +15,7 @@ import type {
   ExportedRecord,
 } from '../cache/transfer/format';
 import type { CacheImports } from './cache-import';
-import { layerListingBytes } from './layer-listing';
+import { layerListingBytes } from '../layers/listing';
 
 /** A finished build as the cache exporter sees it. */
 export interface BuildCacheView {

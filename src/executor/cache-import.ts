@@ -17,7 +17,7 @@ import {
 import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
 import { BuildError, TsbuildError } from '../errors';
 import type { Descriptor } from '../image/oci-types';
-import { hasListing, installListing } from './layer-listing';
+import { hasListing, installListing } from '../layers/listing';
 
 interface RemoteBlob {
   desc: Descriptor;

@@ -7,7 +7,7 @@ import { storeLayer } from '../layers/compress';
 import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
 import { createLayerTar, planLayer, type LayerEntry } from '../layers/tar-writer';
-import { listingFromPlan, saveListing } from './layer-listing';
+import { listingFromPlan, saveListing } from '../layers/listing';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 

@@ -4,23 +4,9 @@
  * with their real metadata (as a layer diff would). Built from layer listings, so no layer is unpacked for it.
  */
 import type { TreeNode } from '../context';
+import type { FsEntry, FsMeta } from '../layers/listing';
 
-export type FsType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo';
-
-export interface FsMeta {
-  type: FsType;
-  /** Permission bits (`& 0o7777`). */
-  mode: number;
-  uid: number;
-  gid: number;
-  linkTarget?: string;
-}
-
-/** One entry of a layer as its tar lists it; whiteouts are kept as such (`.wh.name`, `.wh..wh..opq`). */
-export interface FsEntry extends FsMeta {
-  /** Relative, `/`-separated, no trailing slash. */
-  path: string;
-}
+export type { FsEntry, FsMeta, FsType } from '../layers/listing';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';

@@ -27,6 +27,7 @@ import { acquireFileLock } from '../cache/file-lock';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
+import { hasListing, headerListingEntry, saveListing, type FsEntry } from './listing';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
@@ -125,7 +126,7 @@ function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final:
     );
     await fsp.mkdir(tmp, { recursive: true, mode: 0o755 });
     try {
-      await unpackInto(blobs, layer, tmp);
+      await unpackInto(blobs, layer, tmp, root);
     } catch (err) {
       await fsp.rm(tmp, { recursive: true, force: true });
       throw err;
@@ -201,20 +202,35 @@ interface LayerScan {
   opaques: string[];
   /** Entries carrying overlay's own xattrs, which must not reach a lower dir (they would steer overlayfs). */
   overlayXattrs: Map<string, string[]>;
+  /** The layer's listing, read on the way (saving a second pass over the blob when a stage lists its files). */
+  listing: FsEntry[];
 }
 
-/** Unpack `layer` into the empty directory `dir` in overlay lower-dir format. */
-export async function unpackInto(blobs: BlobStore, layer: SnapshotLayer, dir: string): Promise<void> {
+/**
+ * Unpack `layer` into the empty directory `dir` in overlay lower-dir format. Its listing is saved on the way when
+ * `listingRoot` (the store) is given.
+ */
+export async function unpackInto(
+  blobs: BlobStore,
+  layer: SnapshotLayer,
+  dir: string,
+  listingRoot?: string,
+): Promise<void> {
   const scan = await scanLayer(blobs, layer);
+  if (listingRoot !== undefined && !(await hasListing(listingRoot, layer.diffId))) {
+    await saveListing(listingRoot, layer.diffId, scan.listing);
+  }
   await applyLayer(blobs.open(layer.digest), dir);
   await writeOverlayMarkers(dir, scan);
   await fsp.chmod(dir, 0o755);
 }
 
 async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerScan> {
-  const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map() };
+  const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map(), listing: [] };
   const layerTar = hashedLayerTar(blobs.open(layer.digest));
   for await (const { header } of readTar(layerTar.tar)) {
+    const listed = headerListingEntry(header);
+    if (listed !== undefined) scan.listing.push(listed);
     const parts = cleanComponents(header.path);
     if (parts === undefined)
       throw new UnsafeLayerError(header.path, 'the path climbs out of the layer root with ..');

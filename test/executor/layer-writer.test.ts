@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import { digestHex } from '../../src/cache/digest';
-import { layerListing } from '../../src/executor/layer-listing';
+import { layerListing } from '../../src/layers/listing';
 import { writeLayer } from '../../src/executor/layer-writer';
 import type { LayerEntry } from '../../src/layers/tar-writer';
 import { tempDir } from './sandbox/support/fixtures';

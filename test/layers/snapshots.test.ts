@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import { digestHex, type Digest } from '../../src/cache/digest';
 import { LayerFormatError, UnsafeLayerError } from '../../src/layers/errors';
+import { layerListing } from '../../src/layers/listing';
 import { ensureSnapshot, ensureSnapshots, snapshotPath } from '../../src/layers/snapshots';
 import type { LayerEntry } from '../../src/layers/tar-writer';
 import { readTreeXattrs } from '../../src/layers/xattrs';
@@ -210,5 +211,22 @@ describe('ensureSnapshot', () => {
     } finally {
       await fsp.rm(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the listing read on the way', () => {
+  it('is saved when a layer is unpacked, equal to a listing read from the blob', async () => {
+    const layer = await storeEntries(blobs, [
+      { type: 'dir', path: 'etc', mode: 0o750, uid: 0, gid: 4 },
+      { type: 'file', path: 'etc/a', content: Buffer.from('a'), uid: 1000, gid: 1000 },
+      { type: 'symlink', path: 'etc/l', target: '/etc/a' },
+      { type: 'whiteout', path: 'etc/gone' },
+    ]);
+    await ensureSnapshot(root, blobs, layer);
+    const file = path.join(root, 'listings', `${digestHex(layer.diffId)}.json`);
+    const saved = JSON.parse(await fsp.readFile(file, 'utf8')) as unknown;
+    await fsp.rm(file);
+    expect(saved).toEqual(await layerListing(root, blobs, layer.digest, layer.diffId));
+    expect(saved).toContainEqual({ path: 'etc/.wh.gone', type: 'file', mode: 0, uid: 0, gid: 0 });
   });
 });

@@ -136,6 +136,9 @@ function wrapBody(req: HttpRequest, res: http.IncomingMessage): Readable {
     if (!out.push(chunk)) res.pause();
   });
   res.on('end', () => out.push(null));
+  // The body may fail before anyone reads it (a reset right after the headers, while the caller opens the file
+  // it streams into). Its reader still gets the error, from the errored stream; no listener must not mean a crash.
+  out.on('error', () => undefined);
   res.on('error', (err) => out.destroy(networkError(req, err)));
   res.on('aborted', () =>
     out.destroy(networkError(req, Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))),

@@ -1,13 +1,15 @@
 /**
  * A small HTTP proxy in front of a real registry that misbehaves on request: answers 500 without asking
- * the registry, serves a body with one byte flipped (a wrong digest), cuts a response half way, or drops
+ * the registry, serves a body with one byte flipped (a wrong digest), cuts a response half way, resets the
+ * connection (a TCP RST) right after the headers and a few bytes or half way through the body, or drops
  * the connection half way through an upload. The Host header is passed through, so the registry's upload
  * Locations point back at the proxy.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Fault = 'status-500' | 'corrupt-body' | 'truncate-body' | 'drop-upload';
+export type Fault =
+  'status-500' | 'corrupt-body' | 'truncate-body' | 'reset-after-headers' | 'reset-mid-body' | 'drop-upload';
 
 export interface FaultProxy {
   host: string;
@@ -57,6 +59,22 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
               return;
             }
             res.write(chunk);
+          });
+        } else if (fault === 'reset-after-headers' || fault === 'reset-mid-body') {
+          let sent = 0;
+          const limit = fault === 'reset-mid-body' ? Number(ures.headers['content-length'] ?? 0) / 2 : 16;
+          ures.on('data', (chunk: Buffer) => {
+            if (sent + chunk.length < limit) {
+              sent += chunk.length;
+              res.write(chunk);
+              return;
+            }
+            res.write(chunk.subarray(0, Math.max(0, limit - sent)), () => {
+              ures.destroy();
+              res.socket?.resetAndDestroy();
+            });
+            sent = limit;
+            ures.removeAllListeners('data');
           });
         } else {
           ures.pipe(res);

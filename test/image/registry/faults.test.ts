@@ -102,6 +102,19 @@ describe('registry faults', () => {
     await expectConsistent(store);
   });
 
+  it.each(['reset-after-headers', 'reset-mid-body'] as const)(
+    'a connection %s is retried like any other failure, never an unhandled error',
+    async (fault) => {
+      proxy.rule = once(isLayerGet, fault, 2);
+      await pullImage(root, `${proxy.host}/busybox:latest`, AMD64, { client: client() });
+      expect(retries).toHaveLength(2);
+      expect(retries[0]).toMatch(/ECONNRESET|aborted|socket hang up/);
+      const store = new BlobStore(root);
+      await store.verify(layer.digest);
+      await expectConsistent(store);
+    },
+  );
+
   it('gives up after a bounded number of 500s with one clear line', async () => {
     proxy.rule = (method, url) => (isLayerGet(method, url) ? 'status-500' : undefined);
     const err = await pullImage(root, `${proxy.host}/busybox:latest`, AMD64, { client: client() }).catch(

@@ -8,10 +8,26 @@ import { atomicWriteFile, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { digestHex, type Digest } from '../cache/digest';
 import { BuildError } from '../errors';
-import { decompressLayer } from '../layers/compress';
-import { readTar, type TarEntryType } from '../layers/tar-reader';
-import type { PlannedEntry } from '../layers/tar-writer';
-import type { FsEntry, FsType } from './stage-fs';
+import { decompressLayer } from './compress';
+import { readTar, type TarEntryHeader, type TarEntryType } from './tar-reader';
+import type { PlannedEntry } from './tar-writer';
+
+export type FsType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo';
+
+export interface FsMeta {
+  type: FsType;
+  /** Permission bits (`& 0o7777`). */
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+}
+
+/** One entry of a layer as its tar lists it; whiteouts are kept as such (`.wh.name`, `.wh..wh..opq`). */
+export interface FsEntry extends FsMeta {
+  /** Relative, `/`-separated, no trailing slash. */
+  path: string;
+}
 
 const TYPES: Partial<Record<TarEntryType, FsType>> = {
   file: 'file',
@@ -82,7 +98,7 @@ export async function layerListing(
   }
   const entries: FsEntry[] = [];
   for await (const { header } of readTar(decompressLayer(blobs.open(digest)))) {
-    const entry = listingEntry(header.path, header.type, header);
+    const entry = headerListingEntry(header);
     if (entry !== undefined) entries.push(entry);
   }
   await saveListing(root, diffId, entries);
@@ -106,6 +122,11 @@ export async function saveListing(root: string, diffId: Digest, entries: readonl
   const cachePath = listingPath(root, diffId);
   await fsp.mkdir(path.dirname(cachePath), { recursive: true });
   await atomicWriteFile(cachePath, JSON.stringify(entries));
+}
+
+/** A tar member as read, as a listing entry (undefined for the archive root and what a listing leaves out). */
+export function headerListingEntry(header: TarEntryHeader): FsEntry | undefined {
+  return listingEntry(header.path, header.type, header);
 }
 
 function listingEntry(
