@@ -68,7 +68,7 @@ export interface BuildOptions {
   secrets?: ReadonlyMap<string, Buffer>;
   /** `--network` for RUN (default host, as buildah's chroot isolation). */
   network?: 'host' | 'none';
-  /** `--isolation` for RUN (default auto: an OCI runtime when installed, else namespaces + chroot). */
+  /** `--isolation` for RUN (default auto: an OCI runtime, runc or crun; chroot is refused). */
   isolation?: Isolation;
   /** This build's in-use marker: what it reads and writes is kept from a concurrent prune. */
   inUse?: InUseMarker;

@@ -115,6 +115,7 @@ describe('bad input', () => {
     [['--max-storage', '12QB'], 'invalid --max-storage "12QB"'],
     [['--cache-to', 'type=local'], 'invalid --cache-to "type=local": dest=DIR is required'],
     [['--cache-from', 'type=nope,src=x'], 'invalid --cache-from "type=nope,src=x"'],
+    [['--isolation', 'chroot'], '--isolation chroot is not offered: a RUN can escape a bare chroot'],
   ])('a bad flag value %j exits 2 before any step runs', async (flags, message) => {
     const run = await buildWith({ Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a' }, flags);
     expect(run.status).toBe(2);

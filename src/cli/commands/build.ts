@@ -8,7 +8,7 @@ import { loadStepCosts } from '../../cache/step-costs';
 import { parseSize } from '../../cache/units';
 import { renderMarkdownReport } from '../../report/markdown-report';
 import { UserError } from '../../errors';
-import { build, type BuiltImage } from '../../executor/build';
+import { build, type BuildOptions, type BuiltImage } from '../../executor/build';
 import { parseCacheFrom, parseCacheTo } from '../../cache/transfer/cache-spec';
 import { formatSize } from '../../cache/units';
 import { exportCacheTo, loadCacheFrom } from '../cache-io';
@@ -88,7 +88,8 @@ export default class Build extends BaseCommand {
     isolation: Flags.string({
       options: ['auto', 'oci', 'chroot'],
       default: 'auto',
-      description: 'how RUN is isolated: an OCI runtime (runc/crun), namespaces + chroot, or auto',
+      description:
+        'how RUN is isolated: an OCI runtime (runc, else crun) for auto and oci; chroot is refused (it can be escaped)',
     }),
     'build-context': repeatableString({
       description:
@@ -129,6 +130,7 @@ export default class Build extends BaseCommand {
     const outputs = (flags.output ?? []).map(parseOutput);
     if (flags.push && (flags.tag ?? []).length === 0)
       throw new UserError('--push needs at least one -t NAME');
+    const isolation = parseIsolation(flags.isolation);
     const cacheFrom = (flags['cache-from'] ?? []).map(parseCacheFrom);
     const cacheTo = (flags['cache-to'] ?? []).map(parseCacheTo);
     // Checked before building: a typo here must not cost a whole build first.
@@ -177,7 +179,7 @@ export default class Build extends BaseCommand {
         resolveImage: (ref, platform) => store.resolve(ref, platform),
         secrets: await readSecrets(flags.secret),
         network: flags.network as 'host' | 'none',
-        isolation: flags.isolation as 'auto' | 'oci' | 'chroot',
+        isolation,
         contextModes: flags['context-modes'] as 'normalize' | 'preserve',
         cacheFrom: imported,
         inlineCache: cacheTo.some((t) => t.location.type === 'inline'),
@@ -223,4 +225,15 @@ function progressSink(mode: string): EventSink {
   if (mode === 'json') return jsonProgress(write);
   if (mode === 'tty' || (mode === 'auto' && process.stderr.isTTY)) return ttyProgress(write);
   return plainProgress(write);
+}
+
+/** `--isolation`: refused up front when it cannot be honoured safely, before any step runs. */
+function parseIsolation(value: string): NonNullable<BuildOptions['isolation']> {
+  if (value === 'auto' || value === 'oci') return value;
+  if (value === 'chroot') {
+    throw new UserError(
+      '--isolation chroot is not offered: a RUN can escape a bare chroot; use --isolation oci (runc or crun)',
+    );
+  }
+  throw new UserError(`--isolation ${value}: expected auto or oci`);
 }

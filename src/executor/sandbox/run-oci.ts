@@ -21,7 +21,7 @@ const execFileAsync = promisify(execFile);
 
 export interface OciRunOptions {
   /** The runtime, and where the wrapper finds unshare, mount and sh. */
-  runtime: Extract<SandboxRuntime, { kind: 'oci' }>;
+  runtime: SandboxRuntime;
   spec: OciSpec;
   /** A private directory for the bundle and the runtime's state. */
   stateDir: string;

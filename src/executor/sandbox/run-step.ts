@@ -54,7 +54,7 @@ export interface RunStepOptions {
 
 export interface RunStepResult<T> {
   result: T;
-  runtime: 'runc' | 'crun' | 'chroot';
+  runtime: 'runc' | 'crun';
   rootfsMode: 'overlay' | 'copy';
 }
 

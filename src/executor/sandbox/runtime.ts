@@ -1,8 +1,9 @@
 /**
- * Which isolation a RUN gets, from what is installed. `oci` runs an OCI runtime: runc first (it works with every
- * cgroup layout), else crun told to skip cgroups (it refuses hybrid v1/v2 hosts otherwise). `chroot` needs only
- * util-linux (unshare, setpriv, mount) and coreutils. `auto` prefers an OCI runtime. When nothing fits, the error
- * names what is missing.
+ * Which isolation a RUN gets, from what is installed: an OCI runtime, runc first (it works with every cgroup
+ * layout), else crun told to skip cgroups (it refuses hybrid v1/v2 hosts otherwise). Both enter the rootfs with
+ * pivot_root, so nothing of the host's filesystem stays reachable. `auto` and `oci` mean the same; `chroot` is
+ * refused: a command keeping CAP_SYS_CHROOT in a bare chroot reaches the host (the double-chroot escape), and
+ * without a device cgroup CAP_MKNOD reaches its disks. When nothing fits, the error names what to install.
  */
 import { accessSync, constants } from 'node:fs';
 import * as path from 'node:path';
@@ -10,18 +11,12 @@ import { BuildError } from '../../errors';
 
 export type Isolation = 'auto' | 'oci' | 'chroot';
 
-export type SandboxRuntime =
-  | {
-      kind: 'oci';
-      name: 'runc' | 'crun';
-      path: string;
-      tools: { unshare: string; mount: string; sh: string };
-    }
-  | { kind: 'chroot'; tools: Record<ChrootTool, string>; ip?: string };
-
-/** The tools the chroot isolation runs on the host, before it enters the rootfs. */
-export const CHROOT_TOOLS = ['unshare', 'setpriv', 'mount', 'mknod', 'ln', 'mkdir', 'env', 'bash'] as const;
-export type ChrootTool = (typeof CHROOT_TOOLS)[number];
+export interface SandboxRuntime {
+  kind: 'oci';
+  name: 'runc' | 'crun';
+  path: string;
+  tools: { unshare: string; mount: string; sh: string };
+}
 
 /** The sandbox cannot work on this machine (missing tools, not root). */
 export class SandboxUnavailableError extends BuildError {}
@@ -55,44 +50,33 @@ const machine = (): RuntimeProbe => ({
 });
 
 export function selectRuntime(isolation: Isolation, probe: RuntimeProbe = machine()): SandboxRuntime {
+  if (isolation === 'chroot') {
+    throw new SandboxUnavailableError(
+      'isolation "chroot" is not offered: a RUN can escape a bare chroot; use --isolation oci (runc or crun, apt-get install runc)',
+    );
+  }
   if (!probe.isRoot) {
     throw new SandboxUnavailableError(
       'RUN needs root: the sandbox mounts filesystems and creates namespaces (rootless builds are not supported yet)',
     );
   }
-  if (isolation === 'oci' || isolation === 'auto') {
-    const oci = findOci(probe.find);
-    const wrapper = { unshare: probe.find('unshare'), mount: probe.find('mount'), sh: probe.find('sh') };
+  const oci = findOci(probe.find);
+  if (oci === undefined) {
+    throw new SandboxUnavailableError(
+      'RUN needs an OCI runtime to isolate the command, and neither runc nor crun is installed (apt-get install runc)',
+    );
+  }
+  const wrapper = { unshare: probe.find('unshare'), mount: probe.find('mount'), sh: probe.find('sh') };
+  const { unshare, mount, sh } = wrapper;
+  if (unshare === undefined || mount === undefined || sh === undefined) {
     const missing = Object.entries(wrapper)
       .filter(([, p]) => p === undefined)
       .map(([t]) => t);
-    if (oci !== undefined && missing.length === 0)
-      return { ...oci, tools: wrapper as Record<'unshare' | 'mount' | 'sh', string> };
-    if (isolation === 'oci') {
-      throw new SandboxUnavailableError(
-        oci === undefined
-          ? 'isolation "oci" needs an OCI runtime, and neither runc nor crun is installed (apt-get install runc)'
-          : `isolation "oci" runs ${oci.name} through util-linux, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`,
-      );
-    }
+    throw new SandboxUnavailableError(
+      `RUN runs ${oci.name} through util-linux, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`,
+    );
   }
-  const found: Partial<Record<ChrootTool, string>> = {};
-  const missing: string[] = [];
-  for (const t of CHROOT_TOOLS) {
-    const p = probe.find(t);
-    if (p === undefined) missing.push(t);
-    else found[t] = p;
-  }
-  if (missing.length > 0) {
-    const what =
-      isolation === 'chroot'
-        ? `isolation "chroot" needs ${missing.join(', ')} (util-linux, coreutils)`
-        : `RUN needs an OCI runtime (runc or crun) or, for chroot isolation, util-linux and coreutils; ` +
-          `neither runc nor crun is installed, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`;
-    throw new SandboxUnavailableError(what);
-  }
-  const ip = probe.find('ip');
-  return { kind: 'chroot', tools: found as Record<ChrootTool, string>, ...(ip ? { ip } : {}) };
+  return { ...oci, tools: { unshare, mount, sh } };
 }
 
 function findOci(

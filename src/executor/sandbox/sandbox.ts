@@ -13,7 +13,6 @@ import { mountPoints, removeScratch } from '../../layers/overlay';
 import { MountStubs, planMounts, planSystemTargets } from './mount-plan';
 import { ociSpec } from './oci-spec';
 import { DEFAULT_HOSTNAME, defaultHosts } from './policy';
-import { runChroot } from './run-chroot';
 import { runOci } from './run-oci';
 import { selectRuntime } from './runtime';
 import type { SandboxMount, SandboxOptions, SandboxResult } from './types';
@@ -47,44 +46,25 @@ export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult>
     ];
     const planned = await planMounts(rootfs, [...etc, ...opts.mounts], system, files, stubs);
     await stubs.seal();
-    let exitCode: number;
-    if (runtime.kind === 'oci') {
-      const spec = ociSpec({
-        rootfs,
-        argv: opts.argv,
-        env: [...env].map(([k, v]) => `${k}=${v}`),
-        cwd,
-        user,
-        hostname,
-        network,
-        system,
-        mounts: planned,
-      });
-      exitCode = await runOci({
-        runtime,
-        spec,
-        stateDir: state,
-        onOutput: opts.onOutput,
-        signal: opts.signal,
-      });
-    } else {
-      exitCode = await runChroot({
-        runtime,
-        rootfs,
-        argv: opts.argv,
-        env,
-        cwd,
-        user,
-        hostname,
-        network,
-        system,
-        mounts: planned,
-        stateDir: state,
-        onOutput: opts.onOutput,
-        signal: opts.signal,
-      });
-    }
-    return { exitCode, runtime: runtime.kind === 'oci' ? runtime.name : 'chroot' };
+    const spec = ociSpec({
+      rootfs,
+      argv: opts.argv,
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      cwd,
+      user,
+      hostname,
+      network,
+      system,
+      mounts: planned,
+    });
+    const exitCode = await runOci({
+      runtime,
+      spec,
+      stateDir: state,
+      onOutput: opts.onOutput,
+      signal: opts.signal,
+    });
+    return { exitCode, runtime: runtime.name };
   } finally {
     try {
       await stubs.remove();

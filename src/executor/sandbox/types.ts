@@ -58,5 +58,5 @@ export interface SandboxResult {
   /** The command's exit code; 128+N when killed by signal N. */
   exitCode: number;
   /** What ran it. */
-  runtime: 'runc' | 'crun' | 'chroot';
+  runtime: 'runc' | 'crun';
 }

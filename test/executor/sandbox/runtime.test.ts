@@ -18,25 +18,21 @@ describe('selectRuntime', () => {
     });
   });
 
-  it('falls back to chroot under auto when no OCI runtime is installed', () => {
-    const r = selectRuntime('auto', { find: has(...UTIL_LINUX, 'ip'), isRoot: true });
-    expect(r).toMatchObject({ kind: 'chroot', ip: '/usr/bin/ip' });
-  });
-
-  it('uses chroot when asked even with runc installed', () => {
-    expect(selectRuntime('chroot', { find: has('runc', ...UTIL_LINUX), isRoot: true }).kind).toBe('chroot');
-  });
-
-  it('names what is missing when nothing can work', () => {
-    const err = (): unknown =>
-      selectRuntime('auto', { find: has('mount', 'mknod', 'ln', 'mkdir', 'env', 'bash'), isRoot: true });
+  it('never falls back to chroot: auto without an OCI runtime names what to install', () => {
+    const err = (): unknown => selectRuntime('auto', { find: has(...UTIL_LINUX, 'ip'), isRoot: true });
     expect(err).toThrow(SandboxUnavailableError);
-    expect(err).toThrow(/neither runc nor crun is installed, and unshare, setpriv are missing/);
-    expect(() => selectRuntime('oci', { find: has(...UTIL_LINUX), isRoot: true })).toThrow(
-      /isolation "oci" needs an OCI runtime, and neither runc nor crun is installed/,
+    expect(err).toThrow(/neither runc nor crun is installed \(apt-get install runc\)/);
+  });
+
+  it('refuses chroot isolation, even with runc installed', () => {
+    expect(() => selectRuntime('chroot', { find: has('runc', ...UTIL_LINUX), isRoot: true })).toThrow(
+      /isolation "chroot" is not offered: a RUN can escape a bare chroot; use --isolation oci/,
     );
-    expect(() => selectRuntime('chroot', { find: has('unshare', 'mount'), isRoot: true })).toThrow(
-      /isolation "chroot" needs setpriv, mknod, ln, mkdir, env, bash/,
+  });
+
+  it('names what is missing around the runtime', () => {
+    expect(() => selectRuntime('oci', { find: has('runc', 'mount'), isRoot: true })).toThrow(
+      /RUN runs runc through util-linux, and unshare, sh are missing/,
     );
   });
 

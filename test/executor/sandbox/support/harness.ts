@@ -11,15 +11,11 @@ import { prepareRunRootfs } from '../../../../src/layers/overlay';
 import type { LayerEntry } from '../../../../src/layers/tar-writer';
 import { makeBusyboxRootfs, requireRoot, requireTools, tempDir } from './fixtures';
 
-export type RuntimeChoice = 'runc' | 'crun' | 'chroot';
+export type RuntimeChoice = 'runc' | 'crun';
 
 /** The runtime for a choice, failing (not skipping) when its tools are missing. */
 export function runtimeFor(choice: RuntimeChoice): SandboxRuntime {
   requireRoot();
-  if (choice === 'chroot') {
-    requireTools('unshare', 'setpriv', 'mount', 'mknod', 'bash', 'env', 'ip');
-    return selectRuntime('chroot');
-  }
   requireTools(choice);
   // Hide the other OCI runtime so this one is chosen.
   const other = choice === 'runc' ? 'crun' : 'runc';
