@@ -463,11 +463,14 @@ class Build {
         const owner = step.context.user
           ? await resolveOwner(step.context.user, state, this.views)
           : undefined;
-        entries = workdirEntries(
-          step.resolved,
-          await state.fs(),
-          owner,
-          this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000),
+        const fs = await state.fs();
+        entries = await this.locate(this.location(step.line, step.endLine), async () =>
+          workdirEntries(
+            step.resolved,
+            fs,
+            owner,
+            this.opts.sourceDateEpoch ?? Math.floor(this.started / 1000),
+          ),
         );
       }
 

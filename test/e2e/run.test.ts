@@ -190,3 +190,26 @@ test('a cache mount carries over between builds and stays out of layers; a secre
   const bytes = await storeBytes(root);
   expect(bytes.includes(Buffer.from('TOPSECRET-9f8e7d'))).toBe(false);
 });
+
+test('WORKDIR through symlinked directories follows them inside the image, as Docker does (merged /usr)', async () => {
+  const ctx = await temps.make('workdir-links');
+  const root = path.join(await temps.make('store'), 'store');
+  await writeTree(ctx, {
+    Dockerfile: [
+      `FROM ${registry.host}/busybox:latest`,
+      // The layout of a merged-/usr image: /libx -> usr/libx, /var/runx -> /runx.
+      'RUN mkdir -p /usr/libx /runx && ln -s usr/libx /libx && ln -s /runx /var/runx',
+      'WORKDIR /libx/myapp',
+      'RUN pwd -P > /pwd-lib',
+      'WORKDIR /var/runx/app',
+      'RUN pwd -P > /pwd-run',
+      '',
+    ].join('\n'),
+  });
+  const out = path.join(await temps.make('out'), 'rootfs');
+  await tsbuildOk(['-t', 'wd:1', '--progress', 'plain', '--root', root, '-o', `type=local,dest=${out}`, ctx]);
+  expect(await fsp.readFile(path.join(out, 'pwd-lib'), 'utf8')).toBe('/usr/libx/myapp\n');
+  expect(await fsp.readFile(path.join(out, 'pwd-run'), 'utf8')).toBe('/runx/app\n');
+  expect(await fsp.readlink(path.join(out, 'libx'))).toBe('usr/libx');
+  expect(await fsp.readlink(path.join(out, 'var', 'runx'))).toBe('/runx');
+});
