@@ -2,15 +2,13 @@
  * What the build command needs from the image room: the local store as a source of base images and a place to
  * tag the result, and the `--output` exporters.
  */
-import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { atomicWriteStream } from '../cache/atomic';
 import { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
 import { RootfsViews } from '../executor/rootfs';
+import { exportDirectory } from '../layers/export-dir';
 import { ImageStore } from '../image/image-store';
 import { ociLayoutTar, writeOciLayout } from '../image/oci-layout';
 import {
@@ -29,8 +27,6 @@ import { RegistryClient, type RegistryClientOptions } from '../image/registry/cl
 import { pullImage } from '../image/registry/pull';
 import { pushDescriptor } from '../image/registry/push';
 import { importLayoutImage, parseLayoutRef } from '../image/import/layout-dir';
-
-const execFileAsync = promisify(execFile);
 
 export interface BuildImageStore {
   /** `myapp` → `docker.io/library/myapp:latest`; a UserError for an invalid name. */
@@ -158,10 +154,7 @@ export async function writeOutputs(
     } else {
       const views = new RootfsViews(root, blobs);
       try {
-        const rootfs = await views.directory(image.layers);
-        await fsp.mkdir(dest, { recursive: true });
-        // cp -a keeps links, owners, modes and times exactly; Node's fs.cp chokes on absolute symlink targets.
-        await execFileAsync('cp', ['-a', '--', `${rootfs}/.`, `${dest}/`]);
+        await exportDirectory(await views.directory(image.layers), dest);
       } finally {
         await views.release();
       }
