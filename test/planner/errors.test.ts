@@ -314,4 +314,14 @@ describe('planning errors', () => {
   test('MAINTAINER is deprecated but fine', () => {
     expect(() => plan('FROM alpine\nMAINTAINER me <me@example.com>\n')).not.toThrow();
   });
+
+  test('exponential ARG expansion stops at a bound with the line instead of exhausting memory', () => {
+    const lines = ['FROM alpine', 'ARG A0=0123456789abcdef'];
+    for (let k = 1; k <= 40; k++) lines.push(`ARG A${k}=\${A${k - 1}}\${A${k - 1}}`);
+    const err = planError(`${lines.join('\n')}\n`);
+    expect(err.message).toBe(
+      'failed to process "${A16}${A16}": the expansion is longer than 1048576 characters',
+    );
+    expect(err.location?.line).toBe(19);
+  });
 });

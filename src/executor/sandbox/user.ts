@@ -34,7 +34,8 @@ interface GroupEntry {
 }
 
 export async function resolveUser(rootfs: string, spec: string): Promise<ExecUser> {
-  const [userPart = '', groupPart] = (spec === '' ? 'root' : spec).split(':', 2) as [
+  // No USER is uid 0, looked up by number: an image without /etc/passwd (scratch + a static binary) runs as 0:0.
+  const [userPart = '', groupPart] = (spec === '' ? '0' : spec).split(':', 2) as [
     string,
     string | undefined,
   ];

@@ -109,6 +109,13 @@ export class ShellLex {
 class LexFailure extends Error {}
 
 /**
+ * The most characters one word may expand to. BuildKit has no bound, so 40 lines of `ARG A2=${A1}${A1}` grow to
+ * 2^40 and exhaust memory; no exec can take an argument or variable of even 128 KiB (MAX_ARG_STRLEN), so 1 MiB
+ * refuses only what could never run.
+ */
+export const MAX_EXPANDED_WORD = 1 << 20;
+
+/**
  * Accumulates the split words next to the plain result. Characters that came from unquoted input or an
  * unquoted `$` expansion go through addChar (whitespace splits); quoted and escaped text goes in raw.
  */
@@ -208,6 +215,9 @@ class ShellWord {
       }
       if (ch === DOLLAR) {
         const value = this.processDollar();
+        if (result.length + value.length > MAX_EXPANDED_WORD) {
+          throw new LexFailure(`the expansion is longer than ${MAX_EXPANDED_WORD} characters`);
+        }
         result += value;
         words.addString(value);
       } else if (!this.opts.skipProcessQuotes && (ch === SINGLE_QUOTE || ch === DOUBLE_QUOTE)) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { resolveUser } from '../../../src/executor/sandbox/user';
@@ -52,6 +53,26 @@ describe('resolveUser', () => {
       'unable to find group ghosts: no matching entries in group file',
     );
     await expect(resolveUser(root, '-1')).rejects.toThrow(/unable to find user -1/);
+  });
+
+  it('runs as 0:0 without a USER in an image that has no /etc/passwd or /etc/group, as Docker does', async () => {
+    await fsp.rm(path.join(root, 'etc'), { recursive: true });
+    expect(await resolveUser(root, '')).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    await expect(resolveUser(root, 'root')).rejects.toThrow(/unable to find user root/);
+  });
+
+  it('does not hang on a FIFO, nor read a huge file, where /etc/passwd should be', async () => {
+    await fsp.rm(path.join(root, 'etc/passwd'));
+    execFileSync('mkfifo', [path.join(root, 'etc/passwd')]);
+    expect(await resolveUser(root, '')).toMatchObject({ uid: 0, gid: 0 });
+    await fsp.rm(path.join(root, 'etc/passwd'));
+    await fsp.symlink('/dev/zero', path.join(root, 'etc/passwd'));
+    expect(await resolveUser(root, '1001')).toMatchObject({ uid: 1001, gid: 0 });
+    await fsp.rm(path.join(root, 'etc/passwd'));
+    await fsp.writeFile(path.join(root, 'etc/passwd'), Buffer.alloc(5 * 1024 * 1024, 0x61));
+    await expect(resolveUser(root, 'app')).rejects.toThrow(
+      '/etc/passwd is larger than 4194304 bytes; refusing to read it',
+    );
   });
 
   it('reads the image’s own /etc/passwd even through a symlink that names a host path', async () => {
