@@ -35,10 +35,7 @@ interface GroupEntry {
 
 export async function resolveUser(rootfs: string, spec: string): Promise<ExecUser> {
   // No USER is uid 0, looked up by number: an image without /etc/passwd (scratch + a static binary) runs as 0:0.
-  const [userPart = '', groupPart] = (spec === '' ? '0' : spec).split(':', 2) as [
-    string,
-    string | undefined,
-  ];
+  const [userPart = '', groupPart] = (spec === '' ? '0' : spec).split(':', 2) as [string, string | undefined];
   if (userPart === '') throw new BuildError(`invalid user ${JSON.stringify(spec)}`);
   const passwd = parsePasswd(await readEtc(rootfs, '/etc/passwd'));
   const entry = NUMERIC.test(userPart)
