@@ -17,10 +17,12 @@ import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readdirOrEmpty, readRecords } from './inventory';
+import { isSnapshotLayer, snapshotPresent, type LayerRef } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
   isIndexMediaType,
   isManifestMediaType,
+  parseImageConfig,
   parseIndex,
   parseManifest,
   type Descriptor,
@@ -118,7 +120,9 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
   }
   for (const { record, file } of records) {
     const what = `cache record ${short(record.key)} (${record.description})`;
-    if (record.layer) {
+    if (record.layer && (await keptAsSnapshot(root, blobs, record.layer))) {
+      // A layer kept only as its snapshot (cache/snapshot-layers.ts): there while the snapshot is.
+    } else if (record.layer) {
       const state = await verify(record.layer.digest);
       const size = state.ok ? await blobs.size(record.layer.digest).catch(() => -1) : -1;
       if (!state.ok) {
@@ -259,7 +263,11 @@ async function imageFault(
         const m = parseManifest(await blobs.readAll(d.digest));
         const fault = await visit(m.config, 'config');
         if (fault) return fault;
-        for (const l of m.layers) {
+        const diffIds = parseImageConfig(await blobs.readAll(m.config.digest)).rootfs.diff_ids;
+        for (const [i, l] of m.layers.entries()) {
+          const diffId = diffIds[i];
+          if (diffId !== undefined && (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId })))
+            continue;
           const lf = await visit(l, 'layer');
           if (lf) return lf;
         }
@@ -270,6 +278,13 @@ async function imageFault(
     return undefined;
   };
   return visit(root, 'manifest');
+}
+
+/** A layer with no blob of its own whose snapshot holds it (a RUN layer not compressed yet). */
+async function keptAsSnapshot(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
+  return (
+    isSnapshotLayer(layer) && !(await blobs.has(layer.digest)) && (await snapshotPresent(root, layer.diffId))
+  );
 }
 
 async function verifyBlob(blobs: BlobStore, d: Digest): Promise<BlobState> {

@@ -2,7 +2,8 @@
  * Pruning the store to a bound: cache records go least recently used first, and a blob goes only when no remaining
  * record, tag, remembered build (its file listings) or running build needs it. Snapshots and layer listings go
  * with the last layer they were made from; under a size bound, snapshots (rebuildable, DESIGN.md) go before any
- * record does.
+ * record does, except a snapshot that is its layer's only copy (a RUN layer not compressed yet), which goes with
+ * the last record or tag that needs it.
  *
  * Everything is decided on an in-memory model of the store (`planPrune`, pure), then carried out under the GC lock
  * that in-use markers are written under (in-use.ts), so a running build's references are either seen or not yet
@@ -129,6 +130,8 @@ class Planner {
   private readonly removedTags: string[] = [];
   private readonly listingsByDiffId = new Map<string, ListingEntry>();
   private readonly layerSnapshots = new Map<string, SnapshotEntry>();
+  /** Diff_ids whose snapshot is a layer's only copy (kept as a snapshot, never compressed): not rebuildable. */
+  private readonly soleCopies = new Set<string>();
   private total = 0;
 
   constructor(
@@ -139,6 +142,15 @@ class Planner {
     this.now = options.now ?? Date.now();
     for (const l of inv.listings) this.listingsByDiffId.set(l.diffId, l);
     for (const s of inv.snapshots) if (s.kind === 'layer') this.layerSnapshots.set(`sha256:${s.name}`, s);
+    for (const e of inv.records) {
+      const layer = e.record.layer;
+      if (layer && layer.digest === layer.diffId && !inv.blobs.has(layer.digest))
+        this.soleCopies.add(layer.diffId);
+    }
+    for (const t of inv.tags) {
+      for (const i of t.images)
+        for (const id of i.diffIds) if (t.blobs.has(id) && !inv.blobs.has(id)) this.soleCopies.add(id);
+    }
   }
 
   plan(): PrunePlan {
@@ -169,9 +181,16 @@ class Planner {
     const unbounded = options.keepStorage === undefined && options.keepDurationMs === undefined;
     const bound = options.keepStorage ?? (unbounded || options.all ? 0 : undefined);
     if (bound !== undefined && this.total > bound) {
-      // Snapshots are only unpacked layers: dropping them costs an unpack, dropping a record costs a rebuild.
+      this.dropCompressedCopies(bound);
+      // Snapshots are mostly unpacked layers: dropping them costs an unpack, dropping a record costs a rebuild. A
+      // snapshot that is its layer's only copy goes only with the last record or tag that needs it.
       const snaps = inv.snapshots
-        .filter((s) => s.kind !== 'other' && !this.removedSnapshots.has(s.name))
+        .filter(
+          (s) =>
+            s.kind !== 'other' &&
+            !this.removedSnapshots.has(s.name) &&
+            !this.soleCopies.has(`sha256:${s.name}`),
+        )
         .sort((a, b) => a.mtimeMs - b.mtimeMs);
       for (const s of snaps) {
         if (this.total <= bound) break;
@@ -292,13 +311,34 @@ class Planner {
     const blob = this.inv.blobs.get(d);
     if (!blob || this.removedBlobs.has(d)) return;
     if (this.pinnedBlobs.has(d) || (this.blobRefs.get(d) ?? 0) > 0) return;
+    const holds = this.inv.compressedBlobs.get(d);
+    if (holds !== undefined && this.diffIdLive(holds)) return; // compressed for an output, kept with its layer
     this.removedBlobs.add(d);
     this.total -= blob.size;
   }
 
+  private diffIdLive(id: Digest): boolean {
+    return this.pinnedDiffIds.has(id) || (this.diffRefs.get(id) ?? 0) > 0;
+  }
+
+  /** Under a bound: compressed copies of snapshot-kept layers go first, as they can be made again. */
+  private dropCompressedCopies(bound: number): void {
+    const copies = [...this.inv.compressedBlobs.keys()]
+      .map((d) => ({ d, blob: this.inv.blobs.get(d) }))
+      .filter((c) => c.blob !== undefined && !this.removedBlobs.has(c.d) && !this.pinnedBlobs.has(c.d))
+      .sort((a, b) => (a.blob?.mtimeMs ?? 0) - (b.blob?.mtimeMs ?? 0));
+    for (const { d, blob } of copies) {
+      if (this.total <= bound) return;
+      if ((this.blobRefs.get(d) ?? 0) > 0) continue;
+      this.removedBlobs.add(d);
+      this.total -= blob?.size ?? 0;
+    }
+  }
+
   /** A diff_id no remaining layer has: its listing and snapshot go. */
   private dropDiffIdIfDead(id: Digest): void {
-    if (this.pinnedDiffIds.has(id) || (this.diffRefs.get(id) ?? 0) > 0) return;
+    if (this.diffIdLive(id)) return;
+    for (const [blob, holds] of this.inv.compressedBlobs) if (holds === id) this.dropBlobIfDead(blob);
     const listing = this.listingsByDiffId.get(id);
     if (listing && !this.removedListings.has(id)) {
       this.removedListings.add(id);

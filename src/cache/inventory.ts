@@ -75,6 +75,12 @@ export interface StoreInventory {
   listings: ListingEntry[];
   /** File-listing blobs the remembered builds point at (what `cache explain` needs to name changed files). */
   historyBlobs: Set<Digest>;
+  /**
+   * Compressed blobs made for an output from a layer kept as its snapshot (`compressed/<hex>.<kind>.json`,
+   * `image/export-layers.ts`), each with the diff_id it holds: kept while that layer lives, so it is not compressed
+   * again; regenerable, so they go first under a size bound.
+   */
+  compressedBlobs: Map<Digest, Digest>;
   /** Bytes of everything not counted above (history, context digests, the image index, temp files). */
   otherBytes: number;
 }
@@ -89,17 +95,29 @@ const CHAIN = /^chain-[0-9a-f]{64}$/;
 const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc']);
 
 export async function readInventory(root: string): Promise<StoreInventory> {
-  const [records, blobs, tags, snapshots, listings, historyBlobs, otherBytes] = await Promise.all([
-    readRecords(root),
-    readBlobs(root),
-    readTags(root),
-    readSnapshots(root),
-    readListings(root),
-    readHistoryBlobs(root),
-    readOtherBytes(root),
-  ]);
+  const [records, blobs, tags, snapshots, listings, historyBlobs, compressedBlobs, otherBytes] =
+    await Promise.all([
+      readRecords(root),
+      readBlobs(root),
+      readTags(root),
+      readSnapshots(root),
+      readListings(root),
+      readHistoryBlobs(root),
+      readCompressedBlobs(root),
+      readOtherBytes(root),
+    ]);
   const baseImages = await readBaseImages(root, records.records);
-  return { ...records, blobs, tags, baseImages, snapshots, listings, historyBlobs, otherBytes };
+  return {
+    ...records,
+    blobs,
+    tags,
+    baseImages,
+    snapshots,
+    listings,
+    historyBlobs,
+    compressedBlobs,
+    otherBytes,
+  };
 }
 
 /** Parse a record file's text; undefined unless it is a version-1 record for `key`. */
@@ -289,6 +307,24 @@ async function readHistoryBlobs(root: string): Promise<Set<Digest>> {
         const d = inputs?.filesDigest;
         if (typeof d === 'string' && isDigest(d)) out.add(d);
       }
+    }
+  }
+  return out;
+}
+
+const COMPRESSED_NOTE = /^([0-9a-f]{64})\.(gzip|zstd)\.json$/;
+
+async function readCompressedBlobs(root: string): Promise<Map<Digest, Digest>> {
+  const out = new Map<Digest, Digest>();
+  const dir = path.join(root, 'compressed');
+  for (const name of await readdirOrEmpty(dir)) {
+    const m = COMPRESSED_NOTE.exec(name);
+    if (!m) continue;
+    try {
+      const note = JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as { digest?: unknown };
+      if (typeof note.digest === 'string' && isDigest(note.digest)) out.set(note.digest, `sha256:${m[1]}`);
+    } catch {
+      // a damaged or vanished note keeps nothing alive
     }
   }
   return out;

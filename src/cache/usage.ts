@@ -6,7 +6,8 @@ import type { Digest } from './digest';
 import { readInventory, readRecords, type StoreInventory } from './inventory';
 import type { CacheRecord } from './key-index';
 
-export type UsageKind = 'layers' | 'images' | 'listings' | 'snapshots' | 'records' | 'unreferenced' | 'other';
+export type UsageKind =
+  'layers' | 'compressed' | 'images' | 'listings' | 'snapshots' | 'records' | 'unreferenced' | 'other';
 
 export interface UsageRow {
   kind: UsageKind;
@@ -23,9 +24,10 @@ export interface StoreUsage {
 
 const LABELS: Record<UsageKind, string> = {
   layers: 'cache layers (what records point at)',
+  compressed: 'compressed layers made for outputs (regenerable)',
   images: 'image blobs (tags, base images)',
   listings: 'file and layer listings',
-  snapshots: 'snapshots (unpacked, rebuildable)',
+  snapshots: 'snapshots (layers on disk, one per diff_id)',
   records: 'cache records',
   unreferenced: 'unreferenced blobs (next prune)',
   other: 'other (history, context digests, temp)',
@@ -55,6 +57,7 @@ export function storeUsage(inv: StoreInventory): StoreUsage {
   };
   for (const [d, b] of inv.blobs) {
     if (layerBlobs.has(d)) add('layers', b.size);
+    else if (inv.compressedBlobs.has(d)) add('compressed', b.size);
     else if (imageBlobs.has(d)) add('images', b.size);
     else if (listingBlobs.has(d)) add('listings', b.size);
     else add('unreferenced', b.size);

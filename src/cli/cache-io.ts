@@ -3,6 +3,7 @@
  * yet — the first CI run — is a warning), and export the finished build's records to each destination after it.
  */
 import { BlobStore } from '../cache/blob-store';
+import type { ExportCompression } from '../image/export-layers';
 import { KeyIndex } from '../cache/key-index';
 import type { Digest } from '../cache/digest';
 import { formatSize } from '../cache/units';
@@ -73,6 +74,7 @@ export async function exportCacheTo(
   specs: readonly CacheToSpec[],
   clientOptions: RegistryClientOptions,
   say: Say,
+  compression: ExportCompression = 'gzip',
 ): Promise<void> {
   const blobs = new BlobStore(root);
   const index = new KeyIndex(root);
@@ -81,7 +83,7 @@ export async function exportCacheTo(
   for (const spec of specs) {
     if (spec.location.type === 'inline') continue;
     try {
-      await exportOne(root, blobs, index, image, spec, registry, say);
+      await exportOne(root, blobs, index, image, spec, registry, say, compression);
     } catch (err) {
       if (!spec.ignoreError) throw err;
       say(
@@ -99,6 +101,7 @@ async function exportOne(
   spec: CacheToSpec,
   registry: () => RegistryClient,
   say: Say,
+  compression: ExportCompression,
 ): Promise<void> {
   const { location } = spec;
   // A blob of a hit whose layer stayed in the imported cache is fetched only if the destination lacks it.
@@ -109,6 +112,7 @@ async function exportOne(
     listings: true,
     history: true,
     packCacheMount: spec.cacheMounts ? (id) => packCacheMount(root, blobs, id) : undefined,
+    compression,
   });
   const what = `${config.records.length} records${config.cacheMounts.length > 0 ? `, ${config.cacheMounts.length} cache mounts` : ''}`;
   if (location.type === 'local') {

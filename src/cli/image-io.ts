@@ -9,6 +9,7 @@ import type { LayerRecord } from '../cache/key-index';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
 import { RootfsViews } from '../executor/rootfs';
 import { exportDirectory } from '../layers/export-dir';
+import { exportableImage, type ExportCompression } from '../image/export-layers';
 import { ImageStore } from '../image/image-store';
 import { ociLayoutTar, writeOciLayout } from '../image/oci-layout';
 import {
@@ -133,13 +134,18 @@ export async function writeOutputs(
   outputs: readonly OutputSpec[],
   name: string | undefined,
   clientOptions: RegistryClientOptions = {},
+  compression: ExportCompression = 'gzip',
 ): Promise<void> {
   const blobs = new BlobStore(root);
-  const manifest: Descriptor = {
+  const built: Descriptor = {
     mediaType: image.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
     digest: image.manifestDigest,
     size: image.manifestSize,
   };
+  // Layers kept as snapshots are compressed now, once, for every output below.
+  const manifest = outputs.some((o) => o.type !== 'local')
+    ? await exportableImage(root, blobs, built, compression)
+    : built;
   const tag = name ? name.slice(name.lastIndexOf(':') + 1) : 'latest';
   for (const out of outputs) {
     const dest = out.type === 'registry' ? '' : path.resolve(out.dest);
@@ -148,7 +154,7 @@ export async function writeOutputs(
       if (out.tar) await atomicWriteStream(dest, ociLayoutTar(blobs, [layout]));
       else await writeOciLayout(blobs, dest, [layout]);
     } else if (out.type === 'registry') {
-      await pushDescriptor(root, manifest, out.name, { clientOptions });
+      await pushDescriptor(root, manifest, out.name, { clientOptions, compression });
     } else if (out.type === 'docker') {
       await writeDockerArchive(blobs, [{ manifest, tags: name ? [name] : [] }], dest);
     } else {

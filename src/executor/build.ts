@@ -31,10 +31,12 @@ import { parseManifest, type ImageManifest } from '../image/oci-types';
 import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
 import { layerListing } from '../layers/listing';
 import { contextMountInputs, materializeContextMount } from './context-mount';
-import { toTarEntry, writeLayer, type Compression } from './layer-writer';
+import { commitRunLayer, toTarEntry, writeLayer, type Compression } from './layer-writer';
 import { StageFs, type FsEntry } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
+import { layerAvailable } from '../cache/snapshot-layers';
+import { compressedLayer, type ExportCompression } from '../image/export-layers';
 import { workdirEntries } from './workdir';
 import { resolveOwner } from './owner';
 import { CacheImports, type ImportStats } from './cache-import';
@@ -741,16 +743,18 @@ class Build {
           onWarning: (message) => this.opts.events({ type: 'warning', message }),
           location,
         },
-        async (entries) =>
+        async (entries, upperDir) =>
           entries.length === 0
             ? null
-            : writeLayer(
-                this.opts.root,
-                this.blobs,
-                entries,
-                this.opts.compression,
-                this.opts.sourceDateEpoch,
-              ),
+            : upperDir !== undefined
+              ? commitRunLayer(this.opts.root, upperDir, entries, this.opts.sourceDateEpoch)
+              : writeLayer(
+                  this.opts.root,
+                  this.blobs,
+                  entries,
+                  this.opts.compression,
+                  this.opts.sourceDateEpoch,
+                ),
       ),
     );
     return result;
@@ -846,9 +850,9 @@ class Build {
     return toLocalRecord(imported);
   }
 
-  /** A local record is usable when it made no layer or its layer is still in the store. */
+  /** A local record is usable when it made no layer or its layer is still in the store (blob or snapshot). */
   private async layerPresent(record: CacheRecord): Promise<boolean> {
-    return !record.layer || this.blobs.has(record.layer.digest);
+    return !record.layer || layerAvailable(this.opts.root, this.blobs, record.layer);
   }
 
   /** Imported records this build hit become local ones once their layer is here (else they stay remote). */
@@ -955,13 +959,22 @@ class Build {
     if (this.opts.labels.size > 0) {
       config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.opts.labels) };
     }
+    // An inline cache names the pushed image's layers, so they are compressed now; otherwise a layer kept as its
+    // snapshot stays so, and is compressed only if an output needs it.
+    const layers = this.opts.inlineCache
+      ? await Promise.all(
+          target.layers.map((l) =>
+            compressedLayer(this.opts.root, this.blobs, l, exportCompression(this.opts)),
+          ),
+        )
+      : target.layers;
     const annotations = this.opts.inlineCache
-      ? await this.inlineCacheAnnotations(cache, new Set(target.layers.map((l) => l.digest)))
+      ? await this.inlineCacheAnnotations(cache, new Set(layers.map((l) => l.digest)))
       : undefined;
     const assembled = await assembleImage(
       this.blobs,
       config,
-      target.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
       annotations ? { annotations } : {},
     );
     const manifest = parseManifest(await this.blobs.readAll(assembled.manifest.digest));
@@ -972,7 +985,7 @@ class Build {
       manifestDigest: assembled.manifest.digest,
       manifestSize: assembled.manifest.size,
       manifest,
-      layers: target.layers,
+      layers,
       steps: this.steps,
       hits: this.hits,
       durationMs: Date.now() - this.started,
@@ -990,6 +1003,7 @@ class Build {
       mode: 'min',
       listings: false,
       history: false,
+      compression: exportCompression(this.opts),
     });
     config.records = config.records.filter((r) => !r.layer || imageLayers.has(r.layer.digest));
     return inlineCacheAnnotation(config);
@@ -1081,4 +1095,9 @@ function toLocalRecord(r: {
 function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
+}
+
+/** How this build's outputs compress layers kept as snapshots: its `--compression`. */
+function exportCompression(opts: BuildOptions): ExportCompression {
+  return opts.compression === 'zstd' ? 'zstd' : 'gzip';
 }

@@ -16,6 +16,8 @@ import type {
 } from '../cache/transfer/format';
 import type { CacheImports } from './cache-import';
 import { layerListingBytes } from '../layers/listing';
+import { layerAvailable } from '../cache/snapshot-layers';
+import { compressedLayer, type ExportCompression } from '../image/export-layers';
 
 /** A finished build as the cache exporter sees it. */
 export interface BuildCacheView {
@@ -38,6 +40,8 @@ export interface CollectOptions {
   history: boolean;
   /** Packs a cache mount into the store; absent when cache mounts are not exported. */
   packCacheMount?: (id: string) => Promise<BlobRef | undefined>;
+  /** How layers kept only as snapshots are compressed for the export (default gzip). */
+  compression?: ExportCompression;
 }
 
 export async function collectCacheConfig(
@@ -53,7 +57,7 @@ export async function collectCacheConfig(
   ];
   const records: ExportedRecord[] = [];
   for (const key of keys) {
-    const record = await exportedRecord(key, blobs, index, view.imports);
+    const record = await exportedRecord(root, key, blobs, index, view.imports, opts.compression ?? 'gzip');
     if (!record) continue;
     if (opts.listings && record.layer) {
       const listing = await listingRef(root, blobs, record.layer.digest, record.layer.diffId, view.imports);
@@ -85,25 +89,32 @@ async function exportedHistory(blobs: BlobStore, view: BuildCacheView): Promise<
   return { target: view.history.target, steps: view.history.steps, files };
 }
 
-/** The record as exported, from the local index or (a hit whose layer stayed remote) the imported cache. */
+/**
+ * The record as exported, from the local index or (a hit whose layer stayed remote) the imported cache. A layer
+ * kept only as its snapshot is exported compressed (compressed now if it never was).
+ */
 async function exportedRecord(
+  root: string,
   key: Digest,
   blobs: BlobStore,
   index: KeyIndex,
   imports: CacheImports,
+  compression: ExportCompression,
 ): Promise<ExportedRecord | undefined> {
   const local = await index.get(key);
   // Asked, not hit: exporting a record is not this build using it.
   const source = local ?? (await imports.peek(key));
   if (!source) return undefined;
-  // A layer neither here nor in an imported cache cannot be exported (pruned meanwhile): leave the record out.
-  if (source.layer && !(await blobs.has(source.layer.digest)) && !imports.offers(source.layer.digest)) {
-    return undefined;
+  let layer = source.layer;
+  if (layer && !imports.offers(layer.digest)) {
+    // A layer neither here nor in an imported cache cannot be exported (pruned meanwhile): leave the record out.
+    if (!(await layerAvailable(root, blobs, layer))) return undefined;
+    layer = await compressedLayer(root, blobs, layer, compression);
   }
   return {
     key: source.key,
     description: source.description,
-    layer: source.layer,
+    layer,
     inputs: source.inputs,
     durationMs: source.durationMs,
     createdAt: source.createdAt,

@@ -8,6 +8,7 @@ import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
 import { createLayerTar, planLayer, type LayerEntry } from '../layers/tar-writer';
 import { listingFromPlan, saveListing } from '../layers/listing';
+import { commitUpperDir } from '../layers/snapshots';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 
@@ -54,5 +55,24 @@ export async function writeLayer(
     diffId: stored.diffId,
     size: stored.size,
     mediaType: layerMediaType(compression),
+  };
+}
+
+/**
+ * A RUN's layer from its overlay upper dir: the dir becomes the layer's snapshot and the record describes the
+ * uncompressed tar (digest = diff_id). Nothing is compressed until an output needs it (`image/export-layers.ts`).
+ */
+export async function commitRunLayer(
+  root: string,
+  upperDir: string,
+  entries: readonly LayerEntry[],
+  sourceDateEpoch?: number,
+): Promise<LayerRecord> {
+  const committed = await commitUpperDir(root, upperDir, entries, sourceDateEpoch);
+  return {
+    digest: committed.diffId,
+    diffId: committed.diffId,
+    size: committed.size,
+    mediaType: layerMediaType('none'),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { BlobStore } from '../cache/blob-store';
 import type { Digest } from '../cache/digest';
+import { layerAvailable } from '../cache/snapshot-layers';
 import { ImageFormatError } from './errors';
 import {
   MediaType,
@@ -48,8 +49,9 @@ export async function assembleImage(
       `image has ${layers.length} layers but its config lists ${config.rootfs.diff_ids.length} diff_ids`,
     );
   }
-  for (const layer of layers) {
-    if (!(await store.has(layer.digest)))
+  for (const [i, layer] of layers.entries()) {
+    const diffId = config.rootfs.diff_ids[i] as Digest;
+    if (!(await layerAvailable(store.root, store, { digest: layer.digest, diffId })))
       throw new ImageFormatError(`layer ${layer.digest} is not in the store`);
   }
   const docker = options.flavour === 'docker';

@@ -19,7 +19,14 @@
  * has been written.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp, readlinkSync, type BigIntStats } from 'node:fs';
+import {
+  createReadStream,
+  lstatSync,
+  promises as fsp,
+  readdirSync,
+  readlinkSync,
+  type BigIntStats,
+} from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../cache/atomic';
 import { BuildError } from '../errors';
@@ -201,13 +208,16 @@ export async function diffAgainstBaseline(dir: string, baseline: TreeBaseline): 
   return sortEntries(linkHardlinks(entries, linkable));
 }
 
-/** Every path under `root` (not root itself), parents before children. Never follows a symlink. */
+/**
+ * Every path under `root` (not root itself), parents before children. Never follows a symlink. Synchronous calls:
+ * thousands of promise round trips cost more than the stats themselves, and nothing else needs the loop meanwhile.
+ */
 async function walkTree(root: string): Promise<Node[]> {
   const out: Node[] = [];
-  const walk = async (dirFull: string, parts: string[]): Promise<void> => {
+  const walk = (dirFull: string, parts: string[]): void => {
     let names: string[];
     try {
-      names = await fsp.readdir(dirFull);
+      names = readdirSync(dirFull);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
@@ -216,12 +226,12 @@ async function walkTree(root: string): Promise<Node[]> {
     for (const name of names) {
       const full = path.join(dirFull, name);
       const childParts = [...parts, name];
-      const st = await fsp.lstat(full, { bigint: true });
+      const st = lstatSync(full, { bigint: true });
       out.push({ rel: childParts.join('/'), parts: childParts, full, st, xattrs: new Map() });
-      if (st.isDirectory()) await walk(full, childParts);
+      if (st.isDirectory()) walk(full, childParts);
     }
   };
-  await walk(root, []);
+  walk(root, []);
   return out;
 }
 

@@ -19,19 +19,22 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
-import { digestHex, type Digest } from '../cache/digest';
+import { DigestTap, digestHex, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
-import { hasListing, headerListingEntry, saveListing, type FsEntry } from './listing';
+import { diffUpperDir } from './diff';
+import { hasListing, headerListingEntry, listingFromPlan, saveListing, type FsEntry } from './listing';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
-import type { LayerEntry } from './tar-writer';
+import { createLayerTar, planLayer, type LayerEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
 const execFileAsync = promisify(execFile);
@@ -89,32 +92,57 @@ export async function ensureSnapshot(root: string, blobs: BlobStore, layer: Snap
   return pending;
 }
 
+/** What committing a RUN's upper dir as a snapshot gave: the layer it holds, known without any blob. */
+export interface CommittedSnapshot {
+  diffId: Digest;
+  /** Bytes of the layer's (uncompressed) tar. */
+  size: number;
+  dir: string;
+}
+
 /**
- * Make `upperDir` — an overlayfs upper dir, after the run, whose change is `entries` (its diff) and whose layer tar
- * has `diffId` — the snapshot of that layer: pruned to exactly what the layer holds and renamed into place, so
- * the next step stands on it without unpacking the blob again. An upper dir is already in snapshot format
- * (whiteouts as 0/0 devices, opaque directories marked); what the diff left out (directories only copied up, to
- * hold a mount point say, and sockets) is removed, so the snapshot equals one unpacked from the layer. overlayfs's
- * own `origin`/`impure` attributes may stay: overlayfs reads them only on upper dirs, and no tar carries them.
- * If the snapshot exists already, the upper dir is left for the caller to remove.
+ * Make `upperDir` — an overlayfs upper dir after the run, whose change is `entries` (its diff) — the snapshot of
+ * its layer, moved into place: no blob is written and nothing is compressed (that happens when an output needs it,
+ * `snapshotLayerTar`). An upper dir is already in snapshot format (whiteouts as 0/0 devices, opaque directories
+ * marked); what the diff left out (directories only copied up, mount points, sockets) is removed first, with the
+ * times of the directories it was in kept, and mtimes past `sourceDateEpoch` are clamped on disk, so that the tar
+ * of the snapshot (`snapshotLayerTar`, when an output needs the layer) is byte for byte the tar of `entries`
+ * whose diff_id is hashed here. overlayfs's own `origin`/`impure` attributes may stay: overlayfs reads them only on upper dirs,
+ * and no tar carries them. If the snapshot exists already, the upper dir is left for the caller to remove.
  */
-export async function adoptSnapshot(
+export async function commitUpperDir(
   root: string,
-  diffId: Digest,
   upperDir: string,
   entries: readonly LayerEntry[],
-): Promise<string> {
+  sourceDateEpoch?: number,
+): Promise<CommittedSnapshot> {
+  await pruneToEntries(upperDir, entries);
+  if (sourceDateEpoch !== undefined) await clampTimes(upperDir, entries, sourceDateEpoch);
+  await fsp.chmod(upperDir, 0o755);
+  // The pruned dir now holds exactly `entries` (times clamped as the writer clamps them), so their tar is the
+  // tar `snapshotLayerTar` makes of the snapshot later; an export checks that again as it reads.
+  const options = { sourceDateEpoch };
+  const tap = new DigestTap();
+  await pipeline(createLayerTar(entries, options), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+  const diffId = tap.digest();
+  await saveListing(root, diffId, listingFromPlan(planLayer(entries, options)));
   const final = snapshotPath(root, diffId);
   let pending = inFlight.get(final);
   if (pending === undefined) {
-    pending = publishOnce(root, diffId, final, async () => {
-      await pruneToEntries(upperDir, entries);
-      await fsp.chmod(upperDir, 0o755);
-      return upperDir;
-    }).finally(() => inFlight.delete(final));
+    pending = publishOnce(root, diffId, final, async () => upperDir).finally(() => inFlight.delete(final));
     inFlight.set(final, pending);
   }
-  return pending;
+  return { diffId, size: tap.size, dir: await pending };
+}
+
+/**
+ * The tar of the layer a snapshot holds (deterministic: the bytes its diff_id was hashed from at commit). The
+ * caller checks the diff_id as it reads, as every read of layer bytes does.
+ */
+export async function snapshotLayerTar(root: string, diffId: Digest): Promise<Readable> {
+  const dir = snapshotPath(root, diffId);
+  if (!(await isDir(dir))) throw new BuildError(`the snapshot of layer ${diffId} is not in the store`);
+  return createLayerTar(await diffUpperDir(dir));
 }
 
 function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final: string): Promise<string> {
@@ -176,7 +204,10 @@ async function publishOnce(
   }
 }
 
-/** Remove from `dir` every path that is not one of `entries` (or a parent of one). Never follows a symlink. */
+/**
+ * Remove from `dir` every path that is not one of `entries` (or a parent of one), keeping the times of the
+ * directories something was removed from. Never follows a symlink.
+ */
 async function pruneToEntries(dir: string, entries: readonly LayerEntry[]): Promise<void> {
   const keep = new Set<string>();
   for (const e of entries) {
@@ -184,14 +215,30 @@ async function pruneToEntries(dir: string, entries: readonly LayerEntry[]): Prom
     for (let i = 1; i <= parts.length; i++) keep.add(parts.slice(0, i).join('/'));
   }
   const walk = async (full: string, rel: string): Promise<void> => {
+    const before = await fsp.lstat(full);
+    let removed = false;
     for (const entry of await fsp.readdir(full, { withFileTypes: true })) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const childFull = path.join(full, entry.name);
-      if (!keep.has(childRel)) await fsp.rm(childFull, { recursive: true, force: true });
-      else if (entry.isDirectory()) await walk(childFull, childRel);
+      if (!keep.has(childRel)) {
+        await fsp.rm(childFull, { recursive: true, force: true });
+        removed = true;
+      } else if (entry.isDirectory()) await walk(childFull, childRel);
     }
+    if (removed) await fsp.utimes(full, before.atime, before.mtime);
   };
   await walk(dir, '');
+}
+
+/** SOURCE_DATE_EPOCH on disk: every entry's mtime past the epoch set to it, as the tar writer would clamp it. */
+async function clampTimes(dir: string, entries: readonly LayerEntry[], epoch: number): Promise<void> {
+  // Deepest first: setting a child's time does not touch its directory's, but creating nothing keeps it so anyway.
+  const paths = entries.map((e) => e.path).sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const rel of paths) {
+    const full = path.join(dir, rel);
+    const st = await lstatOrUndefined(full);
+    if (st !== undefined && st.mtimeMs / 1000 > epoch) await fsp.lutimes(full, st.atime, epoch);
+  }
 }
 
 /** What the header pass learns about a layer. */

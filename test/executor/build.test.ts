@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ResolvedImage } from '../../src/executor/build';
 import { BuildError, UserError } from '../../src/errors';
-import { runBuild, tempDir, writeFiles } from '../helpers/build';
+import { busyboxContext, openLayer, runBuild, tempDir, writeFiles } from '../helpers/build';
 
 const CLASSIC = `FROM scratch
 WORKDIR /app
@@ -317,24 +317,6 @@ describe('errors', () => {
 });
 
 /** A context whose `rootfs/` is a minimal busybox system, so RUN has a shell without any registry. */
-async function busyboxContext(dockerfile: string): Promise<{ ctx: string; root: string }> {
-  const ctx = await tempDir('ctx');
-  const root = await tempDir('store');
-  const bin = path.join(ctx, 'rootfs', 'bin');
-  await fsp.mkdir(bin, { recursive: true });
-  await fsp.copyFile('/bin/busybox', path.join(bin, 'busybox'));
-  await fsp.chmod(path.join(bin, 'busybox'), 0o755);
-  for (const applet of ['sh', 'echo', 'rm', 'mkdir', 'cat', 'ls', 'touch', 'chmod', 'mv']) {
-    await fsp.symlink('busybox', path.join(bin, applet));
-  }
-  await writeFiles(ctx, {
-    Dockerfile: dockerfile,
-    'rootfs/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
-    'rootfs/etc/group': 'root:x:0:\n',
-  });
-  return { ctx, root };
-}
-
 describe('RUN', () => {
   test('runs in the stage rootfs; its changes, deletions included, are the layer; a rebuild does not run it', async () => {
     const { ctx, root } = await busyboxContext(
@@ -369,13 +351,9 @@ describe('RUN', () => {
 describe('RUN --mount=type=bind', () => {
   /** A file's text in a stored layer. */
   const file = async (root: string, digest: string, p: string): Promise<string | undefined> => {
-    const { BlobStore } = await import('../../src/cache/blob-store');
-    const { decompressLayer } = await import('../../src/layers/compress');
     const { readTar } = await import('../../src/layers/tar-reader');
     let found: string | undefined;
-    for await (const { header, body } of readTar(
-      decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
-    )) {
+    for await (const { header, body } of readTar(await openLayer(root, digest))) {
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c);
       if (header.path === p) found = Buffer.concat(chunks).toString('utf8');
@@ -487,13 +465,9 @@ describe('COPY of links and devices', () => {
     root: string,
     digest: string,
   ): Promise<{ path: string; type: string; linkname: string; devmajor?: number; devminor?: number }[]> => {
-    const { BlobStore } = await import('../../src/cache/blob-store');
-    const { decompressLayer } = await import('../../src/layers/compress');
     const { readTar } = await import('../../src/layers/tar-reader');
     const out = [];
-    for await (const { header, body } of readTar(
-      decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
-    )) {
+    for await (const { header, body } of readTar(await openLayer(root, digest))) {
       for await (const _ of body) void _;
       out.push({
         path: header.path,
@@ -594,13 +568,9 @@ describe('ADD', () => {
 });
 
 async function layerEntries(root: string, digest: string): Promise<{ path: string; mode: number }[]> {
-  const { BlobStore } = await import('../../src/cache/blob-store');
-  const { decompressLayer } = await import('../../src/layers/compress');
   const { readTar } = await import('../../src/layers/tar-reader');
   const out: { path: string; mode: number }[] = [];
-  for await (const { header } of readTar(
-    decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
-  )) {
+  for await (const { header } of readTar(await openLayer(root, digest))) {
     out.push({ path: header.path, mode: header.mode & 0o7777 });
   }
   return out;

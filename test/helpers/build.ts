@@ -54,3 +54,36 @@ export async function runBuild(
     .map((e): [string, string, string | undefined] => [e.step.instruction, e.cache, e.reason]);
   return { image, events, steps };
 }
+
+/**
+ * The uncompressed tar of a layer in a store by digest: its blob, or — for a RUN layer kept as its snapshot
+ * (digest = diff_id, no blob until an output needs one) — the tar of the snapshot.
+ */
+export async function openLayer(root: string, digest: string): Promise<AsyncIterable<Uint8Array>> {
+  const { BlobStore } = await import('../../src/cache/blob-store');
+  const { decompressLayer } = await import('../../src/layers/compress');
+  const { snapshotLayerTar } = await import('../../src/layers/snapshots');
+  const d = digest as `sha256:${string}`;
+  const blobs = new BlobStore(root);
+  if (await blobs.has(d)) return decompressLayer(blobs.open(d));
+  return snapshotLayerTar(root, d);
+}
+
+/** A context whose `rootfs/` is a minimal busybox system, so RUN has a shell without any registry. */
+export async function busyboxContext(dockerfile: string): Promise<{ ctx: string; root: string }> {
+  const ctx = await tempDir('ctx');
+  const root = await tempDir('store');
+  const bin = path.join(ctx, 'rootfs', 'bin');
+  await fsp.mkdir(bin, { recursive: true });
+  await fsp.copyFile('/bin/busybox', path.join(bin, 'busybox'));
+  await fsp.chmod(path.join(bin, 'busybox'), 0o755);
+  for (const applet of ['sh', 'echo', 'rm', 'mkdir', 'cat', 'ls', 'touch', 'chmod', 'mv']) {
+    await fsp.symlink('busybox', path.join(bin, applet));
+  }
+  await writeFiles(ctx, {
+    Dockerfile: dockerfile,
+    'rootfs/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
+    'rootfs/etc/group': 'root:x:0:\n',
+  });
+  return { ctx, root };
+}

@@ -188,8 +188,9 @@ export default class Build extends BaseCommand {
 
       for (const tag of tags) await store.tag(tag, image);
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
-      await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions);
-      await exportCacheTo(root, image, cacheTo, clientOptions, say);
+      const compression = flags.compression === 'zstd' ? 'zstd' : 'gzip';
+      await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions, compression);
+      await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       if (flags.report) {
         const report = collector.build(

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { atomicWriteStream } from '../../cache/atomic';
 import { BlobStore } from '../../cache/blob-store';
+import { exportableImage } from '../../image/export-layers';
 import { BuildError, UserError } from '../../errors';
 import { dockerArchiveTar, type ArchiveImage } from '../../image/docker-archive';
 import { ImageStore } from '../../image/image-store';
@@ -67,7 +68,7 @@ export default class Save extends BaseCommand {
       const layout: LayoutImage[] = [];
       for (const r of records) {
         layout.push({
-          manifest: await asOciManifest(blobs, r.target),
+          manifest: await exportableImage(root, blobs, await asOciManifest(blobs, r.target)),
           refName: r.name.slice(r.name.lastIndexOf(':') + 1),
           imageName: r.name,
         });
@@ -77,7 +78,11 @@ export default class Save extends BaseCommand {
       const platform = flags.platform ? parsePlatformOption(flags.platform) : hostPlatform();
       const byManifest = new Map<string, ArchiveImage>();
       for (const r of records) {
-        const manifest = await singlePlatform(blobs, r.target, platform, r.name);
+        const manifest = await exportableImage(
+          root,
+          blobs,
+          await singlePlatform(blobs, r.target, platform, r.name),
+        );
         const entry = byManifest.get(manifest.digest) ?? { manifest, tags: [] };
         byManifest.set(manifest.digest, { ...entry, tags: [...entry.tags, r.name] });
       }

@@ -7,10 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
 import { BuildError, type SourceLocation } from '../../errors';
 import { prepareRunRootfs, recoverStaleRuns, removeScratch, type RootfsMode } from '../../layers/overlay';
-import { adoptSnapshot, ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
+import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
 import type { LayerEntry } from '../../layers/tar-writer';
 import type { MountSource, RunStep } from '../../planner/types';
 import type { CacheMountRestorer } from './cache-mounts';
@@ -78,12 +77,13 @@ const TAIL_BYTES = 16 * 1024;
 const recovered = new Set<string>();
 
 /**
- * `withLayer` turns the change into a layer and says its diff_id (null: no layer, nothing changed); on an overlay
- * rootfs the upper dir then becomes that layer's snapshot, moved into place rather than unpacked again later.
+ * `withLayer` turns the change into a layer while the files it names still exist. On an overlay rootfs it is also
+ * given the upper dir, the change itself, which it may make the layer's snapshot (`commitUpperDir`: moved, not
+ * copied); a copied rootfs has none.
  */
-export async function runStep<T extends { diffId: Digest } | null>(
+export async function runStep<T>(
   opts: RunStepOptions,
-  withLayer: (entries: LayerEntry[]) => Promise<T>,
+  withLayer: (entries: LayerEntry[], upperDir: string | undefined) => Promise<T>,
 ): Promise<RunStepResult<T>> {
   const { step } = opts;
   const warn = opts.onWarning ?? (() => undefined);
@@ -162,11 +162,7 @@ export async function runStep<T extends { diffId: Digest } | null>(
       throw new RunFailedError(step.argv, sandbox.exitCode, tail.toString('utf8'), opts.location);
     }
     const entries = await rootfs.diff();
-    const result = await withLayer(entries);
-    const upperDir = rootfs.upperDir;
-    if (result !== null && upperDir !== undefined) {
-      await adoptSnapshot(opts.root, result.diffId, upperDir, entries);
-    }
+    const result = await withLayer(entries, rootfs.upperDir);
     return { result, runtime: sandbox.runtime, rootfsMode: rootfs.mode };
   } finally {
     try {

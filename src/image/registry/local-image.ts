@@ -1,14 +1,17 @@
 /**
  * Is an image (by manifest or index digest) complete in the blob store for a platform? That is what lets a
  * digest-pinned pull or FROM skip the network entirely: a digest names exactly one content, so if we hold
- * it and everything it references, asking the registry again could not tell us anything new.
+ * it and everything it references, asking the registry again could not tell us anything new. A layer built
+ * here may be kept as its snapshot only (`cache/snapshot-layers.ts`): that counts as held.
  */
 import type { BlobStore } from '../../cache/blob-store';
 import type { Digest } from '../../cache/digest';
+import { layerAvailable } from '../../cache/snapshot-layers';
 import {
   MediaType,
   declaredMediaType,
   isIndexMediaType,
+  parseImageConfig,
   parseIndex,
   parseManifest,
   type Descriptor,
@@ -38,7 +41,17 @@ export async function completeLocalImage(
     };
   }
   const m = parseManifest(manifest.bytes);
-  for (const blob of [m.config, ...m.layers]) if (!(await store.has(blob.digest))) return undefined;
+  if (!(await store.has(m.config.digest))) return undefined;
+  const diffIds = parseImageConfig(await store.readAll(m.config.digest)).rootfs.diff_ids;
+  for (const [i, layer] of m.layers.entries()) {
+    const diffId = diffIds[i];
+    if (
+      diffId === undefined ||
+      !(await layerAvailable(store.root, store, { digest: layer.digest, diffId }))
+    ) {
+      return undefined;
+    }
+  }
   return manifest.descriptor;
 }
 

@@ -11,6 +11,7 @@
 import { BlobStore } from '../../cache/blob-store';
 import type { Digest } from '../../cache/digest';
 import { BuildError, UserError } from '../../errors';
+import { exportableImage, type ExportCompression } from '../export-layers';
 import { ImageStore } from '../image-store';
 import {
   isIndexMediaType,
@@ -30,6 +31,8 @@ export interface PushOptions {
   mountFrom?: readonly string[];
   /** Blob uploads at once (default 3). */
   concurrency?: number;
+  /** For layers kept only as snapshots: how to compress them (default gzip). */
+  compression?: ExportCompression;
 }
 
 export type PushEvent =
@@ -76,6 +79,8 @@ export async function pushDescriptor(
   options: PushOptions = {},
 ): Promise<PushResult> {
   const ref = parseDockerReference(remoteRef);
+  // Layers built here and kept as snapshots get their compressed blobs now (once; later pushes reuse them).
+  target = await exportableImage(root, new BlobStore(root), target, options.compression ?? 'gzip');
   if (ref.digest !== undefined && ref.digest !== target.digest) {
     throw new UserError(`cannot push ${target.digest} as ${remoteRef}: the digest differs`);
   }

@@ -11,8 +11,10 @@ export default class CacheDu extends BaseCommand {
 
   static override description =
     'Every byte under the store root is counted once, in the first kind that claims it: cache layers (blobs ' +
-    'that cache records point at), image-only blobs (what only tags keep: manifests, configs, pulled base ' +
-    'layers), file and layer listings, snapshots (unpacked layers, rebuilt on demand), the records themselves, ' +
+    'that cache records point at), compressed copies of snapshot-kept layers made for outputs (regenerable), ' +
+    'image-only blobs (what only tags keep: manifests, configs, pulled base layers), file and layer listings, ' +
+    'snapshots (the layers on disk, one per diff_id: RUN layers live only there until an output needs them), the ' +
+    'records themselves, ' +
     'unreferenced blobs (removed by the next prune) and the rest. Sizes are apparent sizes in SI units, the ' +
     'same units `cache prune --keep-storage` takes.';
 

@@ -1,0 +1,39 @@
+/**
+ * Layers kept only as their snapshot. A RUN's change is committed as the snapshot dir itself (`snapshots/<hex>/`,
+ * the overlay upper dir moved into place) and described by its uncompressed tar: digest = diff_id, no blob. The
+ * compressed blob is made from the snapshot only when an output needs it (`image/export-layers.ts`). Wherever the
+ * store asks "is this layer here?", such a layer is here while its snapshot is.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { BlobStore } from './blob-store';
+import { digestHex, type Digest } from './digest';
+
+export interface LayerRef {
+  digest: Digest;
+  diffId: Digest;
+}
+
+/** Whether the layer's bytes live in its snapshot rather than in a blob of their own (until compressed). */
+export function isSnapshotLayer(layer: LayerRef): boolean {
+  return layer.digest === layer.diffId;
+}
+
+/** The snapshot dir of a diff_id, whether or not it exists (the layout `layers/snapshots.ts` writes). */
+export function snapshotDir(root: string, diffId: Digest): string {
+  return path.join(root, 'snapshots', digestHex(diffId));
+}
+
+/** A layer is here when its blob is, or — for a layer kept as its snapshot — when its snapshot is. */
+export async function layerAvailable(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
+  if (await blobs.has(layer.digest)) return true;
+  return isSnapshotLayer(layer) && snapshotPresent(root, layer.diffId);
+}
+
+export async function snapshotPresent(root: string, diffId: Digest): Promise<boolean> {
+  try {
+    return (await fsp.lstat(snapshotDir(root, diffId))).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Compression when an output needs it. A layer kept only as its snapshot (`cache/snapshot-layers.ts`) is
+ * compressed from the snapshot the first time something is pushed, exported or saved, checked against its diff_id
+ * on the way, and the compressed blob is remembered by diff_id (`compressed/<hex>.<compression>.json`), so it is
+ * never compressed twice while the blob is kept. Same tar, same compressor: the same digests as a layer compressed
+ * when it was built.
+ *
+ * `exportableImage` gives the manifest an output writes: the image's own when every layer has a blob, else the same
+ * manifest with the compressed layers in place of the snapshot-only ones (config and diff_ids unchanged, so the
+ * image id is too).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { atomicWriteFile, isErrno } from '../cache/atomic';
+import type { BlobStore } from '../cache/blob-store';
+import { digestHex, isDigest, type Digest } from '../cache/digest';
+import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
+import { storeLayer, type Compression } from '../layers/compress';
+import { LayerFormatError } from '../layers/errors';
+import { snapshotLayerTar } from '../layers/snapshots';
+import {
+  isManifestMediaType,
+  layerMediaType,
+  MediaType,
+  parseManifest,
+  serializeManifest,
+  type Descriptor,
+} from './oci-types';
+
+export type ExportCompression = Exclude<Compression, 'none'>;
+
+export interface ExportableLayer extends LayerRef {
+  size: number;
+  mediaType: string;
+}
+
+/** The layer with a blob of its own: itself when it has one, else compressed from its snapshot (once). */
+export async function compressedLayer<L extends ExportableLayer>(
+  root: string,
+  blobs: BlobStore,
+  layer: L,
+  compression: ExportCompression,
+  flavour: 'oci' | 'docker' = 'oci',
+): Promise<L> {
+  if (!isSnapshotLayer(layer) || (await blobs.has(layer.digest))) return layer;
+  const mediaType = layerMediaType(compression, flavour);
+  const known = await readCompressed(root, layer.diffId, compression);
+  if (known !== undefined && (await blobs.has(known.digest))) return { ...layer, ...known, mediaType };
+  const stored = await storeLayer(await snapshotLayerTar(root, layer.diffId), blobs, { compression });
+  if (stored.diffId !== layer.diffId) {
+    throw new LayerFormatError(
+      `the snapshot of layer ${layer.diffId} no longer holds that layer (its tar hashes to ${stored.diffId})`,
+    );
+  }
+  const made = { digest: stored.digest, size: stored.size };
+  await writeCompressed(root, layer.diffId, compression, made);
+  return { ...layer, ...made, mediaType };
+}
+
+/** The manifest to write out for `target`: every layer with a blob in the store (compressed where needed). */
+export async function exportableImage(
+  root: string,
+  blobs: BlobStore,
+  target: Descriptor,
+  compression: ExportCompression = 'gzip',
+): Promise<Descriptor> {
+  if (!isManifestMediaType(target.mediaType)) return target; // indexes come from registries, whole
+  const manifest = parseManifest(await blobs.readAll(target.digest));
+  const config = JSON.parse((await blobs.readAll(manifest.config.digest)).toString('utf8')) as {
+    rootfs?: { diff_ids?: unknown[] };
+  };
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  const flavour = manifest.mediaType === MediaType.dockerManifest ? 'docker' : 'oci';
+  // Docker v2 manifests cannot carry zstd layers.
+  const chosen: ExportCompression = flavour === 'docker' ? 'gzip' : compression;
+  let changed = false;
+  const layers: Descriptor[] = [];
+  for (const [i, l] of manifest.layers.entries()) {
+    const diffId = diffIds[i];
+    if (typeof diffId !== 'string' || !isDigest(diffId) || l.digest !== diffId) {
+      layers.push(l);
+      continue;
+    }
+    const c = await compressedLayer(root, blobs, { ...l, diffId }, chosen, flavour);
+    if (c.digest !== l.digest) changed = true;
+    layers.push({ mediaType: c.mediaType, digest: c.digest, size: c.size });
+  }
+  if (!changed) return target;
+  const stored = await blobs.put(serializeManifest({ ...manifest, layers }));
+  return { mediaType: target.mediaType, digest: stored.digest, size: stored.size };
+}
+
+function mappingPath(root: string, diffId: Digest, compression: ExportCompression): string {
+  return path.join(root, 'compressed', `${digestHex(diffId)}.${compression}.json`);
+}
+
+async function readCompressed(
+  root: string,
+  diffId: Digest,
+  compression: ExportCompression,
+): Promise<{ digest: Digest; size: number } | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(mappingPath(root, diffId, compression), 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text) as { digest?: unknown; size?: unknown };
+    if (typeof v.digest === 'string' && isDigest(v.digest) && typeof v.size === 'number') {
+      return { digest: v.digest, size: v.size };
+    }
+  } catch {
+    // a damaged note is no note: compress again
+  }
+  return undefined;
+}
+
+async function writeCompressed(
+  root: string,
+  diffId: Digest,
+  compression: ExportCompression,
+  blob: { digest: Digest; size: number },
+): Promise<void> {
+  const file = mappingPath(root, diffId, compression);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await atomicWriteFile(file, JSON.stringify(blob));
+}
