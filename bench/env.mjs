@@ -193,32 +193,21 @@ export function pushBaseImage(work, registryHost) {
 }
 
 /**
- * dockerd from Debian's docker.io with its own data-root and socket, BuildKit builds through the 20.10 client
- * (/usr/bin/docker; a newer client elsewhere in PATH refuses BuildKit without buildx). No bridge, no iptables:
- * builds run with --network host.
+ * The stock dockerd, as a user has it: default data root (/var/lib/docker, overlay2), default bridge network,
+ * default socket. An already running one is used as it is (and left running); otherwise `dockerd` is started with
+ * no options at all and stopped afterwards. A daemon with a private data root and no bridge (what this harness used
+ * before) is not what users measure. BuildKit builds go through the 20.10 client (/usr/bin/docker; a newer
+ * client elsewhere in PATH refuses BuildKit without buildx). 127.0.0.0/8 registries are insecure by default.
  */
-export async function startDockerd(dir, registryHost) {
+export async function startDockerd(dir) {
   await fsp.mkdir(dir, { recursive: true });
-  const sock = path.join(dir, 'docker.sock');
-  const args = [
-    '--data-root',
-    path.join(dir, 'data'),
-    '--exec-root',
-    path.join(dir, 'exec'),
-    '--pidfile',
-    path.join(dir, 'docker.pid'),
-    '-H',
-    `unix://${sock}`,
-    '--iptables=false',
-    '--ip6tables=false',
-    '--bridge=none',
-    '--insecure-registry',
-    registryHost,
-  ];
-  const pid = startDaemon(which('dockerd'), args, path.join(dir, 'dockerd.log'));
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_BUILDKIT: '1' };
+  const env = { ...process.env, DOCKER_BUILDKIT: '1' };
+  delete env.DOCKER_HOST;
+  const answers = () => run('/usr/bin/docker', ['version'], { env }).code === 0;
+  if (answers()) return { pid: dockerdPid(), env, stop: async () => undefined };
+  const pid = startDaemon(which('dockerd'), [], path.join(dir, 'dockerd.log'));
   try {
-    await waitFor(() => run('/usr/bin/docker', ['version'], { env }).code === 0, 60, 'dockerd');
+    await waitFor(answers, 60, 'dockerd');
   } catch (e) {
     await stopPid(pid, 'dockerd');
     const tail = existsSync(path.join(dir, 'dockerd.log'))
@@ -227,6 +216,15 @@ export async function startDockerd(dir, registryHost) {
     throw new Error(`${e.message}: ${tail}`);
   }
   return { pid, env, stop: () => stopPid(pid, 'dockerd', 60) };
+}
+
+/** The pid of the running dockerd (for its RSS), from its default pidfile. */
+function dockerdPid() {
+  try {
+    return Number(readFileSync('/var/run/docker.pid', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resident memory of a process: current and peak (VmHWM), in kB; resetPeak uses /proc/PID/clear_refs. */

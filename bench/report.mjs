@@ -305,8 +305,8 @@ export function renderMarkdown(result, jsonPath, analysis = '') {
     'Cold means: tsbuild starts from a store that holds only the base image; docker runs `system prune -af` and ' +
       '`builder prune -af` and pulls the base again; buildah and podman remove all containers and images and pull ' +
       'the base again (each has its own storage root so they never share layers). The pruning is not timed.',
-    'docker builds use `--network host` (dockerd runs without a bridge); buildah and podman also build with ' +
-      "`--network host`, with runc and cgroupfs (crun refuses this machine's hybrid cgroups).",
+    'docker builds go to the stock dockerd (default data root, overlay2, default bridge network); buildah and ' +
+      "podman build with `--network host`, with runc and cgroupfs (crun refuses this machine's hybrid cgroups).",
     'The peers keep layers uncompressed in their local stores, while tsbuild writes compressed OCI blobs: cold ' +
       'times compare different amounts of work; the large/cold targets are measured against the machine limits.',
     'node-like is edited by the scenarios, so every tool has its own copy; the other fixtures are shared, read-only.',

@@ -83,7 +83,7 @@ export function tsbuild(work, registryHost, baseRef) {
   };
 }
 
-/** BuildKit inside Debian's dockerd 20.10, with its own data-root; the 20.10 client at /usr/bin/docker. */
+/** BuildKit inside the stock dockerd (Debian's 20.10: default data root and network); the 20.10 client at /usr/bin/docker. */
 export function docker(work, registryHost, baseRef) {
   const dir = path.join(work, 'docker');
   let daemon = null;
@@ -100,18 +100,20 @@ export function docker(work, registryHost, baseRef) {
     async setup() {
       unmountUnder(dir);
       await fsp.rm(dir, { recursive: true, force: true });
-      daemon = await startDockerd(dir, registryHost);
+      daemon = await startDockerd(dir);
       must(cli(['pull', '-q', baseRef]), 'docker pull');
       const v = must(cli(['version', '--format', '{{.Server.Version}}']), 'docker version').trim();
       return `docker ${v} (BuildKit)`;
     },
     async prune() {
-      must(cli(['system', 'prune', '-af']), 'docker system prune');
+      // The stock daemon may hold the user's own images: remove only the bench's, and the build cache.
+      const ours = cli(['images', '-q', '--filter', 'reference=bench-*']).stdout.split('\n').filter(Boolean);
+      if (ours.length > 0) must(cli(['rmi', '-f', ...new Set(ours)]), 'docker rmi');
       must(cli(['builder', 'prune', '-af']), 'docker builder prune');
       must(cli(['pull', '-q', baseRef]), 'docker pull');
     },
     command({ context, tag, target }) {
-      const args = ['build', '--network', 'host', '--progress', 'plain', '-t', tag];
+      const args = ['build', '--progress', 'plain', '-t', tag];
       if (target) args.push('--target', target);
       args.push(context);
       return { cmd: '/usr/bin/docker', args, env: daemon.env };
