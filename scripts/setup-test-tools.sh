@@ -7,10 +7,11 @@
 # Tools: skopeo (inspect/copy OCI layouts), umoci (unpack layouts), podman (load docker archives),
 # runc/crun (OCI runtimes for the sandbox), docker-registry (a local registry), busybox-static (base
 # images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar, attr
-# (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives).
+# (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives),
+# slirp4netns (the default RUN network: its own namespace, outbound through a user-space NAT).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -59,7 +60,7 @@ if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$(printf '%s' "$content")" ]; then
   echo "setup-test-tools: wrote $conf"
 fi
 
-for tool in skopeo umoci podman buildah runc zstd tar; do
+for tool in skopeo umoci podman buildah runc zstd tar slirp4netns; do
   command -v "$tool" >/dev/null || { echo "setup-test-tools: $tool still missing" >&2; exit 1; }
 done
 echo "setup-test-tools: ok"

@@ -68,8 +68,10 @@ export interface BuildOptions {
   resolveImage: (normalizedRef: string, platform: Platform) => Promise<ResolvedImage | undefined>;
   /** `--secret` values by id; never written to a layer, a key or the log. */
   secrets?: ReadonlyMap<string, Buffer>;
-  /** `--network` for RUN (default host, as buildah's chroot isolation). */
-  network?: 'host' | 'none';
+  /** `--network` for RUN: default (its own namespace with outbound access), none, or host (needs `allowHostNetwork`). */
+  network?: 'default' | 'host' | 'none';
+  /** `--allow network.host`: RUN may use the host's network. */
+  allowHostNetwork?: boolean;
   /** `--isolation` for RUN (default auto: an OCI runtime, runc or crun; chroot is refused). */
   isolation?: Isolation;
   /** This build's in-use marker: what it reads and writes is kept from a concurrent prune. */
@@ -736,6 +738,7 @@ class Build {
           secrets: this.opts.secrets,
           restoreCacheMount: (id) => this.cacheMountRestore(id),
           network: this.opts.network,
+          allowHostNetwork: this.opts.allowHostNetwork,
           isolation: this.opts.isolation,
           // A decoder per stream, so a UTF-8 character split across two chunks comes out whole.
           onOutput: (chunk, stream) =>

@@ -116,6 +116,8 @@ describe('bad input', () => {
     [['--cache-to', 'type=local'], 'invalid --cache-to "type=local": dest=DIR is required'],
     [['--cache-from', 'type=nope,src=x'], 'invalid --cache-from "type=nope,src=x"'],
     [['--isolation', 'chroot'], '--isolation chroot is not offered: a RUN can escape a bare chroot'],
+    [['--network', 'host'], '--network host needs the network.host entitlement: add --allow network.host'],
+    [['--allow', 'security.insecure'], '--allow security.insecure is not offered'],
   ])('a bad flag value %j exits 2 before any step runs', async (flags, message) => {
     const run = await buildWith({ Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a' }, flags);
     expect(run.status).toBe(2);

@@ -81,9 +81,14 @@ export default class Build extends BaseCommand {
       description: 'secret for RUN --mount=type=secret: id=NAME[,src=FILE|,env=VAR]',
     }),
     network: Flags.string({
-      options: ['host', 'none'],
-      default: 'host',
-      description: 'network for RUN steps',
+      options: ['default', 'none', 'host'],
+      default: 'default',
+      description:
+        "network for RUN steps: default (each RUN's own namespace, outbound through slirp4netns, the host's " +
+        'loopback out of reach), none (loopback only), host (needs --allow network.host)',
+    }),
+    allow: repeatableString({
+      description: 'grant an entitlement, as buildx: network.host (RUN may use the host network)',
     }),
     isolation: Flags.string({
       options: ['auto', 'oci', 'chroot'],
@@ -131,6 +136,11 @@ export default class Build extends BaseCommand {
     if (flags.push && (flags.tag ?? []).length === 0)
       throw new UserError('--push needs at least one -t NAME');
     const isolation = parseIsolation(flags.isolation);
+    const allowHostNetwork = parseEntitlements(flags.allow ?? []);
+    const network = parseNetwork(flags.network);
+    if (network === 'host' && !allowHostNetwork) {
+      throw new UserError('--network host needs the network.host entitlement: add --allow network.host');
+    }
     const cacheFrom = (flags['cache-from'] ?? []).map(parseCacheFrom);
     const cacheTo = (flags['cache-to'] ?? []).map(parseCacheTo);
     // Checked before building: a typo here must not cost a whole build first.
@@ -178,7 +188,8 @@ export default class Build extends BaseCommand {
         inUse,
         resolveImage: (ref, platform) => store.resolve(ref, platform),
         secrets: await readSecrets(flags.secret),
-        network: flags.network as 'host' | 'none',
+        network,
+        allowHostNetwork,
         isolation,
         contextModes: flags['context-modes'] as 'normalize' | 'preserve',
         cacheFrom: imported,
@@ -237,4 +248,21 @@ function parseIsolation(value: string): NonNullable<BuildOptions['isolation']> {
     );
   }
   throw new UserError(`--isolation ${value}: expected auto or oci`);
+}
+
+function parseNetwork(value: string): NonNullable<BuildOptions['network']> {
+  if (value === 'default' || value === 'none' || value === 'host') return value;
+  throw new UserError(`--network ${value}: expected default, none or host`);
+}
+
+/** `--allow` values; true when network.host is granted. security.insecure is not offered. */
+function parseEntitlements(values: readonly string[]): boolean {
+  let host = false;
+  for (const v of values) {
+    if (v === 'network.host') host = true;
+    else if (v === 'security.insecure') {
+      throw new UserError('--allow security.insecure is not offered: RUN --security=insecure is refused');
+    } else throw new UserError(`--allow ${v}: unknown entitlement (network.host is the one there is)`);
+  }
+  return host;
 }

@@ -1,7 +1,7 @@
 /**
  * The OCI runtime spec (config.json) for one sandboxed command: Docker's default capabilities, masked and
- * read-only /proc paths, no new privileges, new mount/PID/IPC/UTS namespaces (and a network namespace with only
- * loopback for `--network=none`), a minimal /dev the runtime populates, and the planned mounts.
+ * read-only /proc paths, no new privileges, new mount/PID/IPC/UTS namespaces (and a network namespace: one with
+ * only loopback for `--network=none`, the RUN's own with outbound access by default), a minimal /dev the runtime populates, and the planned mounts.
  */
 import type { PlannedMount, SystemTargets } from './mount-plan';
 import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './policy';
@@ -29,7 +29,7 @@ export interface OciSpec {
   hostname: string;
   mounts: OciMount[];
   linux: {
-    namespaces: Array<{ type: string }>;
+    namespaces: Array<{ type: string; path?: string }>;
     maskedPaths: string[];
     readonlyPaths: string[];
     resources: { devices: Array<{ allow: boolean; access: string }> };
@@ -43,7 +43,8 @@ export interface OciSpecInput {
   cwd: string;
   user: ExecUser;
   hostname: string;
-  network: 'host' | 'none';
+  /** The host's network, a fresh one with loopback only, or the namespace at `path` (slirp4netns's). */
+  network: 'host' | 'none' | { path: string };
   system: SystemTargets;
   mounts: readonly PlannedMount[];
 }
@@ -93,9 +94,16 @@ export function ociSpec(input: OciSpecInput): OciSpec {
       });
     }
   }
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  // A new network namespace gets only loopback (the runtime brings it up); host shares the host's.
+  const namespaces: Array<{ type: string; path?: string }> = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
+  // A new network namespace gets only loopback (the runtime brings it up); a path joins one made for the RUN
+  // (outbound through slirp4netns); host shares the host's.
   if (input.network === 'none') namespaces.push({ type: 'network' });
+  else if (input.network !== 'host') namespaces.push({ type: 'network', path: input.network.path });
   const user: OciSpec['process']['user'] = { uid: input.user.uid, gid: input.user.gid };
   if (input.user.additionalGids.length > 0) user.additionalGids = input.user.additionalGids;
   return {

@@ -16,7 +16,7 @@ import type { CacheMountRestorer } from './cache-mounts';
 import { resolveRunMounts } from './mounts';
 import type { Isolation } from './runtime';
 import { runInSandbox } from './sandbox';
-import type { SandboxMount } from './types';
+import type { NetworkMode, SandboxMount } from './types';
 
 export interface RunStepOptions {
   root: string;
@@ -37,8 +37,13 @@ export interface RunStepOptions {
    * asked only for mounts without `from=`, used only when the cache does not exist here yet.
    */
   restoreCacheMount?: CacheMountRestorer;
-  /** The build's `--network` (default host); a step's own `--network` wins. */
-  network?: 'host' | 'none';
+  /**
+   * The build's `--network`: `default` (the RUN's own namespace, outbound through slirp4netns), `none`, or `host`;
+   * a step's own `--network` wins.
+   */
+  network?: NetworkMode;
+  /** The `network.host` entitlement (`--allow network.host`): without it, host networking is refused. */
+  allowHostNetwork?: boolean;
   /** Default `auto`. */
   isolation?: Isolation;
   /** Default `auto` (overlay, else copy). */
@@ -97,6 +102,13 @@ export async function runStep<T>(
     if (d.required) throw new BuildError(`RUN --device=${d.name} is not supported`, opts.location);
     warn(`RUN --device=${d.name} is not supported; left out`);
   }
+  const network = step.network === 'default' ? (opts.network ?? 'default') : step.network;
+  if (network === 'host' && opts.allowHostNetwork !== true) {
+    throw new BuildError(
+      'RUN --network=host needs the network.host entitlement: build with --allow network.host',
+      opts.location,
+    );
+  }
   const runs = path.join(opts.root, 'runs');
   if (!recovered.has(runs)) {
     recovered.add(runs);
@@ -144,7 +156,7 @@ export async function runStep<T>(
         env,
         user: step.context.user,
         workdir: step.context.workdir,
-        network: step.network === 'default' ? (opts.network ?? 'host') : step.network,
+        network,
         isolation: opts.isolation ?? 'auto',
         mounts: [...resolved.mounts, ...inline],
         scratch: path.join(runDir, 'sandbox'),

@@ -13,6 +13,7 @@ import { mountPoints, removeScratch } from '../../layers/overlay';
 import { MountStubs, planMounts, planSystemTargets } from './mount-plan';
 import { ociSpec } from './oci-spec';
 import { DEFAULT_HOSTNAME, defaultHosts } from './policy';
+import { openNetwork, type RunNetwork } from './network';
 import { runOci } from './run-oci';
 import { selectRuntime } from './runtime';
 import type { SandboxMount, SandboxOptions, SandboxResult } from './types';
@@ -24,7 +25,7 @@ const execFileAsync = promisify(execFile);
 export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const runtime = opts.runtime ?? selectRuntime(opts.isolation);
   const rootfs = path.resolve(opts.rootfs);
-  const network = opts.network === 'none' ? 'none' : 'host';
+
   const hostname = opts.hostname ?? DEFAULT_HOSTNAME;
   const user = await resolveUser(rootfs, opts.user);
   const env = environment(opts.env, user.home);
@@ -35,14 +36,16 @@ export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult>
   const state = path.join(opts.scratch, 'state');
   await fsp.mkdir(state, { mode: 0o700 });
   const stubs = new MountStubs();
+  let network: RunNetwork | undefined;
   try {
     await mountStateTmpfs(state, opts.mounts);
+    network = await openNetwork(opts.network, state);
     const files = path.join(state, 'files');
     await fsp.mkdir(files, { mode: 0o711 });
     const system = await planSystemTargets(rootfs, stubs);
     const etc: SandboxMount[] = [
       fileMount('/etc/hosts', opts.hosts ?? defaultHosts(hostname)),
-      fileMount('/etc/resolv.conf', opts.resolvConf ?? hostResolvConf()),
+      fileMount('/etc/resolv.conf', opts.resolvConf ?? network.resolvConf ?? hostResolvConf()),
     ];
     const planned = await planMounts(rootfs, [...etc, ...opts.mounts], system, files, stubs);
     await stubs.seal();
@@ -53,7 +56,11 @@ export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult>
       cwd,
       user,
       hostname,
-      network,
+      network: network.isolatedLoopback
+        ? 'none'
+        : network.namespacePath !== undefined
+          ? { path: network.namespacePath }
+          : 'host',
       system,
       mounts: planned,
     });
@@ -67,6 +74,7 @@ export async function runInSandbox(opts: SandboxOptions): Promise<SandboxResult>
     return { exitCode, runtime: runtime.name };
   } finally {
     try {
+      await network?.close();
       await stubs.remove();
     } finally {
       await removeScratch(opts.scratch);

@@ -217,10 +217,23 @@ describe('runStep', () => {
 
   it('takes the step’s --network over the build’s', async () => {
     const [none, dflt] = runSteps('RUN --network=none ls /sys/class/net\nRUN ls /sys/class/net');
-    expect((await run(none as RunStep, { isolation, network: 'host' })).out).toBe('lo\n');
+    expect((await run(none as RunStep, { isolation, network: 'host', allowHostNetwork: true })).out).toBe(
+      'lo\n',
+    );
     expect((await run(dflt as RunStep, { isolation, network: 'none' })).out).toBe('lo\n');
     expect((await run(dflt as RunStep, { isolation })).out).not.toBe('lo\n');
   });
+});
+
+it('refuses host networking without the network.host entitlement, from the step or the build', async () => {
+  const [own, dflt] = runSteps('RUN --network=host true\nRUN true');
+  await expect(run(own as RunStep)).rejects.toThrow(
+    'RUN --network=host needs the network.host entitlement: build with --allow network.host',
+  );
+  await expect(run(dflt as RunStep, { network: 'host' })).rejects.toThrow(
+    /needs the network.host entitlement/,
+  );
+  expect((await run(own as RunStep, { allowHostNetwork: true })).out).toBe('');
 });
 
 it('refuses chroot isolation: it can be escaped', async () => {

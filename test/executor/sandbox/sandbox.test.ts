@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { acquireCacheDir } from '../../../src/executor/sandbox/cache-mounts';
 import { BuildError } from '../../../src/errors';
@@ -191,11 +193,13 @@ describe.each<RuntimeChoice>(['runc'])('runInSandbox (%s)', (choice) => {
       expect(r.entries).toEqual([]);
     });
 
-    it('gives /etc/hosts with localhost and the host’s resolv.conf by default', async () => {
-      const r = await h.run({ sh: 'cat /etc/hosts; echo ---; cat /etc/resolv.conf' });
-      const [hosts, resolv] = r.stdout.split('---\n');
+    it('gives /etc/hosts with localhost, slirp4netns’s DNS by default and the host’s resolv.conf with host networking', async () => {
+      const script = 'cat /etc/hosts; echo ---; cat /etc/resolv.conf';
+      const [hosts, resolv] = (await h.run({ sh: script })).stdout.split('---\n');
       expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost buildkitsandbox$/m);
-      expect(resolv).toBe(readFileSync('/etc/resolv.conf', 'utf8'));
+      expect(resolv).toBe('nameserver 10.0.2.3\n');
+      const onHost = (await h.run({ sh: script, network: 'host' })).stdout.split('---\n')[1];
+      expect(onHost).toBe(readFileSync('/etc/resolv.conf', 'utf8'));
     });
   });
 
@@ -300,12 +304,35 @@ describe.each<RuntimeChoice>(['runc'])('runInSandbox (%s)', (choice) => {
       expect(r.stdout.split('\n').slice(1).join('\n')).toBe('4\n4\nmade\ndenied\n');
     });
 
-    it('shares the host network by default and has only loopback with network none', async () => {
-      const hostIfs = readdirSync('/sys/class/net').filter((n) => n !== 'lo');
-      const host = await h.run({ sh: 'ls /sys/class/net | sort' });
-      expect(host.stdout.trim().split('\n')).toEqual(expect.arrayContaining(hostIfs));
+    it('has its own network by default (loopback and slirp4netns’s tap0), only loopback with none, the host’s with host', async () => {
+      const own = await h.run({ sh: 'ls /sys/class/net | sort; ip -o -4 addr show tap0' });
+      expect(own.stdout).toMatch(/^lo\ntap0\n.*inet 10\.0\.2\.100\//s);
       const none = await h.run({ network: 'none', sh: 'ls /sys/class/net; ip -o link | grep -c UP' });
       expect(none.stdout).toBe('lo\n1\n');
+      const hostIfs = readdirSync('/sys/class/net').filter((n) => n !== 'lo');
+      const host = await h.run({ network: 'host', sh: 'ls /sys/class/net | sort' });
+      expect(host.stdout.trim().split('\n')).toEqual(expect.arrayContaining(hostIfs));
+    });
+
+    it('cannot reach a service on the host’s loopback, but reaches the outside world', async () => {
+      const server = http.createServer((_req, res) => res.end('host secret'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        // busybox's nc (its wget crashes in this minimal rootfs); the same probe reaches it on the host network.
+        const probe = (addr: string): string =>
+          `echo | nc -w 3 ${addr} ${port} >/dev/null 2>&1 && echo reached || echo unreachable`;
+        expect((await h.run({ network: 'host', sh: probe('127.0.0.1') })).stdout).toBe('reached\n');
+        for (const addr of ['127.0.0.1', '10.0.2.2'])
+          expect((await h.run({ sh: probe(addr) })).stdout).toBe('unreachable\n');
+        // Debian's mirror is the one outside host this machine reaches (apt sources): DNS and a TCP connection.
+        const out = await h.run({
+          sh: "printf 'GET /debian/ HTTP/1.0\\r\\nHost: deb.debian.org\\r\\n\\r\\n' | nc -w 20 deb.debian.org 80 | head -1",
+        });
+        expect(out.stdout).toMatch(/^HTTP\/1\.[01] \d{3}/);
+      } finally {
+        server.close();
+      }
     });
   });
 
