@@ -5,6 +5,7 @@
  */
 import type { PlannedMount, SystemTargets } from './mount-plan';
 import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './policy';
+import { defaultSeccomp, type OciSeccomp } from './seccomp';
 import type { ExecUser } from './user';
 
 export interface OciMount {
@@ -30,6 +31,7 @@ export interface OciSpec {
   mounts: OciMount[];
   linux: {
     namespaces: Array<{ type: string; path?: string }>;
+    seccomp: OciSeccomp;
     maskedPaths: string[];
     readonlyPaths: string[];
     resources: { devices: Array<{ allow: boolean; access: string }> };
@@ -122,6 +124,7 @@ export function ociSpec(input: OciSpecInput): OciSpec {
     mounts,
     linux: {
       namespaces,
+      seccomp: defaultSeccomp(caps),
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
       // Deny every device but the runtime's defaults (null, zero, full, tty, random, urandom, pts).
