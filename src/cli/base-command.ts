@@ -1,9 +1,26 @@
 import { Command } from '@oclif/core';
 import { TsbuildError } from '../errors';
 
+/** errno codes that mean "this path cannot be used as asked": the user's to fix, told in one line. */
+const PATH_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EEXIST: 'it exists already',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many levels of symbolic links',
+};
+
 /**
  * Every tsbuild command extends this: a `TsbuildError` becomes one clear message on stderr and the error's exit
- * code, never a stack trace. Unknown errors still propagate so that bugs stay visible.
+ * code, never a stack trace; so does a file-system error (the path, what was being done, why: exit 1 for a full
+ * disk, 2 for a path the user gave that cannot be used) and a flag oclif does not know (one line and a pointer to
+ * --help, not the whole help page). Other errors still propagate so that bugs stay visible.
  */
 export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
@@ -11,6 +28,33 @@ export abstract class BaseCommand extends Command {
       process.stderr.write(`${err.format()}\n`);
       this.exit(err.exitCode);
     }
+    const fsError = describeFsError(err);
+    if (fsError !== undefined) {
+      process.stderr.write(`${fsError.message}\n`);
+      this.exit(fsError.exitCode);
+    }
+    if (err.name === 'NonExistentFlagsError' || /^Nonexistent flags?:/.test(err.message)) {
+      const first = err.message.split('\n')[0] ?? err.message;
+      process.stderr.write(
+        `${first.replace(/^Nonexistent/, 'unknown')}; see ${this.config.bin} ${this.id ?? ''} --help\n`.replace(
+          / {2,}/g,
+          ' ',
+        ),
+      );
+      this.exit(2);
+    }
     return super.catch(err);
   }
+}
+
+function describeFsError(err: Error): { message: string; exitCode: number } | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code !== undefined ? PATH_ERRORS[e.code] : undefined;
+  if (why === undefined || typeof e.path !== 'string') return undefined;
+  const shown = e.path.replace(/\/\.([^/]+)\.\d+\.[0-9a-f]+\.tmp$/, '/$1'); // a temp file stands for its target
+  const doing = e.syscall !== undefined ? `cannot ${e.syscall} ` : 'cannot use ';
+  return {
+    message: `${doing}${shown}: ${why}`,
+    exitCode: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 1 : 2,
+  };
 }

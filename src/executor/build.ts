@@ -5,6 +5,7 @@
  * stages they read keyed ahead (from the Dockerfile and context alone), those stages are not run at all.
  */
 import { promises as fsp } from 'node:fs';
+import { isErrno } from '../cache/atomic';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { BlobStore } from '../cache/blob-store';
@@ -241,8 +242,13 @@ class Build {
     let bytes: Buffer;
     try {
       bytes = await fsp.readFile(this.opts.dockerfilePath);
-    } catch {
-      throw new UserError(`failed to read Dockerfile: ${this.opts.dockerfileName}: no such file`);
+    } catch (err) {
+      const why = isErrno(err, 'EISDIR')
+        ? 'it is a directory'
+        : isErrno(err, 'EACCES')
+          ? 'permission denied'
+          : 'no such file';
+      throw new UserError(`failed to read Dockerfile: ${this.opts.dockerfileName}: ${why}`);
     }
     this.lines = bytes.toString('utf8').split(/\r?\n/);
     const df = parseDockerfile(bytes, { fileName: this.opts.dockerfileName });

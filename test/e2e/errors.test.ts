@@ -124,4 +124,54 @@ describe('bad input', () => {
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toContain('[2/2]');
   });
+
+  test('paths that cannot be used, unknown flags and bad platforms: one line each, exit 2, never a stack trace', async () => {
+    const dir = await temps.make('paths');
+    const file = path.join(dir, 'a-file');
+    await writeTree(dir, { 'a-file': 'x' });
+    const files = { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a' };
+    const cases: [string[], string][] = [
+      [['--nope'], 'unknown flag: --nope; see tsbuild build --help'],
+      [
+        ['--iidfile', path.join(dir, 'missing', 'iid')],
+        `cannot open ${path.join(dir, 'missing', 'iid')}: no such file or directory`,
+      ],
+      [['--report', path.join(file, 'r.json')], `a part of the path is not a directory`],
+      [['-o', `type=docker,dest=${dir}`], `${dir}: it is a directory`],
+      [['-f', dir], `failed to read Dockerfile: ${dir}: it is a directory`],
+      [['--platform', 'foo/bar/baz/qux'], 'invalid platform foo/bar/baz/qux'],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await buildWith(files, flags);
+      expect({ flags, status: run.status }).toEqual({ flags, status: 2 });
+      // The build's own log may come first; the failure is one line, the last.
+      expect(run.stderr.trim().split('\n').at(-1)).toContain(message);
+    }
+    const root = await tsbuild(['--root', file, '-q', dir]);
+    expect(root.status).toBe(2);
+    expect(root.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('an export that fails leaves the tag where it was', async () => {
+    const dir = await temps.make('tag');
+    const ctx = path.join(dir, 'ctx');
+    const store = path.join(dir, 'store');
+    await writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'one' });
+    const first = await tsbuild(['-q', '-t', 'kept:1', '--root', store, ctx]);
+    expect(first.status).toBe(0);
+    await writeTree(ctx, { 'a.txt': 'two' });
+    const failed = await tsbuild([
+      '-q',
+      '-t',
+      'kept:1',
+      '--root',
+      store,
+      '-o',
+      `type=docker,dest=${dir}`,
+      ctx,
+    ]);
+    expect(failed.status).toBe(2);
+    const inspect = await tsbuild(['inspect', '--root', store, 'kept:1']);
+    expect(inspect.stdout).toContain(first.stdout.trim());
+  });
 });

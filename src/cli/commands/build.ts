@@ -12,7 +12,7 @@ import { build, type BuildOptions, type BuiltImage } from '../../executor/build'
 import { parseCacheFrom, parseCacheTo } from '../../cache/transfer/cache-spec';
 import { formatSize } from '../../cache/units';
 import { exportCacheTo, loadCacheFrom } from '../cache-io';
-import { parsePlatform, hostPlatform } from '../../planner';
+import { parsePlatformOption, hostPlatform } from '../../planner';
 import { ReportCollector } from '../../report/build-report';
 import type { EventSink } from '../../report/events';
 import { jsonProgress } from '../../report/json-progress';
@@ -183,7 +183,7 @@ export default class Build extends BaseCommand {
         labels,
         compression: flags.compression as 'gzip' | 'zstd',
         sourceDateEpoch: sourceDateEpoch(buildArgs),
-        platform: flags.platform ? parsePlatform(flags.platform, hostPlatform()) : undefined,
+        platform: flags.platform ? parsePlatformOption(flags.platform, hostPlatform()) : undefined,
         events,
         inUse,
         resolveImage: (ref, platform) => store.resolve(ref, platform),
@@ -197,10 +197,11 @@ export default class Build extends BaseCommand {
       });
       if (imported.length > 0) say(importSummary(image));
 
-      for (const tag of tags) await store.tag(tag, image);
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
       const compression = flags.compression === 'zstd' ? 'zstd' : 'gzip';
+      // Outputs first: a failed export or push leaves the tags where they were.
       await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions, compression);
+      for (const tag of tags) await store.tag(tag, image);
       await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       if (flags.report) {
