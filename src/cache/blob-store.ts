@@ -3,7 +3,8 @@
  *
  * Writes stream into `<root>/tmp/`, are hashed on the way, fsynced, and renamed into place only when the
  * digest is right, so a blob path either holds the full, correct content or does not exist. A writer killed
- * mid-way leaves only a temp file, which no reader ever looks at and `cleanTemp` removes by age.
+ * mid-way leaves only a temp file, which no reader ever looks at and `cleanTemp` removes (at once when the
+ * process named in it is gone, else by age).
  *
  * Reads are verified: `open` hashes while streaming and fails at end-of-stream if the content does not
  * match its name (a consumer must treat the data as untrusted until the stream ends without error);
@@ -14,6 +15,7 @@ import { createReadStream, promises as fsp, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { fsyncDir, isErrno } from './atomic';
+import { processAlive, tempOwnerPid } from './process';
 import { digestHex, hashToDigest, parseDigest, sha256Digest, type Digest } from './digest';
 import { BlobNotFoundError, CorruptBlobError, DigestMismatchError } from './errors';
 
@@ -257,9 +259,12 @@ export class BlobStore {
     let removed = 0;
     for (const name of names) {
       const p = path.join(this.tempDir, name);
+      // A temp file or tree whose writer (named in it) has died goes whatever its age; others by age.
+      const owner = tempOwnerPid(name);
+      const orphaned = owner !== undefined && owner !== process.pid && !processAlive(owner);
       try {
         const st = await fsp.lstat(p);
-        if (st.mtimeMs <= cutoff) {
+        if (orphaned || st.mtimeMs <= cutoff) {
           await fsp.rm(p, { force: true, recursive: true });
           removed++;
         }

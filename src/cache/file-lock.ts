@@ -14,6 +14,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
+import { processAlive } from './process';
 import { LockTimeoutError } from './errors';
 
 export interface FileLockOptions {
@@ -157,12 +158,7 @@ function parseOwner(raw: string): LockOwner | undefined {
 function isOwnerAlive(owner: LockOwner): boolean {
   // A lock taken on another machine (shared filesystem) cannot be checked from here; assume it is live.
   if (owner.host !== os.hostname()) return true;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if (isErrno(err, 'ESRCH')) return false;
-    // EPERM: the process exists but belongs to someone else.
-  }
+  if (!processAlive(owner.pid)) return false;
   if (owner.start !== null) {
     const now = processStartTime(owner.pid);
     if (now !== null && now !== owner.start) return false; // the pid was reused by a newer process

@@ -16,6 +16,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
+import { processAlive } from './process';
 import { processStartTime, withFileLock } from './file-lock';
 
 export interface InUseMarker {
@@ -162,12 +163,7 @@ function parseMarker(text: string): MarkerFile | undefined {
 function isAlive(marker: MarkerFile): boolean {
   // A marker from another machine sharing the store cannot be checked from here: trust it.
   if (marker.host !== os.hostname()) return true;
-  try {
-    process.kill(marker.pid, 0);
-  } catch (err) {
-    if (isErrno(err, 'ESRCH')) return false;
-    // EPERM: alive, owned by someone else.
-  }
+  if (!processAlive(marker.pid)) return false;
   if (marker.start !== null) {
     const now = processStartTime(marker.pid);
     if (now !== null && now !== marker.start) return false; // the pid now belongs to a newer process

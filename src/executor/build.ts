@@ -19,8 +19,8 @@ import type { LoadedCache } from '../cache/transfer/types';
 import { restoreCacheMount } from './cache-mount-archive';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
-import { parseDockerfile } from '../parser';
-import { planBuild } from '../planner';
+import { parseDockerfile, type Directive } from '../parser';
+import { buildChecks, planBuild, skippedChecks } from '../planner';
 import type { BaseImageConfig, BuildPlan, Platform, RunStep, Stage, StageRef, Step } from '../planner/types';
 import { runStep, type Isolation } from './sandbox';
 import type { EventSink, StepRef } from '../report/events';
@@ -143,6 +143,7 @@ class Build {
   private steps = 0;
   private hits = 0;
   private lines: string[] = [];
+  private dockerfileDirectives: readonly Directive[] = [];
   private readonly imports: CacheImports;
   private readonly cacheMountIds: string[] = [];
   private finalStages: number[] = [];
@@ -187,6 +188,14 @@ class Build {
     for (const s of previousSteps) this.previous.set(s.position, s.inputs as unknown as StepInputs);
     this.targetName = targetName;
 
+    const skipped = skippedChecks(this.dockerfileDirectives);
+    for (const w of buildChecks(plan)) {
+      if (skipped.has(w.rule) || skipped.has('all')) continue;
+      this.opts.events({
+        type: 'warning',
+        message: `${this.opts.dockerfileName}:${w.line}: ${w.rule}: ${w.message}`,
+      });
+    }
     for (const warning of plan.unusedBuildArgs) {
       this.opts.events({
         type: 'warning',
@@ -252,6 +261,7 @@ class Build {
     }
     this.lines = bytes.toString('utf8').split(/\r?\n/);
     const df = parseDockerfile(bytes, { fileName: this.opts.dockerfileName });
+    this.dockerfileDirectives = df.directives;
     const base = {
       fileName: this.opts.dockerfileName,
       buildArgs: this.opts.buildArgs,

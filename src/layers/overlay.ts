@@ -23,6 +23,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { isErrno } from '../cache/atomic';
+import { processAlive } from '../cache/process';
 import { BuildError } from '../errors';
 import { diffAgainstBaseline, diffUpperDir, recordBaseline } from './diff';
 import { mergeLowers } from './rootfs-copy';
@@ -336,7 +337,7 @@ export async function recoverStaleRuns(runsDir: string): Promise<number> {
   let removed = 0;
   for (const name of names) {
     const m = /^(\d+)-[0-9a-z]+$/.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     await removeScratch(path.join(runsDir, name));
     removed++;
   }
@@ -356,14 +357,6 @@ export async function removeScratch(dir: string): Promise<void> {
   await fsp.rm(abs, { recursive: true, force: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return !isErrno(err, 'ESRCH');
-  }
-}
 
 class ToolError extends BuildError {}
 

@@ -47,12 +47,9 @@ export interface SnapshotLayer {
 
 /** Unpacking a large layer can take minutes; a waiter gives up only after this long. */
 const LOCK_TIMEOUT_MS = 60 * 60 * 1000;
-/** Temp trees of dead processes older than this are removed when snapshots are next made. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
 const PARALLEL_UNPACKS = 4;
 
 const inFlight = new Map<string, Promise<string>>();
-const tempsSwept = new Set<string>();
 
 export function snapshotsDir(root: string): string {
   return path.join(root, 'snapshots');
@@ -180,7 +177,6 @@ async function publishOnce(
   });
   try {
     if (await isDir(final)) return final; // another build made it while we waited
-    await sweepStaleTemps(root);
     const tree = await make(hex);
     try {
       // Data before name: a snapshot that survives a power cut under its final name must be whole.
@@ -382,37 +378,6 @@ async function lstatInside(dir: string, rel: string): Promise<Stats | undefined>
     if (!st.isDirectory()) return undefined;
   }
   return undefined;
-}
-
-/** Remove temp trees left by unpacks whose process died (once per root and process). */
-async function sweepStaleTemps(root: string): Promise<void> {
-  if (tempsSwept.has(root)) return;
-  tempsSwept.add(root);
-  const tmpDir = path.join(root, 'tmp');
-  let names: string[];
-  try {
-    names = await fsp.readdir(tmpDir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    throw err;
-  }
-  for (const name of names) {
-    const m = /^snapshot-[0-9a-f]{12}-(\d+)-[0-9a-f]{8}$/.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
-    const full = path.join(tmpDir, name);
-    const st = await lstatOrUndefined(full);
-    if (st !== undefined && Date.now() - st.mtimeMs > STALE_TEMP_MS)
-      await fsp.rm(full, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return !isErrno(err, 'ESRCH');
-  }
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -186,5 +187,19 @@ describe('BlobStore housekeeping', () => {
     expect(await store.list()).toEqual([]);
     expect(await store.cleanTemp()).toBe(1);
     expect(await fsp.readdir(path.join(root, 'tmp'))).toEqual(['456-live.part']);
+  });
+
+  it('temp files and trees of a writer that has died go at once, whatever their age; a live one’s stay', async () => {
+    await store.init();
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn('true');
+      child.on('exit', () => resolve(child.pid ?? 0));
+    });
+    const tmp = path.join(root, 'tmp');
+    await fsp.writeFile(path.join(tmp, `${dead}-0123456789abcdef.part`), 'half a layer');
+    await fsp.mkdir(path.join(tmp, `snapshot-0123456789ab-${dead}-01234567`, 'usr'), { recursive: true });
+    await fsp.writeFile(path.join(tmp, `${process.pid}-fedcba9876543210.part`), 'mine, in progress');
+    expect(await store.cleanTemp()).toBe(2);
+    expect(await fsp.readdir(tmp)).toEqual([`${process.pid}-fedcba9876543210.part`]);
   });
 });
