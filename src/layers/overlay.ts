@@ -357,7 +357,6 @@ export async function removeScratch(dir: string): Promise<void> {
   await fsp.rm(abs, { recursive: true, force: true });
 }
 
-
 class ToolError extends BuildError {}
 
 async function execTool(tool: string, args: string[], cwd?: string): Promise<void> {
