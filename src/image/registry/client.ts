@@ -45,10 +45,19 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /** Idle socket timeout per request (default 60 s). */
   timeoutMs?: number;
+  /**
+   * The slowest a blob download may be on average before it is given up (and retried): its deadline is 60 s plus
+   * its size at this rate (default 64 KiB/s), so a server dripping a byte now and then cannot hold a pull forever.
+   */
+  minBytesPerSecond?: number;
+  /** The fixed part of that deadline (default 60 s; tests shorten it). */
+  blobDeadlineGraceMs?: number;
   userAgent?: string;
   /** Told about each retry, e.g. to print "retrying in 0.5 s". */
   onRetry?: (operation: string, notice: RetryNotice) => void;
 }
+
+const DEFAULT_MIN_BYTES_PER_SECOND = 64 * 1024;
 
 /** A repository on a registry: `{ registry: 'docker.io', path: 'library/busybox' }`. */
 export interface Repository {
@@ -253,6 +262,16 @@ export class RegistryClient {
         throw new RegistryError(`blob ${desc.digest} not found in ${where}`);
       }
       if (res.status !== 200) throw await unexpected(res, `blob ${desc.digest} from ${where}`);
+      const rate = this.options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+      const graceMs = this.options.blobDeadlineGraceMs ?? 60_000;
+      const deadlineS = Math.ceil((graceMs + (desc.size / rate) * 1000) / 1000);
+      const deadline = setTimeout(() => {
+        res.body.destroy(
+          new RegistryError(`blob ${desc.digest} from ${where}: not downloaded within ${deadlineS} s`, {
+            retryable: true,
+          }),
+        );
+      }, graceMs + (desc.size / rate) * 1000);
       try {
         await store.put(counting(res.body, onBytes), {
           expectedDigest: desc.digest,
@@ -265,6 +284,8 @@ export class RegistryClient {
           );
         }
         throw err;
+      } finally {
+        clearTimeout(deadline);
       }
     });
   }

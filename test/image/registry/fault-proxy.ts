@@ -1,7 +1,7 @@
 /**
  * A small HTTP proxy in front of a real registry that misbehaves on request: answers 500 without asking
  * the registry, serves a body with one byte flipped (a wrong digest), cuts a response half way, resets the
- * connection (a TCP RST) right after the headers and a few bytes or half way through the body, or drops
+ * connection (a TCP RST) right after the headers and a few bytes or half way through the body, drips the body a byte at a time, or drops
  * the connection half way through an upload. The Host header is passed through, so the registry's upload
  * Locations point back at the proxy.
  */
@@ -9,7 +9,13 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Fault =
-  'status-500' | 'corrupt-body' | 'truncate-body' | 'reset-after-headers' | 'reset-mid-body' | 'drop-upload';
+  | 'status-500'
+  | 'corrupt-body'
+  | 'truncate-body'
+  | 'reset-after-headers'
+  | 'reset-mid-body'
+  | 'drip'
+  | 'drop-upload';
 
 export interface FaultProxy {
   host: string;
@@ -59,6 +65,24 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
               return;
             }
             res.write(chunk);
+          });
+        } else if (fault === 'drip') {
+          // The whole body, one byte every 50 ms: never idle long enough for a socket timeout.
+          const chunks: Buffer[] = [];
+          ures.on('data', (c: Buffer) => chunks.push(c));
+          ures.on('end', () => {
+            const body = Buffer.concat(chunks);
+            let i = 0;
+            const timer = setInterval(() => {
+              if (i >= body.length || res.destroyed) {
+                clearInterval(timer);
+                res.end();
+                return;
+              }
+              res.write(body.subarray(i, i + 1));
+              i++;
+            }, 50);
+            res.on('close', () => clearInterval(timer));
           });
         } else if (fault === 'reset-after-headers' || fault === 'reset-mid-body') {
           let sent = 0;

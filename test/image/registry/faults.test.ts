@@ -115,6 +115,23 @@ describe('registry faults', () => {
     },
   );
 
+  it('a server dripping a blob a byte at a time is given up at a deadline, retried, and fails in one line', async () => {
+    proxy.rule = (method, url) => (isLayerGet(method, url) ? 'drip' : undefined);
+    const slow = RegistryClient.anonymous({
+      retry: { baseDelayMs: 10, maxDelayMs: 50 },
+      blobDeadlineGraceMs: 300,
+      minBytesPerSecond: 1e9,
+      onRetry: (operation, n) => retries.push(`${operation}: ${n.error.message}`),
+    });
+    const started = Date.now();
+    await expect(pullImage(root, `${proxy.host}/busybox:latest`, AMD64, { client: slow })).rejects.toThrow(
+      /not downloaded within 1 s/,
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(retries.length).toBeGreaterThan(0);
+    await expectConsistent(new BlobStore(root));
+  });
+
   it('gives up after a bounded number of 500s with one clear line', async () => {
     proxy.rule = (method, url) => (isLayerGet(method, url) ? 'status-500' : undefined);
     const err = await pullImage(root, `${proxy.host}/busybox:latest`, AMD64, { client: client() }).catch(
