@@ -50,7 +50,14 @@ export abstract class BaseCommand extends Command {
 function describeFsError(err: Error): { message: string; exitCode: number } | undefined {
   const e = err as NodeJS.ErrnoException;
   const why = e.code !== undefined ? PATH_ERRORS[e.code] : undefined;
-  if (why === undefined || typeof e.path !== 'string') return undefined;
+  if (why === undefined) return undefined;
+  const full = e.code === 'ENOSPC' || e.code === 'EDQUOT';
+  if (typeof e.path !== 'string') {
+    // A write to an open file names no path: a full disk is still one line (the store is the likely place).
+    if (full)
+      return { message: `cannot ${e.syscall ?? 'write'}: ${why} (cache prune frees space)`, exitCode: 1 };
+    return undefined;
+  }
   const shown = e.path.replace(/\/\.([^/]+)\.\d+\.[0-9a-f]+\.tmp$/, '/$1'); // a temp file stands for its target
   const doing = e.syscall !== undefined ? `cannot ${e.syscall} ` : 'cannot use ';
   return {

@@ -2,6 +2,8 @@
  * Bad input through the real CLI: the exit code (2 for bad input, 1 for a failed build), a message that
  * names the file and line with the source line beneath, and never a stack trace.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { expectNoStackTrace, requireE2e, TempDirs, tsbuild, writeTree, type Run } from '../helpers/e2e';
 
@@ -173,5 +175,25 @@ describe('bad input', () => {
     expect(failed.status).toBe(2);
     const inspect = await tsbuild(['inspect', '--root', store, 'kept:1']);
     expect(inspect.stdout).toContain(first.stdout.trim());
+  });
+
+  test('a full disk under the store is one line and exit 1', async () => {
+    const dir = await temps.make('enospc');
+    const small = path.join(dir, 'small');
+    await writeTree(dir, { 'small/.keep': '' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', small]);
+    try {
+      const ctx = path.join(dir, 'ctx');
+      await writeTree(ctx, {
+        Dockerfile: 'FROM scratch\nCOPY big /\n',
+        big: randomBytes(300_000).toString('hex'),
+      });
+      const run = await tsbuild(['-q', '--root', path.join(small, 'store'), ctx]);
+      expectNoStackTrace(run);
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim().split('\n').at(-1)).toContain('no space left on the device');
+    } finally {
+      execFileSync('umount', [small]);
+    }
   });
 });
