@@ -173,14 +173,14 @@ export async function startRegistry(dir) {
 }
 
 /**
- * Makes the busybox OCI layout the tests use too (scripts/make-base-images.sh, into WORK/busybox-oci) and pushes
- * it as HOST/busybox:latest.
+ * Makes a base image with scripts/make-base-images.sh (the tests' script; `busybox`, or `debian`: debootstrap
+ * minbase bookworm through apt's mirror, made once into WORK/debian-oci) and pushes it as HOST/KIND:latest.
  */
-export function pushBaseImage(work, registryHost) {
-  const ref = `${registryHost}/busybox:latest`;
-  const made = run('bash', [path.join(HERE, '..', 'scripts', 'make-base-images.sh'), work]);
-  if (made.code !== 0) throw new Error(`base image: ${lastLines(made.stderr || made.stdout, 4)}`);
-  const layout = path.join(work, 'busybox-oci');
+export function pushBaseImage(work, registryHost, kind = 'busybox') {
+  const ref = `${registryHost}/${kind}:latest`;
+  const made = run('bash', [path.join(HERE, '..', 'scripts', 'make-base-images.sh'), work, kind]);
+  if (made.code !== 0) throw new Error(`base image ${kind}: ${lastLines(made.stderr || made.stdout, 4)}`);
+  const layout = path.join(work, `${kind}-oci`);
   const pushed = run('skopeo', [
     'copy',
     '--quiet',

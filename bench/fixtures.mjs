@@ -277,6 +277,76 @@ export async function generateMultistage(dir, base, size) {
 }
 
 /** The source file that "one source file edited" touches. */
+/**
+ * debian-layers (issue 12): a Debian base, a RUN writing ~120 MB in ~6,000 files (a copy of /usr), then the small
+ * steps that used to pay for the big layer: a small RUN, `COPY --chown=NAME` (a passwd lookup in the stage) and a
+ * second stage's `COPY --from`. No network in the RUNs.
+ */
+export async function generateDebianLayers(dir, debian, busybox) {
+  await fresh(dir);
+  await writeAll([
+    { path: path.join(dir, 'x.txt'), data: 'x\n' },
+    {
+      path: path.join(dir, 'Dockerfile'),
+      data: [
+        `FROM ${debian}`,
+        'RUN cp -a /usr /opt/usr-copy',
+        'RUN echo small > /small.txt',
+        'COPY --chown=nobody:nogroup x.txt /x.txt',
+        `FROM ${busybox}`,
+        'COPY --from=0 /small.txt /',
+        '',
+      ].join('\n'),
+    },
+  ]);
+  return describe(dir, {});
+}
+
+/** Edits the file `COPY --chown` reads: the small steps after the big layer run again, the big RUN hits. */
+export async function editDebianLayers(dir, n) {
+  await fsp.writeFile(path.join(dir, 'x.txt'), `x ${n}\n`);
+}
+
+export const COMPILED_EDIT = 'src/unit042.c';
+
+/**
+ * compile-like (issue 12): a builder stage on the Debian base that turns 200 C-like sources into objects (each
+ * checksummed and compressed, the work a compiler's loop does without needing a compiler from the network), and
+ * a busybox final stage that copies the results. The scenario edits one line of one source.
+ */
+export async function generateCompileLike(dir, debian, busybox) {
+  await fresh(dir);
+  const rand = prng(0x63633132);
+  const pool = textPool(4, 4 << 20);
+  const files = [];
+  for (let i = 0; i < 200; i++) {
+    files.push({
+      path: path.join(dir, 'src', `unit${String(i).padStart(3, '0')}.c`),
+      data: slice(pool, rand, 8000),
+    });
+  }
+  files.push({
+    path: path.join(dir, 'Dockerfile'),
+    data: [
+      `FROM ${debian} AS builder`,
+      'WORKDIR /build',
+      'COPY src/ src/',
+      'RUN mkdir -p out && for f in src/*.c; do n=$(basename "$f" .c); ' +
+        'sha256sum "$f" > "out/$n.sum"; gzip -9 -c "$f" > "out/$n.o"; done && cat out/*.sum | sha256sum > out/manifest',
+      `FROM ${busybox}`,
+      'COPY --from=builder /build/out /app',
+      'CMD ["ls", "/app"]',
+      '',
+    ].join('\n'),
+  });
+  await writeAll(files);
+  return describe(dir, {});
+}
+
+export async function editCompileLike(dir, n) {
+  await fsp.appendFile(path.join(dir, COMPILED_EDIT), `/* edit ${n} */\n`);
+}
+
 export const EDITED_SOURCE = 'src/mod007/file0007.js';
 
 /** Appends a line to one source file: a real content change (size and mtime change too). */

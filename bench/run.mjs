@@ -50,7 +50,7 @@ function parseArgs(argv) {
     quick: false,
     runs: null,
     tools: Object.keys(TOOLS),
-    fixtures: ['node-like', 'large', 'multistage'],
+    fixtures: ['node-like', 'large', 'multistage', 'debian-layers', 'compile-like'],
     work: path.join(os.tmpdir(), 'tsbuild-bench'),
     install: true,
     build: false,
@@ -84,7 +84,8 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs must be a positive integer');
   for (const t of o.tools) if (!TOOLS[t]) throw new Error(`unknown tool ${t}`);
   for (const f of o.fixtures)
-    if (!['node-like', 'large', 'multistage'].includes(f)) throw new Error(`unknown fixture ${f}`);
+    if (!['node-like', 'large', 'multistage', 'debian-layers', 'compile-like'].includes(f))
+      throw new Error(`unknown fixture ${f}`);
   return o;
 }
 
@@ -199,6 +200,9 @@ function summarize(entry) {
  * The scenarios of issue 7. `once(tool, state)` performs one measured unit (setup untimed, then the build
  * or builds, timed) and returns { ms, rssKB, ok, error, parts? }.
  */
+/** Fixtures the scenarios edit: each tool builds its own copy. */
+const EDITED_FIXTURES = ['node-like', 'debian-layers', 'compile-like'];
+
 function scenarios(ctx) {
   const build = (tool, fixture, extra = {}) =>
     measure(
@@ -207,10 +211,12 @@ function scenarios(ctx) {
       ctx.logFile(tool, fixture, extra.target),
       ctx.timeout,
     );
-  const edit = (mutate) => async (tool, state) => {
-    await mutate(ctx.contextFor(tool, 'node-like'), state.nextEdit());
-    return build(tool, 'node-like', state.extra);
-  };
+  const edit =
+    (mutate, fixture = 'node-like') =>
+    async (tool, state) => {
+      await mutate(ctx.contextFor(tool, fixture), state.nextEdit());
+      return build(tool, fixture, state.extra);
+    };
   const cold =
     (fixture, extra = {}) =>
     async (tool, state) => {
@@ -290,6 +296,32 @@ function scenarios(ctx) {
           log: parts[0]?.log,
         };
       },
+    },
+    {
+      id: 'debian-layers/cold',
+      fixture: 'debian-layers',
+      what: 'all caches pruned (base image kept, unpacked as a pull leaves it): a 120 MB RUN, a small RUN, COPY --chown=NAME, a COPY --from stage',
+      fresh: true,
+      once: cold('debian-layers'),
+    },
+    {
+      id: 'debian-layers/small-steps',
+      fixture: 'debian-layers',
+      what: 'the file COPY --chown=NAME reads edited: the steps after the 120 MB layer rerun',
+      once: edit(fixtures.editDebianLayers, 'debian-layers'),
+    },
+    {
+      id: 'compile-like/cold',
+      fixture: 'compile-like',
+      what: 'all caches pruned: a Debian builder stage processing 200 sources, a busybox final stage copying the result',
+      fresh: true,
+      once: cold('compile-like'),
+    },
+    {
+      id: 'compile-like/edit-source',
+      fixture: 'compile-like',
+      what: `one source line edited (${fixtures.COMPILED_EDIT}), rebuild`,
+      once: edit(fixtures.editCompileLike, 'compile-like'),
     },
   ];
   return list.filter((s) => ctx.fixtures.includes(s.fixture));
@@ -371,6 +403,10 @@ async function main() {
     cleanup.push(registry.stop);
     const baseRef = pushBaseImage(opts.work, registry.host);
     result.baseImage = baseRef;
+    // The realistic base (issue 12): Debian, ~120 MB in ~6,000 files, for the fixtures that stand on it.
+    const needsDebian = opts.fixtures.some((f) => f === 'debian-layers' || f === 'compile-like');
+    const debianRef = needsDebian ? pushBaseImage(opts.work, registry.host, 'debian') : undefined;
+    const bases = debianRef ? [baseRef, debianRef] : [baseRef];
 
     // 3. fixtures (generated fresh: deterministic, nothing large in git)
     const size = opts.quick ? fixtures.SIZES.quick : fixtures.SIZES.default;
@@ -380,6 +416,9 @@ async function main() {
       'node-like': () => fixtures.generateNodeLike(path.join(fx, 'node-like'), baseRef, size.nodeLike),
       large: () => fixtures.generateLarge(path.join(fx, 'large'), size.large),
       multistage: () => fixtures.generateMultistage(path.join(fx, 'multistage'), baseRef, size.multistage),
+      'debian-layers': () =>
+        fixtures.generateDebianLayers(path.join(fx, 'debian-layers'), debianRef, baseRef),
+      'compile-like': () => fixtures.generateCompileLike(path.join(fx, 'compile-like'), debianRef, baseRef),
     };
     for (const f of opts.fixtures) {
       const d = await gen[f]();
@@ -389,7 +428,7 @@ async function main() {
     // 4. the tools: set up each, or record why it is missing
     const tools = [];
     for (const name of opts.tools) {
-      const tool = TOOLS[name](opts.work, registry.host, baseRef);
+      const tool = TOOLS[name](opts.work, registry.host, bases);
       const missing = ensureCommands(tool.commands, { install: opts.install });
       if (Object.keys(missing).length > 0) {
         result.tools[name] = {
@@ -426,7 +465,7 @@ async function main() {
       timeout: opts.timeout,
       stages: result.fixtures.multistage?.stages ?? [],
       contextFor: (tool, fixture) =>
-        fixture === 'node-like' ? path.join(contexts, tool.name, fixture) : path.join(fx, fixture),
+        EDITED_FIXTURES.includes(fixture) ? path.join(contexts, tool.name, fixture) : path.join(fx, fixture),
       logFile: (tool, fixture, target) =>
         path.join(
           logs,
@@ -434,12 +473,13 @@ async function main() {
         ),
     };
     for (const tool of tools) {
-      // node-like is edited by the scenarios: every tool gets its own copy
-      const own = ctx.contextFor(tool, 'node-like');
-      await fsp.rm(own, { recursive: true, force: true });
-      await fsp.mkdir(path.dirname(own), { recursive: true });
-      if (opts.fixtures.includes('node-like'))
-        await fsp.cp(path.join(fx, 'node-like'), own, { recursive: true });
+      // the fixtures the scenarios edit: every tool gets its own copy
+      for (const fixture of EDITED_FIXTURES) {
+        const own = ctx.contextFor(tool, fixture);
+        await fsp.rm(own, { recursive: true, force: true });
+        await fsp.mkdir(path.dirname(own), { recursive: true });
+        if (opts.fixtures.includes(fixture)) await fsp.cp(path.join(fx, fixture), own, { recursive: true });
+      }
     }
     const editCounters = new Map(tools.map((t) => [t.name, 0]));
     const warmed = new Set();

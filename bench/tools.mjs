@@ -15,7 +15,7 @@ function must(r, what) {
 }
 
 /** tsbuild from this checkout (bin/run.js over dist/), with its own store under the work folder. */
-export function tsbuild(work, registryHost, baseRef) {
+export function tsbuild(work, registryHost, bases) {
   const dir = path.join(work, 'tsbuild');
   const root = path.join(dir, 'root');
   const template = path.join(dir, 'store-with-base');
@@ -39,19 +39,16 @@ export function tsbuild(work, registryHost, baseRef) {
       await fsp.mkdir(template, { recursive: true });
       // A store that holds the base image and nothing else: what every cold run starts from. It is made by
       // a real build of `FROM base` (tsbuild pulls the base from the registry); there is no `tsbuild pull`.
+      // A base that a RUN stands on is unpacked into its snapshot there, as `docker pull` extracts it.
       const ctx = path.join(dir, 'seed-context');
       await fsp.mkdir(ctx, { recursive: true });
-      await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${baseRef}\n`);
-      const r = run('node', [
-        cli,
-        'build',
-        '--root',
-        template,
-        '--insecure-registry',
-        registryHost,
-        '-q',
-        ctx,
-      ]);
+      let r = { code: 0, stderr: '' };
+      for (const base of bases) {
+        const unpack = base.endsWith('/debian:latest') ? 'RUN true\n' : '';
+        await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${base}\n${unpack}`);
+        r = run('node', [cli, 'build', '--root', template, '--insecure-registry', registryHost, '-q', ctx]);
+        if (r.code !== 0) break;
+      }
       if (r.code !== 0) {
         this.notes.push(
           `could not put the base image into a store beforehand (${lastLines(r.stderr, 2)}); ` +
@@ -84,7 +81,7 @@ export function tsbuild(work, registryHost, baseRef) {
 }
 
 /** BuildKit inside the stock dockerd (Debian's 20.10: default data root and network); the 20.10 client at /usr/bin/docker. */
-export function docker(work, registryHost, baseRef) {
+export function docker(work, registryHost, bases) {
   const dir = path.join(work, 'docker');
   let daemon = null;
   const cli = (args) => run('/usr/bin/docker', args, { env: daemon.env });
@@ -101,7 +98,7 @@ export function docker(work, registryHost, baseRef) {
       unmountUnder(dir);
       await fsp.rm(dir, { recursive: true, force: true });
       daemon = await startDockerd(dir);
-      must(cli(['pull', '-q', baseRef]), 'docker pull');
+      for (const base of bases) must(cli(['pull', '-q', base]), 'docker pull');
       const v = must(cli(['version', '--format', '{{.Server.Version}}']), 'docker version').trim();
       return `docker ${v} (BuildKit)`;
     },
@@ -110,7 +107,7 @@ export function docker(work, registryHost, baseRef) {
       const ours = cli(['images', '-q', '--filter', 'reference=bench-*']).stdout.split('\n').filter(Boolean);
       if (ours.length > 0) must(cli(['rmi', '-f', ...new Set(ours)]), 'docker rmi');
       must(cli(['builder', 'prune', '-af']), 'docker builder prune');
-      must(cli(['pull', '-q', baseRef]), 'docker pull');
+      for (const base of bases) must(cli(['pull', '-q', base]), 'docker pull');
     },
     command({ context, tag, target }) {
       const args = ['build', '--progress', 'plain', '-t', tag];
@@ -151,7 +148,7 @@ async function containersConf(dir) {
 }
 
 /** buildah and podman: the same containers/storage, each in its own root so they never share a cache. */
-function containersTool(kind, work, baseRef) {
+function containersTool(kind, work, bases) {
   const dir = path.join(work, kind);
   const global = [
     '--root',
@@ -174,14 +171,14 @@ function containersTool(kind, work, baseRef) {
       unmountUnder(dir);
       await fsp.rm(dir, { recursive: true, force: true });
       env = { ...process.env, CONTAINERS_CONF: await containersConf(dir) };
-      must(cli(['pull', '-q', '--tls-verify=false', baseRef]), `${kind} pull`);
+      for (const base of bases) must(cli(['pull', '-q', '--tls-verify=false', base]), `${kind} pull`);
       return must(run(kind, ['--version']), `${kind} --version`).trim();
     },
     async prune() {
       if (kind === 'buildah') must(cli(['rm', '--all']), 'buildah rm --all');
       else must(cli(['rm', '-af']), 'podman rm -af');
       must(cli(['rmi', '--all', '--force']), `${kind} rmi --all`);
-      must(cli(['pull', '-q', '--tls-verify=false', baseRef]), `${kind} pull`);
+      for (const base of bases) must(cli(['pull', '-q', '--tls-verify=false', base]), `${kind} pull`);
     },
     command({ context, tag, target }) {
       const args = [...global, kind === 'buildah' ? 'bud' : 'build', '--layers', '--tls-verify=false'];
@@ -198,7 +195,7 @@ function containersTool(kind, work, baseRef) {
   };
 }
 
-export const buildah = (work, _registryHost, baseRef) => containersTool('buildah', work, baseRef);
-export const podman = (work, _registryHost, baseRef) => containersTool('podman', work, baseRef);
+export const buildah = (work, _registryHost, bases) => containersTool('buildah', work, bases);
+export const podman = (work, _registryHost, bases) => containersTool('podman', work, bases);
 
 export const TOOLS = { tsbuild, docker, buildah, podman };
