@@ -65,7 +65,8 @@ export function tsbuild(work, registryHost, bases) {
     },
     async prune() {
       await fsp.rm(root, { recursive: true, force: true });
-      cpSync(template, root, { recursive: true, preserveTimestamps: true });
+      // cp -a: snapshots hold device nodes and whiteouts, which Node's copy refuses.
+      must(run('cp', ['-a', '--', template, root]), 'copy the seed store');
     },
     command({ context, tag, target, compression, profileDir }) {
       const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
