@@ -65,8 +65,10 @@ export function tsbuild(work, registryHost, bases) {
     },
     async prune() {
       await fsp.rm(root, { recursive: true, force: true });
-      // cp -a: snapshots hold device nodes and whiteouts, which Node's copy refuses.
+      // cp -a: snapshots hold device nodes and whiteouts, which Node's copy refuses. Then sync (untimed): the
+      // copy's dirty pages are the harness's writes, not the build's, and must not be flushed on its clock.
       must(run('cp', ['-a', '--', template, root]), 'copy the seed store');
+      must(run('sync', ['-f', root]), 'sync the seed store');
     },
     command({ context, tag, target, compression, profileDir }) {
       const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];

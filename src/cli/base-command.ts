@@ -1,4 +1,4 @@
-import { Command } from '@oclif/core';
+import { Command, Errors } from '@oclif/core';
 import { TsbuildError } from '../errors';
 
 /** errno codes that mean "this path cannot be used as asked": the user's to fix, told in one line. */
@@ -19,8 +19,8 @@ const PATH_ERRORS: Record<string, string> = {
 /**
  * Every tsbuild command extends this: a `TsbuildError` becomes one clear message on stderr and the error's exit
  * code, never a stack trace; so does a file-system error (the path, what was being done, why: exit 1 for a full
- * disk, 2 for a path the user gave that cannot be used) and a flag oclif does not know (one line and a pointer to
- * --help, not the whole help page). Other errors still propagate so that bugs stay visible.
+ * disk, 2 for a path the user gave that cannot be used) and a flag or argument oclif cannot parse (one line and a
+ * pointer to --help, not the whole help page). Other errors still propagate so that bugs stay visible.
  */
 export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
@@ -33,13 +33,17 @@ export abstract class BaseCommand extends Command {
       process.stderr.write(`${fsError.message}\n`);
       this.exit(fsError.exitCode);
     }
-    if (err.name === 'NonExistentFlagsError' || /^Nonexistent flags?:/.test(err.message)) {
-      const first = err.message.split('\n')[0] ?? err.message;
+    if (err instanceof Errors.CLIError && !(err instanceof Errors.ExitError)) {
+      // oclif's usage errors (unknown flag, missing value, bad option, missing argument): one line, not the help.
+      const lines = err.message.split('\n');
+      const end = lines.findIndex((l) => /^(See more help|Note: )/.test(l.trim()));
+      const said = (end < 0 ? lines : lines.slice(0, end))
+        .join(' ')
+        .replace(/\s+/g, ' ')
+        .replace(/^Nonexistent flags?:/, 'unknown flag:')
+        .trim();
       process.stderr.write(
-        `${first.replace(/^Nonexistent/, 'unknown')}; see ${this.config.bin} ${this.id ?? ''} --help\n`.replace(
-          / {2,}/g,
-          ' ',
-        ),
+        `${said}; see ${[this.config.bin, this.id, '--help'].filter(Boolean).join(' ')}\n`,
       );
       this.exit(2);
     }

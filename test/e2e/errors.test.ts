@@ -149,6 +149,13 @@ describe('bad input', () => {
       // The build's own log may come first; the failure is one line, the last.
       expect(run.stderr.trim().split('\n').at(-1)).toContain(message);
     }
+    for (const args of [['pull'], ['build', '--insecure-registry'], ['build', '--progress', 'fancy', dir]]) {
+      const usage = await tsbuild(args);
+      expectNoStackTrace(usage);
+      expect({ args, status: usage.status }).toEqual({ args, status: 2 });
+      expect(usage.stderr.trim().split('\n')).toHaveLength(1);
+      expect(usage.stderr).toMatch(/; see tsbuild (pull|build) --help\n$/);
+    }
     const root = await tsbuild(['--root', file, '-q', dir]);
     expect(root.status).toBe(2);
     expect(root.stderr.trim().split('\n')).toHaveLength(1);
