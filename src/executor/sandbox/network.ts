@@ -10,8 +10,7 @@
  * write end only this process has (`--exit-fd`): if tsbuild dies, the NAT exits with it; the namespace file is a
  * mount under the run's scratch dir, which the next build's cleanup unmounts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
