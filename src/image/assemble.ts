@@ -50,7 +50,7 @@ export async function assembleImage(
     );
   }
   for (const [i, layer] of layers.entries()) {
-    const diffId = config.rootfs.diff_ids[i] as Digest;
+    const diffId = config.rootfs.diff_ids[i];
     if (!(await layerAvailable(store.root, store, { digest: layer.digest, diffId })))
       throw new ImageFormatError(`layer ${layer.digest} is not in the store`);
   }

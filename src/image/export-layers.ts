@@ -22,6 +22,7 @@ import {
   isManifestMediaType,
   layerMediaType,
   MediaType,
+  parseImageConfig,
   parseManifest,
   serializeManifest,
   type Descriptor,
@@ -66,10 +67,7 @@ export async function exportableImage(
 ): Promise<Descriptor> {
   if (!isManifestMediaType(target.mediaType)) return target; // indexes come from registries, whole
   const manifest = parseManifest(await blobs.readAll(target.digest));
-  const config = JSON.parse((await blobs.readAll(manifest.config.digest)).toString('utf8')) as {
-    rootfs?: { diff_ids?: unknown[] };
-  };
-  const diffIds = config.rootfs?.diff_ids ?? [];
+  const diffIds = parseImageConfig(await blobs.readAll(manifest.config.digest)).rootfs.diff_ids;
   const flavour = manifest.mediaType === MediaType.dockerManifest ? 'docker' : 'oci';
   // Docker v2 manifests cannot carry zstd layers.
   const chosen: ExportCompression = flavour === 'docker' ? 'gzip' : compression;
@@ -77,7 +75,7 @@ export async function exportableImage(
   const layers: Descriptor[] = [];
   for (const [i, l] of manifest.layers.entries()) {
     const diffId = diffIds[i];
-    if (typeof diffId !== 'string' || !isDigest(diffId) || l.digest !== diffId) {
+    if (diffId === undefined || !isDigest(diffId) || l.digest !== diffId) {
       layers.push(l);
       continue;
     }

@@ -50,7 +50,9 @@ export async function openNetwork(mode: 'default' | 'none' | 'host', stateDir: s
     await execFileAsync(unshare, [`--net=${nsFile}`, 'true']);
   } catch (err) {
     await fsp.rm(nsFile, { force: true });
-    throw new SandboxUnavailableError(`cannot create a network namespace for RUN: ${(err as Error).message}`);
+    throw new SandboxUnavailableError(
+      `cannot create a network namespace for RUN: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   let child: ChildProcess | undefined;
   const close = async (): Promise<void> => {
