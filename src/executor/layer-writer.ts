@@ -6,8 +6,8 @@ import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';
 import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
-import { createLayerTar, planLayer, type LayerEntry } from '../layers/tar-writer';
-import { listingFromPlan, saveListing } from '../layers/listing';
+import { createLayerTar, type LayerEntry } from '../layers/tar-writer';
+import { listingCollector, saveListing } from '../layers/listing';
 import { commitUpperDir } from '../layers/snapshots';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
@@ -38,8 +38,8 @@ export function toTarEntry(e: CopyEntry): LayerEntry {
 }
 
 /**
- * Write the layer of `entries` into the store, and its listing (from the same tar plan), so that the stage's view
- * of its filesystem after this step never reads the blob back.
+ * Write the layer of `entries` into the store, and its listing (gathered from the same tar pass), so that the
+ * stage's view of its filesystem after this step never reads the blob back.
  */
 export async function writeLayer(
   root: string,
@@ -48,8 +48,10 @@ export async function writeLayer(
   compression: Compression,
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
-  const stored = await storeLayer(createLayerTar(entries, { sourceDateEpoch }), blobs, { compression });
-  await saveListing(root, stored.diffId, listingFromPlan(planLayer(entries, { sourceDateEpoch })));
+  const listing = listingCollector();
+  const tar = createLayerTar(entries, { sourceDateEpoch, onHeader: listing.onHeader });
+  const stored = await storeLayer(tar, blobs, { compression });
+  await saveListing(root, stored.diffId, listing.entries);
   return {
     digest: stored.digest,
     diffId: stored.diffId,

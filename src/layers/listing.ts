@@ -10,7 +10,7 @@ import { digestHex, type Digest } from '../cache/digest';
 import { BuildError } from '../errors';
 import { decompressLayer } from './compress';
 import { readTar, type TarEntryHeader, type TarEntryType } from './tar-reader';
-import type { PlannedEntry } from './tar-writer';
+import type { HeaderFields } from './tar-header';
 
 export type FsType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo';
 
@@ -106,16 +106,18 @@ export async function layerListing(
 }
 
 /**
- * The listing of a layer being written, from the writer's own plan of its tar members (the same headers the tar
- * gets), so a layer built here needs no read of its blob to be listed.
+ * A collector for the listing of a layer being written, fed the writer's own headers (`onHeader`: the headers the
+ * tar gets), so a layer built here needs no read of its blob to be listed.
  */
-export function listingFromPlan(members: Iterable<PlannedEntry>): FsEntry[] {
+export function listingCollector(): { onHeader: (header: HeaderFields) => void; entries: FsEntry[] } {
   const entries: FsEntry[] = [];
-  for (const { header } of members) {
-    const entry = listingEntry(header.name, TYPEFLAGS[header.typeflag] ?? 'other', header);
-    if (entry !== undefined) entries.push(entry);
-  }
-  return entries;
+  return {
+    entries,
+    onHeader: (header) => {
+      const entry = listingEntry(header.name, TYPEFLAGS[header.typeflag] ?? 'other', header);
+      if (entry !== undefined) entries.push(entry);
+    },
+  };
 }
 
 export async function saveListing(root: string, diffId: Digest, entries: readonly FsEntry[]): Promise<void> {

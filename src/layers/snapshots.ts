@@ -30,11 +30,11 @@ import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
 import { diffUpperDir } from './diff';
-import { hasListing, headerListingEntry, listingFromPlan, saveListing, type FsEntry } from './listing';
+import { hasListing, headerListingEntry, listingCollector, saveListing, type FsEntry } from './listing';
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
-import { createLayerTar, planLayer, type LayerEntry } from './tar-writer';
+import { createLayerTar, type LayerEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
 const execFileAsync = promisify(execFile);
@@ -118,11 +118,12 @@ export async function commitUpperDir(
   await fsp.chmod(upperDir, 0o755);
   // The pruned dir now holds exactly `entries` (times clamped as the writer clamps them), so their tar is the
   // tar `snapshotLayerTar` makes of the snapshot later; an export checks that again as it reads.
-  const options = { sourceDateEpoch };
+  const listing = listingCollector();
   const tap = new DigestTap();
-  await pipeline(createLayerTar(entries, options), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+  const tar = createLayerTar(entries, { sourceDateEpoch, onHeader: listing.onHeader });
+  await pipeline(tar, tap, new Writable({ write: (_c, _e, cb) => cb() }));
   const diffId = tap.digest();
-  await saveListing(root, diffId, listingFromPlan(planLayer(entries, options)));
+  await saveListing(root, diffId, listing.entries);
   const final = snapshotPath(root, diffId);
   let pending = inFlight.get(final);
   if (pending === undefined) {
@@ -228,9 +229,8 @@ async function pruneToEntries(dir: string, entries: readonly LayerEntry[]): Prom
 
 /** SOURCE_DATE_EPOCH on disk: every entry's mtime past the epoch set to it, as the tar writer would clamp it. */
 async function clampTimes(dir: string, entries: readonly LayerEntry[], epoch: number): Promise<void> {
-  // Deepest first: setting a child's time does not touch its directory's, but creating nothing keeps it so anyway.
-  const paths = entries.map((e) => e.path).sort((a, b) => b.split('/').length - a.split('/').length);
-  for (const rel of paths) {
+  // Changing an entry's times leaves its directory's alone, so the order does not matter.
+  for (const { path: rel } of entries) {
     const full = path.join(dir, rel);
     const st = await lstatOrUndefined(full);
     if (st !== undefined && st.mtimeMs / 1000 > epoch) await fsp.lutimes(full, st.atime, epoch);

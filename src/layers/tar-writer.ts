@@ -53,6 +53,8 @@ export type LayerEntry = EntryMeta &
 export interface TarWriterOptions {
   /** SOURCE_DATE_EPOCH in seconds: every mtime later than this is clamped to it. */
   sourceDateEpoch?: number;
+  /** Told each member's header as it is written (a layer's listing is gathered in the same pass). */
+  onHeader?: (header: HeaderFields) => void;
 }
 
 /** One tar member, ready to write: header fields plus where its data comes from. */
@@ -80,6 +82,7 @@ export async function* layerTarChunks(
   const out = new Chunks();
   let chunksSinceTurn = 0;
   for (const { header, content } of planMembers(entries, options)) {
+    options.onHeader?.(header);
     if (content === undefined) {
       out.header(header, 0);
     } else if (Buffer.isBuffer(content)) {
