@@ -17,7 +17,7 @@ import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readdirOrEmpty, readRecords } from './inventory';
-import { isSnapshotLayer, snapshotPresent, type LayerRef } from './snapshot-layers';
+import { keptAsSnapshot } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
   isIndexMediaType,
@@ -278,13 +278,6 @@ async function imageFault(
     return undefined;
   };
   return visit(root, 'manifest');
-}
-
-/** A layer with no blob of its own whose snapshot holds it (a RUN layer not compressed yet). */
-async function keptAsSnapshot(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
-  return (
-    isSnapshotLayer(layer) && !(await blobs.has(layer.digest)) && (await snapshotPresent(root, layer.diffId))
-  );
 }
 
 async function verifyBlob(blobs: BlobStore, d: Digest): Promise<BlobState> {

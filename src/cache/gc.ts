@@ -28,6 +28,7 @@ import {
   type SnapshotEntry,
   type StoreInventory,
 } from './inventory';
+import { isSnapshotLayer } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 
 export interface PruneOptions {
@@ -144,8 +145,7 @@ class Planner {
     for (const s of inv.snapshots) if (s.kind === 'layer') this.layerSnapshots.set(`sha256:${s.name}`, s);
     for (const e of inv.records) {
       const layer = e.record.layer;
-      if (layer && layer.digest === layer.diffId && !inv.blobs.has(layer.digest))
-        this.soleCopies.add(layer.diffId);
+      if (layer && isSnapshotLayer(layer) && !inv.blobs.has(layer.digest)) this.soleCopies.add(layer.diffId);
     }
     for (const t of inv.tags) {
       for (const i of t.images)

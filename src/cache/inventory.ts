@@ -11,6 +11,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
 import { listBuildHistories } from './build-history';
+import { listCompressedNotes } from './compressed-notes';
 import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
 import type { CacheRecord } from './key-index';
 import { BlobStore } from './blob-store';
@@ -76,8 +77,8 @@ export interface StoreInventory {
   /** File-listing blobs the remembered builds point at (what `cache explain` needs to name changed files). */
   historyBlobs: Set<Digest>;
   /**
-   * Compressed blobs made for an output from a layer kept as its snapshot (`compressed/<hex>.<kind>.json`,
-   * `image/export-layers.ts`), each with the diff_id it holds: kept while that layer lives, so it is not compressed
+   * Compressed blobs made for an output from a layer kept as its snapshot (`compressed-notes.ts`), each with the
+   * diff_id it holds: kept while that layer lives, so it is not compressed
    * again; regenerable, so they go first under a size bound.
    */
   compressedBlobs: Map<Digest, Digest>;
@@ -103,7 +104,7 @@ export async function readInventory(root: string): Promise<StoreInventory> {
       readSnapshots(root),
       readListings(root),
       readHistoryBlobs(root),
-      readCompressedBlobs(root),
+      listCompressedNotes(root),
       readOtherBytes(root),
     ]);
   const baseImages = await readBaseImages(root, records.records);
@@ -307,24 +308,6 @@ async function readHistoryBlobs(root: string): Promise<Set<Digest>> {
         const d = inputs?.filesDigest;
         if (typeof d === 'string' && isDigest(d)) out.add(d);
       }
-    }
-  }
-  return out;
-}
-
-const COMPRESSED_NOTE = /^([0-9a-f]{64})\.(gzip|zstd)\.json$/;
-
-async function readCompressedBlobs(root: string): Promise<Map<Digest, Digest>> {
-  const out = new Map<Digest, Digest>();
-  const dir = path.join(root, 'compressed');
-  for (const name of await readdirOrEmpty(dir)) {
-    const m = COMPRESSED_NOTE.exec(name);
-    if (!m) continue;
-    try {
-      const note = JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as { digest?: unknown };
-      if (typeof note.digest === 'string' && isDigest(note.digest)) out.set(note.digest, `sha256:${m[1]}`);
-    } catch {
-      // a damaged or vanished note keeps nothing alive
     }
   }
   return out;

@@ -30,6 +30,13 @@ export async function layerAvailable(root: string, blobs: BlobStore, layer: Laye
   return isSnapshotLayer(layer) && snapshotPresent(root, layer.diffId);
 }
 
+/** A layer with no blob of its own whose snapshot holds it (a RUN layer not compressed yet). */
+export async function keptAsSnapshot(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
+  return (
+    isSnapshotLayer(layer) && !(await blobs.has(layer.digest)) && (await snapshotPresent(root, layer.diffId))
+  );
+}
+
 export async function snapshotPresent(root: string, diffId: Digest): Promise<boolean> {
   try {
     return (await fsp.lstat(snapshotDir(root, diffId))).isDirectory();

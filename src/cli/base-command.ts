@@ -64,8 +64,5 @@ function describeFsError(err: Error): { message: string; exitCode: number } | un
   }
   const shown = e.path.replace(/\/\.([^/]+)\.\d+\.[0-9a-f]+\.tmp$/, '/$1'); // a temp file stands for its target
   const doing = e.syscall !== undefined ? `cannot ${e.syscall} ` : 'cannot use ';
-  return {
-    message: `${doing}${shown}: ${why}`,
-    exitCode: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 1 : 2,
-  };
+  return { message: `${doing}${shown}: ${why}`, exitCode: full ? 1 : 2 };
 }

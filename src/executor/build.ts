@@ -37,7 +37,7 @@ import { StageFs, type FsEntry } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
 import { layerAvailable } from '../cache/snapshot-layers';
-import { compressedLayer, type ExportCompression } from '../image/export-layers';
+import { compressedLayer } from '../image/export-layers';
 import { workdirEntries } from './workdir';
 import { resolveOwner } from './owner';
 import { CacheImports, type ImportStats } from './cache-import';
@@ -982,9 +982,7 @@ class Build {
     // snapshot stays so, and is compressed only if an output needs it.
     const layers = this.opts.inlineCache
       ? await Promise.all(
-          target.layers.map((l) =>
-            compressedLayer(this.opts.root, this.blobs, l, exportCompression(this.opts)),
-          ),
+          target.layers.map((l) => compressedLayer(this.opts.root, this.blobs, l, this.opts.compression)),
         )
       : target.layers;
     const annotations = this.opts.inlineCache
@@ -1022,7 +1020,7 @@ class Build {
       mode: 'min',
       listings: false,
       history: false,
-      compression: exportCompression(this.opts),
+      compression: this.opts.compression,
     });
     config.records = config.records.filter((r) => !r.layer || imageLayers.has(r.layer.digest));
     return inlineCacheAnnotation(config);
@@ -1114,9 +1112,4 @@ function toLocalRecord(r: {
 function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
-}
-
-/** How this build's outputs compress layers kept as snapshots: its `--compression`. */
-function exportCompression(opts: BuildOptions): ExportCompression {
-  return opts.compression === 'zstd' ? 'zstd' : 'gzip';
 }

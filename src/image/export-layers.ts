@@ -1,7 +1,7 @@
 /**
  * Compression when an output needs it. A layer kept only as its snapshot (`cache/snapshot-layers.ts`) is
  * compressed from the snapshot the first time something is pushed, exported or saved, checked against its diff_id
- * on the way, and the compressed blob is remembered by diff_id (`compressed/<hex>.<compression>.json`), so it is
+ * on the way, and the compressed blob is remembered by diff_id (`cache/compressed-notes.ts`), so it is
  * never compressed twice while the blob is kept. Same tar, same compressor: the same digests as a layer compressed
  * when it was built.
  *
@@ -9,11 +9,8 @@
  * manifest with the compressed layers in place of the snapshot-only ones (config and diff_ids unchanged, so the
  * image id is too).
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
-import { digestHex, isDigest, type Digest } from '../cache/digest';
+import { readCompressedNote, writeCompressedNote } from '../cache/compressed-notes';
 import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
 import { storeLayer, type Compression } from '../layers/compress';
 import { LayerFormatError } from '../layers/errors';
@@ -45,7 +42,7 @@ export async function compressedLayer<L extends ExportableLayer>(
 ): Promise<L> {
   if (!isSnapshotLayer(layer) || (await blobs.has(layer.digest))) return layer;
   const mediaType = layerMediaType(compression, flavour);
-  const known = await readCompressed(root, layer.diffId, compression);
+  const known = await readCompressedNote(root, layer.diffId, compression);
   if (known !== undefined && (await blobs.has(known.digest))) return { ...layer, ...known, mediaType };
   const stored = await storeLayer(await snapshotLayerTar(root, layer.diffId), blobs, { compression });
   if (stored.diffId !== layer.diffId) {
@@ -54,7 +51,7 @@ export async function compressedLayer<L extends ExportableLayer>(
     );
   }
   const made = { digest: stored.digest, size: stored.size };
-  await writeCompressed(root, layer.diffId, compression, made);
+  await writeCompressedNote(root, layer.diffId, compression, made);
   return { ...layer, ...made, mediaType };
 }
 
@@ -75,7 +72,7 @@ export async function exportableImage(
   const layers: Descriptor[] = [];
   for (const [i, l] of manifest.layers.entries()) {
     const diffId = diffIds[i];
-    if (diffId === undefined || !isDigest(diffId) || l.digest !== diffId) {
+    if (diffId === undefined) {
       layers.push(l);
       continue;
     }
@@ -86,42 +83,4 @@ export async function exportableImage(
   if (!changed) return target;
   const stored = await blobs.put(serializeManifest({ ...manifest, layers }));
   return { mediaType: target.mediaType, digest: stored.digest, size: stored.size };
-}
-
-function mappingPath(root: string, diffId: Digest, compression: ExportCompression): string {
-  return path.join(root, 'compressed', `${digestHex(diffId)}.${compression}.json`);
-}
-
-async function readCompressed(
-  root: string,
-  diffId: Digest,
-  compression: ExportCompression,
-): Promise<{ digest: Digest; size: number } | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(mappingPath(root, diffId, compression), 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  try {
-    const v = JSON.parse(text) as { digest?: unknown; size?: unknown };
-    if (typeof v.digest === 'string' && isDigest(v.digest) && typeof v.size === 'number') {
-      return { digest: v.digest, size: v.size };
-    }
-  } catch {
-    // a damaged note is no note: compress again
-  }
-  return undefined;
-}
-
-async function writeCompressed(
-  root: string,
-  diffId: Digest,
-  compression: ExportCompression,
-  blob: { digest: Digest; size: number },
-): Promise<void> {
-  const file = mappingPath(root, diffId, compression);
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  await atomicWriteFile(file, JSON.stringify(blob));
 }

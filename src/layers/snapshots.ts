@@ -26,6 +26,7 @@ import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { DigestTap, digestHex, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
+import { snapshotDir } from '../cache/snapshot-layers';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
@@ -57,7 +58,7 @@ export function snapshotsDir(root: string): string {
 
 /** Where the snapshot of a layer lives (whether or not it exists yet). */
 export function snapshotPath(root: string, diffId: Digest): string {
-  return path.join(snapshotsDir(root), digestHex(diffId));
+  return snapshotDir(root, diffId); // the store's layout, which the cache room reads too
 }
 
 /** The snapshot directories of `layers`, in the same order (base first), unpacking those not there yet. */

@@ -136,6 +136,7 @@ export default class Build extends BaseCommand {
     if (flags.push && (flags.tag ?? []).length === 0)
       throw new UserError('--push needs at least one -t NAME');
     const isolation = parseIsolation(flags.isolation);
+    const compression = flags.compression === 'zstd' ? 'zstd' : 'gzip';
     const allowHostNetwork = parseEntitlements(flags.allow ?? []);
     const network = parseNetwork(flags.network);
     if (network === 'host' && !allowHostNetwork) {
@@ -181,7 +182,7 @@ export default class Build extends BaseCommand {
         target: flags.target,
         noCache: flags['no-cache'],
         labels,
-        compression: flags.compression as 'gzip' | 'zstd',
+        compression,
         sourceDateEpoch: sourceDateEpoch(buildArgs),
         platform: flags.platform ? parsePlatformOption(flags.platform, hostPlatform()) : undefined,
         events,
@@ -198,7 +199,6 @@ export default class Build extends BaseCommand {
       if (imported.length > 0) say(importSummary(image));
 
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
-      const compression = flags.compression === 'zstd' ? 'zstd' : 'gzip';
       // Outputs first: a failed export or push leaves the tags where they were.
       await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions, compression);
       for (const tag of tags) await store.tag(tag, image);

@@ -263,18 +263,15 @@ export class RegistryClient {
       }
       if (res.status !== 200) throw await unexpected(res, `blob ${desc.digest} from ${where}`);
       const rate = this.options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
-      const graceMs = this.options.blobDeadlineGraceMs ?? 60_000;
-      const deadlineS = Math.ceil((graceMs + (desc.size / rate) * 1000) / 1000);
-      const deadline = setTimeout(
-        () => {
-          res.body.destroy(
-            new RegistryError(`blob ${desc.digest} from ${where}: not downloaded within ${deadlineS} s`, {
-              retryable: true,
-            }),
-          );
-        },
-        graceMs + (desc.size / rate) * 1000,
-      );
+      const deadlineMs = (this.options.blobDeadlineGraceMs ?? 60_000) + (desc.size / rate) * 1000;
+      const deadline = setTimeout(() => {
+        res.body.destroy(
+          new RegistryError(
+            `blob ${desc.digest} from ${where}: not downloaded within ${Math.ceil(deadlineMs / 1000)} s`,
+            { retryable: true },
+          ),
+        );
+      }, deadlineMs);
       try {
         await store.put(counting(res.body, onBytes), {
           expectedDigest: desc.digest,
