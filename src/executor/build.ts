@@ -30,10 +30,10 @@ import { explainMiss, type FileInput, type StepInputs } from './explain';
 import { assembleImage } from '../image/assemble';
 import { parseManifest, type ImageManifest } from '../image/oci-types';
 import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
-import { layerListing } from '../layers/listing';
+import { layerListing, type FsEntry } from '../layers/listing';
 import { contextMountInputs, materializeContextMount } from './context-mount';
 import { commitRunLayer, toTarEntry, writeLayer, type Compression } from './layer-writer';
-import { StageFs, type FsEntry } from './stage-fs';
+import { StageFs } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
 import { layerAvailable } from '../cache/snapshot-layers';
@@ -69,7 +69,7 @@ export interface BuildOptions {
   resolveImage: (normalizedRef: string, platform: Platform) => Promise<ResolvedImage | undefined>;
   /** `--secret` values by id; never written to a layer, a key or the log. */
   secrets?: ReadonlyMap<string, Buffer>;
-  /** `--network` for RUN: default (its own namespace with outbound access), none, or host (needs `allowHostNetwork`). */
+  /** `--network` for RUN: default (its own namespace, outbound access), none, or host (needs `allowHostNetwork`). */
   network?: 'default' | 'host' | 'none';
   /** `--allow network.host`: RUN may use the host's network. */
   allowHostNetwork?: boolean;

@@ -1,6 +1,7 @@
 /**
- * Turns the entries of a new layer into a blob in the store (and its listing): one streaming pass writes the deterministic tar,
- * hashes it (the diff_id), compresses it and hashes the compressed bytes (the digest). Nothing is held whole.
+ * Turns the entries of a new layer into a blob in the store (and its listing): one streaming pass writes the
+ * deterministic tar, hashes it (the diff_id), compresses it and hashes the compressed bytes (the digest). Nothing
+ * is held whole. A RUN's layer on an overlay is committed as its snapshot instead (`commitRunLayer`).
  */
 import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';

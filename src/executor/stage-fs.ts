@@ -6,8 +6,6 @@
 import type { TreeNode } from '../context';
 import type { FsEntry, FsMeta } from '../layers/listing';
 
-export type { FsEntry, FsMeta, FsType } from '../layers/listing';
-
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 

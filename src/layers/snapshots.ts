@@ -105,8 +105,9 @@ export interface CommittedSnapshot {
  * marked); what the diff left out (directories only copied up, mount points, sockets) is removed first, with the
  * times of the directories it was in kept, and mtimes past `sourceDateEpoch` are clamped on disk, so that the tar
  * of the snapshot (`snapshotLayerTar`, when an output needs the layer) is byte for byte the tar of `entries`
- * whose diff_id is hashed here. overlayfs's own `origin`/`impure` attributes may stay: overlayfs reads them only on upper dirs,
- * and no tar carries them. If the snapshot exists already, the upper dir is left for the caller to remove.
+ * whose diff_id is hashed here. overlayfs's own `origin`/`impure` attributes may stay: overlayfs reads them only
+ * on upper dirs, and no tar carries them. If the snapshot exists already, the upper dir is left for the caller to
+ * remove.
  */
 export async function commitUpperDir(
   root: string,

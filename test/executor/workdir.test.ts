@@ -1,5 +1,6 @@
 import { BuildError } from '../../src/errors';
-import { StageFs, type FsEntry } from '../../src/executor/stage-fs';
+import { StageFs } from '../../src/executor/stage-fs';
+import type { FsEntry } from '../../src/layers/listing';
 import { workdirEntries } from '../../src/executor/workdir';
 
 const dir = (path: string, mode = 0o755, uid = 0, gid = 0): FsEntry => ({

@@ -12,7 +12,8 @@ import { containsWildcards, entryMtime, expandCopySource, PatternMatcher, Contex
 import { applyChmod } from '../../planner/chmod';
 import type { Chmod, CopyStep } from '../../planner/types';
 import type { FileInput } from '../explain';
-import type { FsType, StageFs } from '../stage-fs';
+import type { FsType } from '../../layers/listing';
+import type { StageFs } from '../stage-fs';
 import { archiveKind, unpackArchive } from './archive';
 import { fetchRemoteSource } from './remote';
 import type { CopySourceFs } from './source-fs';

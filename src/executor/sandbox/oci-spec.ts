@@ -1,7 +1,8 @@
 /**
  * The OCI runtime spec (config.json) for one sandboxed command: Docker's default capabilities, masked and
  * read-only /proc paths, no new privileges, new mount/PID/IPC/UTS namespaces (and a network namespace: one with
- * only loopback for `--network=none`, the RUN's own with outbound access by default), a minimal /dev the runtime populates, and the planned mounts.
+ * only loopback for `--network=none`, the RUN's own with outbound access by default), a minimal /dev the runtime
+ * populates, and the planned mounts.
  */
 import type { PlannedMount, SystemTargets } from './mount-plan';
 import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './policy';
