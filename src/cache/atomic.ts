@@ -90,3 +90,31 @@ export async function atomicWriteStream(
   }
   await fsyncDir(path.dirname(target));
 }
+
+/** Move a tree out of the way (one atomic rename), then delete it at leisure. */
+export async function removeTree(root: string, p: string): Promise<void> {
+  const tmpDir = path.join(root, 'tmp');
+  await fsp.mkdir(tmpDir, { recursive: true });
+  const doomed = path.join(tmpDir, `gc-${path.basename(p)}-${randomBytes(4).toString('hex')}`);
+  try {
+    await fsp.rename(p, doomed);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  try {
+    await fsp.rm(doomed, { recursive: true, force: true });
+  } catch (err) {
+    if (!isErrno(err, 'EACCES', 'EPERM')) throw err;
+    // A layer may hold directories without write permission (we are not root): open them up, then retry.
+    await makeWritable(doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(p: string): Promise<void> {
+  const st = await fsp.lstat(p).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  await fsp.chmod(p, 0o700).catch(() => undefined);
+  for (const name of await fsp.readdir(p).catch(() => [] as string[])) await makeWritable(path.join(p, name));
+}

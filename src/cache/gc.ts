@@ -11,10 +11,9 @@
  * and a snapshot is moved out of `snapshots/` before its tree is removed, so no half-deleted tree is ever taken
  * for a whole one.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, isErrno } from './atomic';
+import { fsyncDir, isErrno, removeTree } from './atomic';
 import { BlobStore } from './blob-store';
 import { isDigest, type Digest } from './digest';
 import { withFileLock } from './file-lock';
@@ -28,7 +27,7 @@ import {
   type SnapshotEntry,
   type StoreInventory,
 } from './inventory';
-import { isSnapshotLayer } from './snapshot-layers';
+import { dropOrphanNotes, isSnapshotLayer } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 
 export interface PruneOptions {
@@ -387,6 +386,7 @@ async function carryOut(root: string, plan: PrunePlan): Promise<void> {
   );
   for (const s of plan.snapshots) await removeTree(root, s.path);
   if (plan.contextDigests) await removeTree(root, path.join(root, 'context-digests'));
+  if (plan.snapshots.length > 0) await dropOrphanNotes(root);
   await blobs.cleanTemp();
 }
 
@@ -396,32 +396,4 @@ async function unlinkAll(files: readonly string[], dir: string): Promise<void> {
   await fsyncDir(dir).catch((err: unknown) => {
     if (!isErrno(err, 'ENOENT')) throw err;
   });
-}
-
-/** Move a tree out of the way (one atomic rename), then delete it at leisure. */
-export async function removeTree(root: string, p: string): Promise<void> {
-  const tmpDir = path.join(root, 'tmp');
-  await fsp.mkdir(tmpDir, { recursive: true });
-  const doomed = path.join(tmpDir, `gc-${path.basename(p)}-${randomBytes(4).toString('hex')}`);
-  try {
-    await fsp.rename(p, doomed);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    throw err;
-  }
-  try {
-    await fsp.rm(doomed, { recursive: true, force: true });
-  } catch (err) {
-    if (!isErrno(err, 'EACCES', 'EPERM')) throw err;
-    // A layer may hold directories without write permission (we are not root): open them up, then retry.
-    await makeWritable(doomed);
-    await fsp.rm(doomed, { recursive: true, force: true });
-  }
-}
-
-async function makeWritable(p: string): Promise<void> {
-  const st = await fsp.lstat(p).catch(() => undefined);
-  if (!st?.isDirectory()) return;
-  await fsp.chmod(p, 0o700).catch(() => undefined);
-  for (const name of await fsp.readdir(p).catch(() => [] as string[])) await makeWritable(path.join(p, name));
 }

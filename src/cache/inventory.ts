@@ -93,7 +93,7 @@ const RECORD_FILE = /^[0-9a-f]{64}\.json$/;
 const IO_PARALLEL = 32;
 const CHAIN = /^chain-[0-9a-f]{64}$/;
 /** Counted by kind; and `locks`/`gc` are the collector's own bookkeeping, which comes and goes as it runs. */
-const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc']);
+const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc', 'unsynced']);
 
 export async function readInventory(root: string): Promise<StoreInventory> {
   const [records, blobs, tags, snapshots, listings, historyBlobs, compressedBlobs, otherBytes] =

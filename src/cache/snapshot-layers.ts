@@ -44,3 +44,40 @@ export async function snapshotPresent(root: string, diffId: Digest): Promise<boo
     return false;
   }
 }
+
+/**
+ * How a snapshot was made, as its unsynced note says: `committed` (a RUN's upper dir: its tar is the layer, so the
+ * diff_id checks it) or `unpacked` (from a blob: only the blob can make it again).
+ */
+export type SnapshotOrigin = 'committed' | 'unpacked';
+
+/**
+ * Snapshots are not synced when they are made (a sync flushes the whole filesystem: seconds on a busy machine, and
+ * BuildKit never does it). Instead each one gets an empty note `unsynced/<boot id>/<hex>.<origin>` before its
+ * rename: in the boot that wrote it, the page cache makes it whole for every reader; after a restart, a snapshot
+ * with a note from an earlier boot is checked before anything uses it (`layers/snapshot-durability.ts`).
+ */
+export function unsyncedNotesDir(root: string): string {
+  return path.join(root, 'unsynced');
+}
+
+export function unsyncedNotePath(
+  root: string,
+  bootId: string,
+  diffId: Digest,
+  origin: SnapshotOrigin,
+): string {
+  return path.join(unsyncedNotesDir(root), bootId, `${digestHex(diffId)}.${origin}`);
+}
+
+/** Remove the notes of snapshots that are gone (a prune removed them), so notes never outlive their snapshot. */
+export async function dropOrphanNotes(root: string): Promise<void> {
+  const dir = unsyncedNotesDir(root);
+  for (const boot of await fsp.readdir(dir).catch(() => [] as string[])) {
+    for (const note of await fsp.readdir(path.join(dir, boot)).catch(() => [] as string[])) {
+      const hex = note.split('.')[0] ?? '';
+      if (!(await snapshotPresent(root, `sha256:${hex}`)))
+        await fsp.rm(path.join(dir, boot, note), { force: true });
+    }
+  }
+}

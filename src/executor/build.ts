@@ -37,6 +37,7 @@ import { StageFs } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
 import { layerAvailable } from '../cache/snapshot-layers';
+import { recoverUnsyncedSnapshots } from '../layers/snapshot-durability';
 import { compressedLayer } from '../image/export-layers';
 import { workdirEntries } from './workdir';
 import { resolveOwner } from './owner';
@@ -180,6 +181,8 @@ class Build {
     await this.blobs.init();
     // Temp files of builds that were killed long ago; a live build's are far younger than this.
     await this.blobs.cleanTemp().catch(() => 0);
+    // Before any lookup trusts a snapshot: those an earlier boot left unsynced are checked first.
+    await recoverUnsyncedSnapshots(this.opts.root);
     const plan = await this.plan();
     const targetName = plan.stages[plan.target].displayName;
     const history = await loadBuildHistory(this.opts.root, this.opts.dockerfilePath, targetName);

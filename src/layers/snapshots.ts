@@ -10,8 +10,8 @@
  * the tar headers records them, and they are then written as overlay whiteouts. The first pass also checks the
  * uncompressed bytes against the diff_id before anything is written.
  *
- * The tree is built under `<root>/tmp/` and renamed into place when complete and synced: the final name holds a
- * whole snapshot or nothing, whatever kills the unpacking. A per-layer lock keeps concurrent builds from
+ * The tree is built under `<root>/tmp/` and renamed into place when complete: the final name holds a whole
+ * snapshot or nothing, whatever kills the unpacking (a power cut too: `snapshot-durability.ts`). A per-layer lock keeps concurrent builds from
  * unpacking the same layer twice; if two do anyway (a stale lock broken), the first rename wins and the other
  * tree is dropped.
  */
@@ -26,7 +26,7 @@ import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { DigestTap, digestHex, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
-import { snapshotDir } from '../cache/snapshot-layers';
+import { snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
@@ -35,6 +35,7 @@ import { hasListing, headerListingEntry, listingCollector, saveListing, type FsE
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
+import { prepareSnapshotPublish } from './snapshot-durability';
 import { createLayerTar, type LayerEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
@@ -129,7 +130,9 @@ export async function commitUpperDir(
   const final = snapshotPath(root, diffId);
   let pending = inFlight.get(final);
   if (pending === undefined) {
-    pending = publishOnce(root, diffId, final, async () => upperDir).finally(() => inFlight.delete(final));
+    pending = publishOnce(root, diffId, final, 'committed', async () => upperDir).finally(() =>
+      inFlight.delete(final),
+    );
     inFlight.set(final, pending);
   }
   return { diffId, size: tap.size, dir: await pending };
@@ -146,7 +149,7 @@ export async function snapshotLayerTar(root: string, diffId: Digest): Promise<Re
 }
 
 function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final: string): Promise<string> {
-  return publishOnce(root, layer.diffId, final, async (hex) => {
+  return publishOnce(root, layer.diffId, final, 'unpacked', async (hex) => {
     const tmp = path.join(
       root,
       'tmp',
@@ -171,6 +174,7 @@ async function publishOnce(
   root: string,
   diffId: Digest,
   final: string,
+  origin: SnapshotOrigin,
   make: (hex: string) => Promise<string>,
 ): Promise<string> {
   if (await isDir(final)) return final;
@@ -182,8 +186,8 @@ async function publishOnce(
     if (await isDir(final)) return final; // another build made it while we waited
     const tree = await make(hex);
     try {
-      // Data before name: a snapshot that survives a power cut under its final name must be whole.
-      await execFileAsync('sync', ['-f', tree]).catch(() => undefined);
+      // A snapshot that survives a power cut under its final name must be whole, or known to need a check.
+      await prepareSnapshotPublish(root, diffId, origin, tree);
       await fsp.mkdir(snapshotsDir(root), { recursive: true });
       try {
         await fsp.rename(tree, final);

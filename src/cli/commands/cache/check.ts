@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { checkStore } from '../../../cache/check';
 import { formatSize } from '../../../cache/units';
+import { recoverUnsyncedSnapshots, settleUnsyncedSnapshots } from '../../../layers/snapshot-durability';
 import { BuildError } from '../../../errors';
 import { BaseCommand } from '../../base-command';
 import { storeRoot } from '../../build-options';
@@ -31,14 +32,23 @@ export default class CacheCheck extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(CacheCheck);
-    const result = await checkStore(storeRoot(flags.root), { repair: flags.repair });
+    const root = storeRoot(flags.root);
+    // Snapshots an earlier boot left unsynced are checked as a build would, then the store is flushed once.
+    const recovery = await recoverUnsyncedSnapshots(root);
+    if (flags.repair) await settleUnsyncedSnapshots(root);
+    const result = await checkStore(root, { repair: flags.repair });
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...result, unsyncedSnapshots: recovery }, null, 2)}\n`);
     } else {
       for (const p of result.problems) {
         const state = p.repaired ? ' — removed' : p.severity === 'warning' ? ' (warning)' : '';
         process.stdout.write(`${p.message}${state}\n`);
       }
+      if (recovery.kept + recovery.dropped > 0)
+        process.stdout.write(
+          `snapshots left unsynced before a restart: ${recovery.kept} whole, ${recovery.dropped} removed ` +
+            `(rebuilt or unpacked again when needed)\n`,
+        );
       const found = result.problems.filter((p) => p.severity === 'error').length;
       const repaired = result.problems.filter((p) => p.severity === 'error' && p.repaired).length;
       const summary =
