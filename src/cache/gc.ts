@@ -27,7 +27,7 @@ import {
   type SnapshotEntry,
   type StoreInventory,
 } from './inventory';
-import { dropOrphanNotes, isSnapshotLayer } from './snapshot-layers';
+import { dropOrphanSidecars, isSnapshotLayer } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 
 export interface PruneOptions {
@@ -386,7 +386,7 @@ async function carryOut(root: string, plan: PrunePlan): Promise<void> {
   );
   for (const s of plan.snapshots) await removeTree(root, s.path);
   if (plan.contextDigests) await removeTree(root, path.join(root, 'context-digests'));
-  if (plan.snapshots.length > 0) await dropOrphanNotes(root);
+  if (plan.snapshots.length > 0) await dropOrphanSidecars(root);
   await blobs.cleanTemp();
 }
 

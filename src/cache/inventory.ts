@@ -15,6 +15,7 @@ import { listCompressedNotes } from './compressed-notes';
 import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
 import type { CacheRecord } from './key-index';
 import { BlobStore } from './blob-store';
+import { recordedSnapshotSize } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 import {
   MediaType,
@@ -281,7 +282,7 @@ async function readSnapshots(root: string): Promise<SnapshotEntry[]> {
     const st = await lstatOrUndefined(p);
     if (!st) continue;
     const kind: SnapshotKind = HEX64.test(name) ? 'layer' : CHAIN.test(name) ? 'chain' : 'other';
-    out.push({ name, path: p, kind, bytes: await sizes.bytes(name, p, st), mtimeMs: st.mtimeMs });
+    out.push({ name, path: p, kind, bytes: await sizes.bytes(name, p), mtimeMs: st.mtimeMs });
   }
   await sizes.save(out.map((s) => s.name));
   return out;
@@ -390,33 +391,36 @@ export async function treeBytes(p: string, seen = new Set<string>()): Promise<nu
 }
 
 /**
- * Snapshot trees are immutable once renamed into place, so their size is remembered (by inode and mtime) in
- * `<root>/gc/snapshot-sizes.json` instead of walking thousands of files on every automatic prune.
+ * Snapshot trees are immutable once renamed into place and named by their content, so a size measured once holds
+ * while the name does (a copy of the store, with new inodes, keeps it too): remembered in
+ * `<root>/gc/snapshot-sizes.json`, or taken from what the snapshot's maker recorded (`recordSnapshotSize`),
+ * instead of walking thousands of files on every automatic prune.
  */
 class SnapshotSizes {
   private dirty = false;
 
   private constructor(
+    private readonly root: string,
     private readonly file: string,
-    private readonly known: Map<string, { ino: number; mtimeMs: number; bytes: number }>,
+    private readonly known: Map<string, { bytes: number }>,
   ) {}
 
   static async load(root: string): Promise<SnapshotSizes> {
     const file = path.join(root, 'gc', 'snapshot-sizes.json');
-    let known = new Map<string, { ino: number; mtimeMs: number; bytes: number }>();
+    let known = new Map<string, { bytes: number }>();
     try {
       known = new Map(Object.entries(JSON.parse(await fsp.readFile(file, 'utf8')) as object));
     } catch {
       // absent or damaged: sizes are measured again
     }
-    return new SnapshotSizes(file, known);
+    return new SnapshotSizes(root, file, known);
   }
 
-  async bytes(name: string, p: string, st: Stats): Promise<number> {
+  async bytes(name: string, p: string): Promise<number> {
     const k = this.known.get(name);
-    if (k && k.ino === st.ino && k.mtimeMs === st.mtimeMs && typeof k.bytes === 'number') return k.bytes;
-    const bytes = await treeBytes(p);
-    this.known.set(name, { ino: st.ino, mtimeMs: st.mtimeMs, bytes });
+    if (k && typeof k.bytes === 'number') return k.bytes;
+    const bytes = (await recordedSnapshotSize(this.root, name)) ?? (await treeBytes(p));
+    this.known.set(name, { bytes });
     this.dirty = true;
     return bytes;
   }

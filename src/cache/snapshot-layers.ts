@@ -70,8 +70,42 @@ export function unsyncedNotePath(
   return path.join(unsyncedNotesDir(root), bootId, `${digestHex(diffId)}.${origin}`);
 }
 
-/** Remove the notes of snapshots that are gone (a prune removed them), so notes never outlive their snapshot. */
-export async function dropOrphanNotes(root: string): Promise<void> {
+/**
+ * The size of a snapshot (bytes of its files and link targets, each hard-linked file once: what `cache du`
+ * counts), written by whoever made it, who knows it from the tar it came from or was hashed as, so the automatic
+ * prune after a build never walks thousands of new files to learn it. A cache of a measurement: plain writes.
+ */
+function snapshotSizePath(root: string, name: string): string {
+  return path.join(root, 'gc', 'snapshot-sizes', name);
+}
+
+export async function recordSnapshotSize(root: string, diffId: Digest, bytes: number): Promise<void> {
+  const file = snapshotSizePath(root, digestHex(diffId));
+  try {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, String(bytes));
+    await fsp.rename(tmp, file);
+  } catch {
+    // only a cache: the prune measures the tree instead
+  }
+}
+
+/** The size its maker recorded for the snapshot named `name` (a diff_id's hex), or undefined. */
+export async function recordedSnapshotSize(root: string, name: string): Promise<number | undefined> {
+  try {
+    const n = Number((await fsp.readFile(snapshotSizePath(root, name), 'utf8')).trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Remove the unsynced notes and recorded sizes of snapshots that are gone (a prune removed them), so neither
+ * outlives its snapshot.
+ */
+export async function dropOrphanSidecars(root: string): Promise<void> {
   const dir = unsyncedNotesDir(root);
   for (const boot of await fsp.readdir(dir).catch(() => [] as string[])) {
     for (const note of await fsp.readdir(path.join(dir, boot)).catch(() => [] as string[])) {
@@ -79,5 +113,10 @@ export async function dropOrphanNotes(root: string): Promise<void> {
       if (!(await snapshotPresent(root, `sha256:${hex}`)))
         await fsp.rm(path.join(dir, boot, note), { force: true });
     }
+  }
+  const sizes = path.dirname(snapshotSizePath(root, 'x'));
+  for (const name of await fsp.readdir(sizes).catch(() => [] as string[])) {
+    if (!(await snapshotPresent(root, `sha256:${name}`)))
+      await fsp.rm(path.join(sizes, name), { force: true });
   }
 }

@@ -26,7 +26,7 @@ import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { DigestTap, digestHex, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
-import { snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
+import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar } from './diff-id';
@@ -35,6 +35,7 @@ import { hasListing, headerListingEntry, listingCollector, saveListing, type FsE
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
+import type { HeaderFields } from './tar-header';
 import { prepareSnapshotPublish } from './snapshot-durability';
 import { createLayerTar, type LayerEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
@@ -123,15 +124,23 @@ export async function commitUpperDir(
   // tar `snapshotLayerTar` makes of the snapshot later; an export checks that again as it reads.
   const listing = listingCollector();
   const tap = new DigestTap();
-  const tar = createLayerTar(entries, { sourceDateEpoch, onHeader: listing.onHeader });
+  let bytes = 0;
+  const onHeader = (header: HeaderFields, dataBytes: number): void => {
+    listing.onHeader(header);
+    bytes += memberTreeBytes(header.typeflag === '0' ? 'file' : header.typeflag === '2' ? 'symlink' : '', {
+      size: dataBytes,
+      linkname: header.linkname,
+    });
+  };
+  const tar = createLayerTar(entries, { sourceDateEpoch, onHeader });
   await pipeline(tar, tap, new Writable({ write: (_c, _e, cb) => cb() }));
   const diffId = tap.digest();
   await saveListing(root, diffId, listing.entries);
   const final = snapshotPath(root, diffId);
   let pending = inFlight.get(final);
   if (pending === undefined) {
-    pending = publishOnce(root, diffId, final, 'committed', async () => upperDir).finally(() =>
-      inFlight.delete(final),
+    pending = publishOnce(root, diffId, final, 'committed', async () => ({ tree: upperDir, bytes })).finally(
+      () => inFlight.delete(final),
     );
     inFlight.set(final, pending);
   }
@@ -157,12 +166,11 @@ function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final:
     );
     await fsp.mkdir(tmp, { recursive: true, mode: 0o755 });
     try {
-      await unpackInto(blobs, layer, tmp, root);
+      return { tree: tmp, bytes: await unpackInto(blobs, layer, tmp, root) };
     } catch (err) {
       await fsp.rm(tmp, { recursive: true, force: true });
       throw err;
     }
-    return tmp;
   });
 }
 
@@ -175,7 +183,7 @@ async function publishOnce(
   diffId: Digest,
   final: string,
   origin: SnapshotOrigin,
-  make: (hex: string) => Promise<string>,
+  make: (hex: string) => Promise<{ tree: string; bytes: number }>,
 ): Promise<string> {
   if (await isDir(final)) return final;
   const hex = digestHex(diffId);
@@ -184,7 +192,7 @@ async function publishOnce(
   });
   try {
     if (await isDir(final)) return final; // another build made it while we waited
-    const tree = await make(hex);
+    const { tree, bytes } = await make(hex);
     try {
       // A snapshot that survives a power cut under its final name must be whole, or known to need a check.
       await prepareSnapshotPublish(root, diffId, origin, tree);
@@ -197,6 +205,7 @@ async function publishOnce(
         return final;
       }
       await fsyncDir(snapshotsDir(root));
+      await recordSnapshotSize(root, diffId, bytes);
       return final;
     } catch (err) {
       await fsp.rm(tree, { recursive: true, force: true });
@@ -205,6 +214,16 @@ async function publishOnce(
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * What one tar member adds to the size of the tree it unpacks to, as the store's inventory measures a tree: a
+ * file's bytes and a link's target (a hard link and a whiteout add nothing).
+ */
+function memberTreeBytes(type: string, header: { size: number; linkname: string }): number {
+  if (type === 'file') return header.size;
+  if (type === 'symlink') return Buffer.byteLength(header.linkname);
+  return 0;
 }
 
 /**
@@ -253,6 +272,8 @@ interface LayerScan {
   overlayXattrs: Map<string, string[]>;
   /** The layer's listing, read on the way (saving a second pass over the blob when a stage lists its files). */
   listing: FsEntry[];
+  /** The unpacked tree's size as `cache du` counts it (`memberTreeBytes`). */
+  bytes: number;
 }
 
 /**
@@ -264,7 +285,7 @@ export async function unpackInto(
   layer: SnapshotLayer,
   dir: string,
   listingRoot?: string,
-): Promise<void> {
+): Promise<number> {
   const scan = await scanLayer(blobs, layer);
   if (listingRoot !== undefined && !(await hasListing(listingRoot, layer.diffId))) {
     await saveListing(listingRoot, layer.diffId, scan.listing);
@@ -272,14 +293,16 @@ export async function unpackInto(
   await applyLayer(blobs.open(layer.digest), dir);
   await writeOverlayMarkers(dir, scan);
   await fsp.chmod(dir, 0o755);
+  return scan.bytes;
 }
 
 async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerScan> {
-  const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map(), listing: [] };
+  const scan: LayerScan = { whiteouts: [], opaques: [], overlayXattrs: new Map(), listing: [], bytes: 0 };
   const layerTar = hashedLayerTar(blobs.open(layer.digest));
   for await (const { header } of readTar(layerTar.tar)) {
     const listed = headerListingEntry(header);
     if (listed !== undefined) scan.listing.push(listed);
+    scan.bytes += memberTreeBytes(header.type, header);
     const parts = cleanComponents(header.path);
     if (parts === undefined)
       throw new UnsafeLayerError(header.path, 'the path climbs out of the layer root with ..');

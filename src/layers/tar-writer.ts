@@ -53,8 +53,11 @@ export type LayerEntry = EntryMeta &
 export interface TarWriterOptions {
   /** SOURCE_DATE_EPOCH in seconds: every mtime later than this is clamped to it. */
   sourceDateEpoch?: number;
-  /** Told each member's header as it is written (a layer's listing is gathered in the same pass). */
-  onHeader?: (header: HeaderFields) => void;
+  /**
+   * Told each member's header as it is written, with the bytes of data that follow it (a file's size, known only
+   * once the source is open): a layer's listing and its unpacked size are gathered in the same pass.
+   */
+  onHeader?: (header: HeaderFields, dataBytes: number) => void;
 }
 
 /** One tar member, ready to write: header fields plus where its data comes from. */
@@ -82,10 +85,11 @@ export async function* layerTarChunks(
   const out = new Chunks();
   let chunksSinceTurn = 0;
   for (const { header, content } of planMembers(entries, options)) {
-    options.onHeader?.(header);
     if (content === undefined) {
+      options.onHeader?.(header, 0);
       out.header(header, 0);
     } else if (Buffer.isBuffer(content)) {
+      options.onHeader?.(header, content.length);
       out.header(header, content.length);
       if (content.length <= SMALL_FILE) out.copy(content);
       else {
@@ -98,6 +102,7 @@ export async function* layerTarChunks(
       try {
         const st = fstatSync(fd);
         if (!st.isFile()) throw new LayerEntryError(`${content} is not a regular file`);
+        options.onHeader?.(header, st.size);
         out.header(header, st.size);
         if (st.size <= SMALL_FILE) out.readFile(fd, st.size, header.name);
         else {
@@ -109,6 +114,7 @@ export async function* layerTarChunks(
         closeSync(fd);
       }
     } else {
+      options.onHeader?.(header, content.size);
       out.header(header, content.size);
       yield* out.take();
       let written = 0;

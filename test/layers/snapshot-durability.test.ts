@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import { digestHex, type Digest } from '../../src/cache/digest';
 import { currentBootId } from '../../src/cache/process';
-import { snapshotPresent, unsyncedNotesDir } from '../../src/cache/snapshot-layers';
+import { treeBytes } from '../../src/cache/inventory';
+import { recordedSnapshotSize, snapshotPresent, unsyncedNotesDir } from '../../src/cache/snapshot-layers';
 import { diffUpperDir } from '../../src/layers/diff';
 import { recoverUnsyncedSnapshots, settleUnsyncedSnapshots } from '../../src/layers/snapshot-durability';
 import { commitUpperDir, ensureSnapshot, snapshotPath } from '../../src/layers/snapshots';
@@ -94,4 +95,33 @@ test('settling flushes the store and forgets this boot’s notes; the snapshots 
   await settleUnsyncedSnapshots(root);
   expect(await notes(currentBootId() ?? '')).toEqual([]);
   expect(await snapshotPresent(root, diffId)).toBe(true);
+});
+
+describe('the size a snapshot’s maker records is the size the inventory would measure', () => {
+  async function tree(dir: string): Promise<void> {
+    await fsp.mkdir(path.join(dir, 'd'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'd', 'f'), 'x'.repeat(1234));
+    await fsp.link(path.join(dir, 'd', 'f'), path.join(dir, 'hard'));
+    await fsp.symlink('d/f', path.join(dir, 'link'));
+    await fsp.writeFile(path.join(dir, 'empty'), '');
+  }
+
+  test('committed from an upper dir', async () => {
+    const upper = path.join(root, 'tmp', 'upper-sized');
+    await tree(upper);
+    const { diffId } = await commitUpperDir(root, upper, await diffUpperDir(upper));
+    const measured = await treeBytes(snapshotPath(root, diffId));
+    expect(measured).toBe(1234 + 3);
+    expect(await recordedSnapshotSize(root, digestHex(diffId))).toBe(measured);
+  });
+
+  test('unpacked from a blob', async () => {
+    const blobs = new BlobStore(root);
+    const src = await tempDir('durable-sized');
+    await tree(src);
+    const layer = await storeTree(blobs, src);
+    await fsp.rm(src, { recursive: true, force: true });
+    const dir = await ensureSnapshot(root, blobs, layer);
+    expect(await recordedSnapshotSize(root, digestHex(layer.diffId))).toBe(await treeBytes(dir));
+  });
 });
