@@ -43,4 +43,4 @@ export {
   type EntryType,
   type WalkEntry,
 } from './types';
-export { walkContext } from './walk';
+export { walkContext, walkContextScoped } from './walk';

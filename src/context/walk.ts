@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { BuildError, UserError } from '../errors';
-import { compareCodePoints } from './go-path';
+import { compareCodePoints, goClean } from './go-path';
 import type { MatchInfo, PatternMatcher } from './pattern-matcher';
 import { entryStat, entryTypeOf, type WalkEntry } from './types';
 
@@ -78,6 +78,95 @@ class Walk {
     }
     this.sinceYield += names.length;
   }
+}
+
+/** Symlinks followed while resolving one path before giving up (Linux's own limit is 40; fsutil allows 255). */
+const MAX_LINKS = 255;
+
+/**
+ * List only what copying `paths` out of `contextDir` can reach, as `walkContext` would list it (same entries, same
+ * order): each path's ancestors, the symlinks met on the way to it and what they lead to (resolved inside the
+ * directory, never out of it), and the whole tree below where it ends. A path with a wildcard (`*`, `?`, `[`, `\\`) is
+ * reached through its part before the first wildcard, and the links directly in that directory are followed too
+ * (a wildcard may name a link, which a copy follows). For `COPY --from` of one file out of a stage's root
+ * filesystem: thousands of files are never looked at.
+ */
+export async function walkContextScoped(contextDir: string, paths: readonly string[]): Promise<WalkEntry[]> {
+  const root = await resolveRoot(contextDir);
+  const found = new Map<string, WalkEntry>();
+  const walk = new Walk(null);
+  const reach = async (p: string, followChildLinks: boolean): Promise<void> => {
+    const end = resolveInScope(root, p, found);
+    if (end === undefined) return;
+    const entry = found.get(end);
+    if (end !== '' && entry?.type !== 'dir') return;
+    const at = walk.out.length;
+    await walk.dir(end === '' ? root : `${root}/${end}`, end, null, false);
+    const below = walk.out.splice(at);
+    for (const e of below) found.set(e.path, e);
+    if (followChildLinks) {
+      for (const e of below) {
+        if (e.type === 'symlink' && !e.path.slice(end === '' ? 0 : end.length + 1).includes('/'))
+          await reach(e.path, false);
+      }
+    }
+  };
+  for (const p of paths) {
+    const parts = goClean(`/${p}`)
+      .split('/')
+      .filter((c) => c !== '');
+    const wild = parts.findIndex((c) => /[*?[\\]/.test(c));
+    await reach(wild < 0 ? parts.join('/') : parts.slice(0, wild).join('/'), wild >= 0);
+  }
+  return [...found.values()].sort((a, b) => compareWalkOrder(a.path, b.path));
+}
+
+/**
+ * Follow `p` component by component inside `root` (`..` stops at the root, an absolute link target starts again
+ * from it), recording every entry met; the path it ends at, or undefined if something on the way is missing.
+ */
+function resolveInScope(root: string, p: string, found: Map<string, WalkEntry>): string | undefined {
+  let pending = p.split('/').filter((c) => c !== '' && c !== '.');
+  const at: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const [name, ...rest] = pending as [string, ...string[]];
+    pending = rest;
+    if (name === '..') {
+      at.pop();
+      continue;
+    }
+    const rel = [...at, name].join('/');
+    const abs = `${root}/${rel}`;
+    const stat = lstatOrNull(abs);
+    if (stat === null) return undefined;
+    const type = entryTypeOf(stat);
+    if (type === null) return undefined;
+    const entry: WalkEntry = { path: rel, type, stat: entryStat(stat, type === 'file') };
+    if (type === 'symlink') entry.linkTarget = readLink(abs);
+    found.set(rel, entry);
+    if (type === 'symlink') {
+      if (++links > MAX_LINKS) return undefined;
+      const target = (entry.linkTarget ?? '').split('/').filter((c) => c !== '' && c !== '.');
+      if ((entry.linkTarget ?? '').startsWith('/')) at.length = 0;
+      pending = [...target, ...pending];
+      continue;
+    }
+    at.push(name);
+    if (pending.length > 0 && type !== 'dir') return undefined;
+  }
+  return at.join('/');
+}
+
+/** Walk order: parents before children, siblings by code point (what `walkContext` produces). */
+function compareWalkOrder(a: string, b: string): number {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const c = compareCodePoints(pa[i] as string, pb[i] as string);
+    if (c !== 0) return c;
+  }
+  return pa.length - pb.length;
 }
 
 /** The context directory with symlinks resolved (as fsutil does), checked to be a directory. */

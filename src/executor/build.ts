@@ -835,20 +835,28 @@ class Build {
     return image;
   }
 
-  /** The root filesystem on disk of what `COPY --from` or `RUN --mount from=` (`flag`, for messages) names. */
-  private async sourceRootfs(plan: BuildPlan, from: StageRef, flag: string): Promise<CopySourceFs> {
+  /**
+   * The root filesystem on disk of what `COPY --from` or `RUN --mount from=` (`flag`, for messages) names; as a copy
+   * source, listing only what the paths of `scope` reach when given.
+   */
+  private async sourceRootfs(
+    plan: BuildPlan,
+    from: StageRef,
+    flag: string,
+    scope?: readonly string[],
+  ): Promise<CopySourceFs> {
     if (from.kind === 'stage') {
       const source = await this.stage(plan, from.index);
       await this.imports.ensureLayers(source.layers);
-      return this.views.source(source.layers, `stage ${plan.stages[from.index].displayName}`);
+      return this.views.source(source.layers, `stage ${plan.stages[from.index].displayName}`, scope);
     }
     if (from.kind === 'image') {
       const image = await this.sourceImage(plan, from, flag);
       if (!image) throw new BuildError(`${flag}=${from.ref}: image not found`);
       await this.imports.ensureLayers(image.layers);
-      return this.views.source(image.layers, `image ${from.ref}`);
+      return this.views.source(image.layers, `image ${from.ref}`, scope);
     }
-    return this.views.source([], 'scratch');
+    return this.views.source([], 'scratch', scope);
   }
 
   /**
@@ -930,8 +938,10 @@ class Build {
   ): Promise<CopySourceFs> {
     if (!step.from) return this.contextSource();
     const from = step.from;
+    // Only what the step's paths reach is listed: a stage's root filesystem has thousands of files.
+    const scope = step.sources.flatMap((s) => (s.kind === 'path' ? [s.path] : []));
     return this.locate(this.location(step.line, step.endLine), () =>
-      this.sourceRootfs(plan, from, 'COPY --from'),
+      this.sourceRootfs(plan, from, 'COPY --from', scope),
     );
   }
 

@@ -58,9 +58,16 @@ export class RootfsViews {
     return view;
   }
 
-  /** The same, as a copy source (walked once per call: the caller keeps it for as long as it needs it). */
-  async source(layers: readonly LayerRecord[], label: string): Promise<CopySourceFs> {
-    return sourceFromDirectory(await this.directory(layers), label);
+  /**
+   * The same, as a copy source (walked once per call: the caller keeps it for as long as it needs it), listing only
+   * what the paths of `scope` reach when given.
+   */
+  async source(
+    layers: readonly LayerRecord[],
+    label: string,
+    scope?: readonly string[],
+  ): Promise<CopySourceFs> {
+    return sourceFromDirectory(await this.directory(layers), label, scope);
   }
 
   /** Take every view down. The directories they gave are gone afterwards. */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PatternMatcher } from '../../src/context/pattern-matcher';
-import { walkContext } from '../../src/context/walk';
+import { walkContext, walkContextScoped } from '../../src/context/walk';
 import { UserError } from '../../src/errors';
 import { caseTitle, readData, tempDir, writeTree, type DivergenceCase, type MatchCase } from './support/data';
 
@@ -189,5 +189,68 @@ describe('walkContext', () => {
     const m = PatternMatcher.create(['[Local-Only]/'], { file: '.dockerignore', lines: [1] });
     await expect(walkContext(root, m)).rejects.toThrow(/\.dockerignore|syntax error/);
     await expect(walkContext(root, m)).rejects.toBeInstanceOf(UserError);
+  });
+});
+
+describe('walkContextScoped: only what copying some paths can reach, as the whole walk lists it', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir('walk-scoped');
+    await writeTree(dir, {
+      'usr/lib/x.so': 'x',
+      'usr/bin/tool': 't',
+      'app/a.txt': 'a',
+      'app/b.txt': 'b',
+      'app/sub/deep.txt': 'd',
+      'data/c.txt': 'c',
+      'data/sub/d': 'd',
+      'other/big/1': '1',
+      'other/big/2': '2',
+    });
+    const links: Record<string, string> = {
+      lib: 'usr/lib', // merged /usr, relative
+      bin: '/usr/bin', // absolute: resolved from the directory, not the host's /
+      'app/link.txt': '../data/c.txt',
+      l1: 'l2',
+      l2: 'app',
+      escape: '../../../../data', // climbs past the root: stops there
+      loop: 'loop',
+    };
+    for (const [name, target] of Object.entries(links)) fs.symlinkSync(target, path.join(dir, name));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string, string[], string[]]> = [
+    // [path, must be listed, must not be listed]
+    ['lib/x.so', ['lib', 'usr', 'usr/lib', 'usr/lib/x.so'], ['usr/bin', 'app', 'other']],
+    ['/bin/tool', ['bin', 'usr/bin/tool'], ['usr/lib', 'other']],
+    ['app/*.txt', ['app/a.txt', 'app/sub/deep.txt', 'app/link.txt', 'data/c.txt'], ['data/sub', 'other']],
+    ['l1/a.txt', ['l1', 'l2', 'app/a.txt'], ['data', 'other']],
+    ['escape/sub', ['escape', 'data/sub', 'data/sub/d'], ['data/c.txt', 'other']],
+    ['data', ['data', 'data/c.txt', 'data/sub/d'], ['app', 'other']],
+    ['app/../data/c.txt', ['data/c.txt'], ['app']],
+    ['missing/y', [], ['app', 'data', 'other']],
+    ['loop/x', ['loop'], ['app', 'other']],
+  ];
+
+  test.each(cases)('%s', async (p, listed, notListed) => {
+    const full = await walkContext(dir, null);
+    const scoped = await walkContextScoped(dir, [p]);
+    const paths = scoped.map((e) => e.path);
+    for (const l of listed) expect(paths).toContain(l);
+    for (const n of notListed) expect(paths.filter((q) => q === n || q.startsWith(`${n}/`))).toEqual([]);
+    // Each listed entry is the whole walk's, and in the whole walk's order.
+    const fullAt = new Map(full.map((e, i) => [e.path, i]));
+    for (const e of scoped) expect(e).toEqual(full[fullAt.get(e.path) ?? -1]);
+    const order = scoped.map((e) => fullAt.get(e.path) ?? -1);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  test('the tree of a directory a path ends at is listed whole, as a copy of it needs', async () => {
+    const full = await walkContext(dir, null);
+    const scoped = (await walkContextScoped(dir, ['l1'])).map((e) => e.path);
+    expect(scoped).toEqual(
+      expect.arrayContaining(full.map((e) => e.path).filter((q) => q.startsWith('app/'))),
+    );
   });
 });

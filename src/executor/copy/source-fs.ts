@@ -3,7 +3,14 @@
  * directory plus the entries the build may see, so one copy implementation serves both.
  */
 import * as path from 'node:path';
-import { ContextTree, toContextEntry, walkContext, withMode, type ContextEntry } from '../../context';
+import {
+  ContextTree,
+  toContextEntry,
+  walkContext,
+  walkContextScoped,
+  withMode,
+  type ContextEntry,
+} from '../../context';
 
 /**
  * `--context-modes`: `normalize` clears the group and other write bits of build-context entries, so a checkout
@@ -63,9 +70,16 @@ export function sourceFromEntries(
   };
 }
 
-/** A stage's unpacked root filesystem as a copy source; files keep their owners. */
-export async function sourceFromDirectory(root: string, label: string): Promise<CopySourceFs> {
-  const walked = await walkContext(root, null);
+/**
+ * A stage's unpacked root filesystem as a copy source; files keep their owners. With `scope` (the paths a COPY
+ * names), only what those paths can reach is listed (`walkContextScoped`), not the whole filesystem.
+ */
+export async function sourceFromDirectory(
+  root: string,
+  label: string,
+  scope?: readonly string[],
+): Promise<CopySourceFs> {
+  const walked = scope === undefined ? await walkContext(root, null) : await walkContextScoped(root, scope);
   return sourceFromEntries(
     path.resolve(root),
     walked.map((w) => toContextEntry(w)),
