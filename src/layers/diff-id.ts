@@ -1,12 +1,13 @@
 /**
  * Checking a layer against its diff_id (the sha256 of its uncompressed tar, which the image config lists) while
- * it is read. The blob store already verifies the compressed digest; this catches a config whose diff_ids do not
+ * it is read, and hashing a tar being made. The blob store already verifies the compressed digest; this catches a config whose diff_ids do not
  * describe its layers (a broken or tampered image), before any of it is used.
  */
 import { createHash } from 'node:crypto';
-import type { Digest } from '../cache/digest';
+import { hashToDigest, type Digest } from '../cache/digest';
 import { decompressLayer } from './compress';
 import { LayerFormatError } from './errors';
+import { layerTarChunks, type LayerEntry, type TarWriterOptions } from './tar-writer';
 
 export interface HashedLayerTar {
   /** The uncompressed tar; a reader may stop early (at the end-of-archive blocks) without closing the source. */
@@ -38,4 +39,21 @@ export function hashedLayerTar(layer: AsyncIterable<Uint8Array>): HashedLayerTar
       }
     },
   };
+}
+
+/**
+ * The diff_id and size of the tar `entries` make, hashed chunk by chunk as the writer yields them: no stream in
+ * between (a pipeline's push and transform per chunk cost more than the hashing on a 100 MB RUN layer).
+ */
+export async function layerTarDiffId(
+  entries: readonly LayerEntry[],
+  options: TarWriterOptions = {},
+): Promise<{ diffId: Digest; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of layerTarChunks(entries, options)) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { diffId: hashToDigest(hash), size };
 }

@@ -17,11 +17,9 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { isErrno, removeTree } from '../cache/atomic';
-import { DigestTap, type Digest } from '../cache/digest';
+import type { Digest } from '../cache/digest';
 import { withFileLock } from '../cache/file-lock';
 import { currentBootId } from '../cache/process';
 import {
@@ -31,7 +29,7 @@ import {
   type SnapshotOrigin,
 } from '../cache/snapshot-layers';
 import { diffUpperDir } from './diff';
-import { createLayerTar } from './tar-writer';
+import { layerTarDiffId } from './diff-id';
 
 const execFileAsync = promisify(execFile);
 
@@ -114,13 +112,7 @@ async function snapshotTrusted(root: string, diffId: Digest, origin: SnapshotOri
   if (origin !== 'committed') return false;
   const dir = snapshotDir(root, diffId);
   try {
-    const tap = new DigestTap();
-    await pipeline(
-      createLayerTar(await diffUpperDir(dir)),
-      tap,
-      new Writable({ write: (_c, _e, cb) => cb() }),
-    );
-    return tap.digest() === diffId;
+    return (await layerTarDiffId(await diffUpperDir(dir))).diffId === diffId;
   } catch {
     return false; // unreadable or gone: nothing to keep
   }
