@@ -4,7 +4,7 @@
 // Runs alternate between tools (the order rotates every round), a warm-up round comes first, and the
 // report gives medians, min–max and peak RSS, ratios tsbuild/peer, and the machine's own limits measured in
 // the same run (tar | pigz, tar | zstd -T0, sha256sum).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -96,6 +96,10 @@ function parseArgs(argv) {
  * dockerd's growth for docker), success, and the error lines on failure. Output goes to a log file.
  */
 async function measure(tool, spec, logFile, timeoutSec) {
+  // Every build starts with the disk quiet (untimed): the previous build's dirty pages, whichever tool wrote them,
+  // are flushed now rather than during this one. Without it, a 120 MB layer written by one tool was written back
+  // on the next tool's clock (tsbuild's Debian cold build measured 2.5 s alone, 4-6 s right after docker's).
+  spawnSync('sync');
   const { cmd, args, env } = tool.command(spec);
   const rssFile = `${logFile}.rss`;
   const out = createWriteStream(logFile);

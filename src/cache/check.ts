@@ -10,14 +10,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from './atomic';
+import { isErrno, removeTree } from './atomic';
 import { BlobStore } from './blob-store';
 import type { Digest } from './digest';
 import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readdirOrEmpty, readRecords } from './inventory';
-import { keptAsSnapshot } from './snapshot-layers';
+import { keptAsSnapshot, snapshotDir } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
   isIndexMediaType,
@@ -30,6 +30,7 @@ import {
 
 export type ProblemKind =
   | 'corrupt-blob'
+  | 'corrupt-snapshot'
   | 'damaged-record'
   | 'record-layer-missing'
   | 'record-layer-corrupt'
@@ -54,6 +55,12 @@ export interface CheckOptions {
   repair?: boolean;
   /** Blobs verified at once. */
   parallel?: number;
+  /**
+   * Whether the snapshot of a layer kept only as its snapshot still holds that layer (its tar hashes to the
+   * diff_id). Given by the caller, who has the layer tools (`layers/snapshot-durability.ts`); without it such
+   * layers count as whole while their snapshot is there.
+   */
+  verifySnapshot?: (diffId: Digest) => Promise<boolean>;
 }
 
 export interface CheckResult {
@@ -81,6 +88,18 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
     }
     return state;
   };
+
+  const snapshotStates = new Map<Digest, Promise<boolean>>();
+  /** A snapshot-kept layer is whole when its snapshot still hashes to its diff_id (checked once per diff_id). */
+  const snapshotWhole = (diffId: Digest): Promise<boolean> => {
+    let state = snapshotStates.get(diffId);
+    if (state === undefined) {
+      state = options.verifySnapshot?.(diffId) ?? Promise.resolve(true);
+      snapshotStates.set(diffId, state);
+    }
+    return state;
+  };
+  const corruptSnapshots = new Set<Digest>();
 
   const problems: CheckProblem[] = [];
   const report = (p: Omit<CheckProblem, 'repaired'>): CheckProblem => {
@@ -121,7 +140,26 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
   for (const { record, file } of records) {
     const what = `cache record ${short(record.key)} (${record.description})`;
     if (record.layer && (await keptAsSnapshot(root, blobs, record.layer))) {
-      // A layer kept only as its snapshot (cache/snapshot-layers.ts): there while the snapshot is.
+      // A layer kept only as its snapshot (cache/snapshot-layers.ts): whole while its snapshot hashes to it.
+      const diffId = record.layer.diffId as Digest;
+      if (!(await snapshotWhole(diffId))) {
+        if (!corruptSnapshots.has(diffId)) {
+          corruptSnapshots.add(diffId);
+          report({
+            kind: 'corrupt-snapshot',
+            severity: 'error',
+            subject: diffId,
+            message: `the snapshot of layer ${diffId} no longer holds it: its files were changed`,
+          });
+        }
+        report({
+          kind: 'record-layer-corrupt',
+          severity: 'error',
+          subject: record.key,
+          message: `${what}: its layer ${diffId} (kept as a snapshot) is corrupt`,
+        });
+        doomedRecords.set(file, record.layer.digest);
+      }
     } else if (record.layer) {
       const state = await verify(record.layer.digest);
       const size = state.ok ? await blobs.size(record.layer.digest).catch(() => -1) : -1;
@@ -172,7 +210,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
   }
   const brokenTags: CheckProblem[] = [];
   for (const tag of tags) {
-    const fault = await imageFault(blobs, tag.target, verify);
+    const fault = await imageFault(blobs, tag.target, verify, snapshotWhole);
     if (fault !== undefined) {
       brokenTags.push(
         report({
@@ -210,7 +248,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
         const now = await images.resolve(p.subject).catch(() => undefined);
         if (
           now === undefined ||
-          (await imageFault(blobs, now.target, (d) => verifyBlob(blobs, d))) !== undefined
+          (await imageFault(blobs, now.target, (d) => verifyBlob(blobs, d), snapshotWhole)) !== undefined
         ) {
           if (now !== undefined) await images.untag(p.subject);
           p.repaired = true;
@@ -224,6 +262,10 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
         const state = await verifyBlob(blobs, d);
         if (!state.ok && !state.missing) await blobs.delete(d);
         for (const p of problems) if (p.kind === 'corrupt-blob' && p.subject === d) p.repaired = true;
+      }
+      for (const diffId of corruptSnapshots) {
+        await removeTree(root, snapshotDir(root, diffId));
+        for (const p of problems) if (p.kind === 'corrupt-snapshot' && p.subject === diffId) p.repaired = true;
       }
       for (const file of badListings) {
         if (!(await isJsonArray(file))) await fsp.rm(file, { force: true });
@@ -246,6 +288,7 @@ async function imageFault(
   blobs: BlobStore,
   root: Descriptor,
   verify: (d: Digest) => Promise<BlobState>,
+  snapshotWhole: (diffId: Digest) => Promise<boolean>,
 ): Promise<string | undefined> {
   const seen = new Set<string>();
   const visit = async (d: Descriptor, what: string): Promise<string | undefined> => {
@@ -266,8 +309,10 @@ async function imageFault(
         const diffIds = parseImageConfig(await blobs.readAll(m.config.digest)).rootfs.diff_ids;
         for (const [i, l] of m.layers.entries()) {
           const diffId = diffIds[i];
-          if (diffId !== undefined && (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId })))
+          if (diffId !== undefined && (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId }))) {
+            if (!(await snapshotWhole(diffId))) return `layer ${diffId} (kept as a snapshot) is corrupt`;
             continue;
+          }
           const lf = await visit(l, 'layer');
           if (lf) return lf;
         }
@@ -304,6 +349,7 @@ async function stillDoomed(file: string, bad: Digest | null, blobs: BlobStore): 
   const record = parseRecord(text, key);
   if (record === undefined) return true;
   if (bad === null || record.layer?.digest !== bad) return false;
+  if (record.layer.digest === record.layer.diffId) return true; // kept as a snapshot, found corrupt above
   const state = await verifyBlob(blobs, bad);
   if (!state.ok) return true;
   return (await blobs.size(bad)) !== record.layer.size;

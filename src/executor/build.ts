@@ -32,7 +32,7 @@ import { parseManifest, type ImageManifest } from '../image/oci-types';
 import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
 import { layerListing, type FsEntry } from '../layers/listing';
 import { contextMountInputs, materializeContextMount } from './context-mount';
-import { commitRunLayer, toTarEntry, writeLayer, type Compression } from './layer-writer';
+import { commitRunLayer, toTarEntry, writeFilesLayer, writeLayer, type Compression } from './layer-writer';
 import { StageFs } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
@@ -515,7 +515,7 @@ class Build {
           step.kind === 'run'
             ? await this.runCommand(plan, step, state.layers, stepRef)
             : entries && (entries.length > 0 || (step.kind === 'workdir' && step.resolved !== '/'))
-              ? await writeLayer(
+              ? await writeFilesLayer(
                   this.opts.root,
                   this.blobs,
                   entries.map(toTarEntry),

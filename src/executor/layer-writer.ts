@@ -1,7 +1,8 @@
 /**
  * Turns the entries of a new layer into a blob in the store (and its listing): one streaming pass writes the
  * deterministic tar, hashes it (the diff_id), compresses it and hashes the compressed bytes (the digest). Nothing
- * is held whole. A RUN's layer on an overlay is committed as its snapshot instead (`commitRunLayer`).
+ * is held whole. A RUN's layer on an overlay is committed as its snapshot instead (`commitRunLayer`), and a COPY's
+ * is written into one (`writeFilesLayer`).
  */
 import type { BlobStore } from '../cache/blob-store';
 import { storeLayer } from '../layers/compress';
@@ -9,7 +10,7 @@ import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
 import { createLayerTar, type LayerEntry } from '../layers/tar-writer';
 import { listingCollector, saveListing } from '../layers/listing';
-import { commitUpperDir } from '../layers/snapshots';
+import { commitLayerEntries, commitUpperDir } from '../layers/snapshots';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 
@@ -58,6 +59,28 @@ export async function writeLayer(
     diffId: stored.diffId,
     size: stored.size,
     mediaType: layerMediaType(compression),
+  };
+}
+
+/**
+ * A COPY's, ADD's or WORKDIR's layer: written straight into its snapshot (`commitLayerEntries`), described by its
+ * uncompressed tar (digest = diff_id) and compressed only when an output needs it, as a RUN's layer is. Where the
+ * snapshot could not hold the layer exactly, it is stored as a compressed blob as before.
+ */
+export async function writeFilesLayer(
+  root: string,
+  blobs: BlobStore,
+  entries: readonly LayerEntry[],
+  compression: Compression,
+  sourceDateEpoch?: number,
+): Promise<LayerRecord> {
+  const committed = await commitLayerEntries(root, entries, sourceDateEpoch);
+  if (committed === undefined) return writeLayer(root, blobs, entries, compression, sourceDateEpoch);
+  return {
+    digest: committed.diffId,
+    diffId: committed.diffId,
+    size: committed.size,
+    mediaType: layerMediaType('none'),
   };
 }
 

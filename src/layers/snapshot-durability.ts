@@ -109,12 +109,19 @@ export async function settleUnsyncedSnapshots(root: string): Promise<void> {
 }
 
 async function snapshotTrusted(root: string, diffId: Digest, origin: SnapshotOrigin): Promise<boolean> {
-  if (origin !== 'committed') return false;
-  const dir = snapshotDir(root, diffId);
+  return origin === 'committed' && snapshotHoldsLayer(root, diffId);
+}
+
+/**
+ * Whether the snapshot of a layer that was committed as a snapshot (a RUN's or COPY's) still holds it: the tar
+ * made of it hashes to its diff_id. False when it is gone or unreadable. (`cache check` asks it of every layer
+ * kept only as its snapshot.)
+ */
+export async function snapshotHoldsLayer(root: string, diffId: Digest): Promise<boolean> {
   try {
-    return (await layerTarDiffId(await diffUpperDir(dir))).diffId === diffId;
+    return (await layerTarDiffId(await diffUpperDir(snapshotDir(root, diffId)))).diffId === diffId;
   } catch {
-    return false; // unreadable or gone: nothing to keep
+    return false;
   }
 }
 

@@ -15,7 +15,7 @@
  * unpacking the same layer twice; if two do anyway (a stale lock broken), the first rename wins and the other
  * tree is dropped.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
@@ -23,7 +23,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
-import { digestHex, type Digest } from '../cache/digest';
+import { digestHex, hashToDigest, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
 import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
 import { BuildError } from '../errors';
@@ -36,7 +36,7 @@ import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
 import type { HeaderFields } from './tar-header';
 import { prepareSnapshotPublish } from './snapshot-durability';
-import { createLayerTar, type LayerEntry } from './tar-writer';
+import { createLayerTar, layerTarChunks, planLayer, type LayerEntry, type PlannedEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
 const execFileAsync = promisify(execFile);
@@ -141,6 +141,100 @@ export async function commitUpperDir(
     inFlight.set(final, pending);
   }
   return { diffId, size, dir: await pending };
+}
+
+/**
+ * Write the layer of `entries` (a COPY's or ADD's files) straight into a fresh snapshot: the deterministic tar is
+ * made once, hashed for the diff_id and unpacked by the safe applier as it streams, so no blob is written and
+ * nothing is compressed. The snapshot is then listed back and must plan the very same tar members (names, types,
+ * modes, owners, times, links, xattrs; the contents are the bytes just hashed), so that the tar an export makes of
+ * it later is the one hashed here. Where it would not be (a layer with whiteouts, an owner or an xattr this file
+ * system cannot hold), nothing is kept and undefined is returned: the caller stores the layer as a blob instead.
+ */
+export async function commitLayerEntries(
+  root: string,
+  entries: readonly LayerEntry[],
+  sourceDateEpoch?: number,
+): Promise<CommittedSnapshot | undefined> {
+  if (entries.some((e) => e.type === 'whiteout' || e.type === 'opaque')) return undefined;
+  const tree = path.join(
+    root,
+    'tmp',
+    `snapshot-${randomBytes(6).toString('hex')}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+  await fsp.mkdir(tree, { recursive: true, mode: 0o755 });
+  try {
+    const listing = listingCollector();
+    const hash = createHash('sha256');
+    let size = 0;
+    let bytes = 0;
+    const onHeader = (header: HeaderFields, dataBytes: number): void => {
+      listing.onHeader(header);
+      bytes += memberTreeBytes(header.typeflag === '0' ? 'file' : header.typeflag === '2' ? 'symlink' : '', {
+        size: dataBytes,
+        linkname: header.linkname,
+      });
+    };
+    const hashed = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of layerTarChunks(entries, { sourceDateEpoch, onHeader })) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    };
+    await applyLayer(hashed(), tree, { sameOwner: true });
+    await fsp.chmod(tree, 0o755);
+    if (
+      !sameMembers(
+        planLayer(entries, { sourceDateEpoch }),
+        planLayer(await diffUpperDir(tree), { sourceDateEpoch }),
+      )
+    )
+      return undefined;
+    const diffId = hashToDigest(hash);
+    await saveListing(root, diffId, listing.entries);
+    const final = snapshotPath(root, diffId);
+    let pending = inFlight.get(final);
+    if (pending === undefined) {
+      pending = publishOnce(root, diffId, final, 'committed', async () => ({ tree, bytes })).finally(() =>
+        inFlight.delete(final),
+      );
+      inFlight.set(final, pending);
+    }
+    return { diffId, size, dir: await pending };
+  } finally {
+    await fsp.rm(tree, { recursive: true, force: true }); // gone already when it became the snapshot
+  }
+}
+
+/** Whether two plans make the same tar members, data aside (a file's size is learnt as its content is read). */
+function sameMembers(a: readonly PlannedEntry[], b: readonly PlannedEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((m, i) => {
+    const o = (b[i] as PlannedEntry).header;
+    const h = m.header;
+    return (
+      h.name === o.name &&
+      h.typeflag === o.typeflag &&
+      h.mode === o.mode &&
+      h.uid === o.uid &&
+      h.gid === o.gid &&
+      h.mtime === o.mtime &&
+      h.linkname === o.linkname &&
+      h.devmajor === o.devmajor &&
+      h.devminor === o.devminor &&
+      samePax(h.extraPax, o.extraPax)
+    );
+  });
+}
+
+function samePax(
+  a: ReadonlyMap<string, Buffer> | undefined,
+  b: ReadonlyMap<string, Buffer> | undefined,
+): boolean {
+  if ((a?.size ?? 0) !== (b?.size ?? 0)) return false;
+  for (const [k, v] of a ?? []) if (!b?.get(k)?.equals(v)) return false;
+  return true;
 }
 
 /**

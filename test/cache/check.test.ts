@@ -5,8 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
-import { checkStore } from '../../src/cache/check';
-import type { Digest } from '../../src/cache/digest';
+import { checkStore, type CheckOptions, type CheckResult } from '../../src/cache/check';
+import { digestHex, type Digest } from '../../src/cache/digest';
+import { snapshotDir, snapshotPresent, type LayerRef } from '../../src/cache/snapshot-layers';
+import { writeLayer } from '../../src/executor/layer-writer';
+import { snapshotHoldsLayer } from '../../src/layers/snapshot-durability';
 import type { CacheRecord } from '../../src/cache/key-index';
 import { listCacheRecords } from '../../src/cache/usage';
 import { ImageStore } from '../../src/image/image-store';
@@ -39,9 +42,17 @@ async function recordOf(root: string, description: string): Promise<CacheRecord 
   return r as CacheRecord & { layer: object };
 }
 
+/** The check as `tsbuild cache check` runs it: layers kept as snapshots are re-hashed too. */
+function check(root: string, options: CheckOptions = {}): Promise<CheckResult> {
+  return checkStore(root, { verifySnapshot: (d) => snapshotHoldsLayer(root, d), ...options });
+}
+
 /** Flip one bit in the middle of a stored blob, as a failing disk (or a curious user) would. */
 async function flipByte(root: string, digest: Digest): Promise<void> {
-  const file = new BlobStore(root).blobPath(digest);
+  await flipFileByte(new BlobStore(root).blobPath(digest));
+}
+
+async function flipFileByte(file: string): Promise<void> {
   await fsp.chmod(file, 0o644);
   const data = await fsp.readFile(file);
   const at = Math.floor(data.length / 2);
@@ -52,31 +63,31 @@ async function flipByte(root: string, digest: Digest): Promise<void> {
 describe('checkStore', () => {
   test('a clean store has no problems', async () => {
     const { root, run } = await built();
-    const result = await checkStore(root);
+    const result = await check(root);
     expect(result.problems).toEqual([]);
     expect(result.unrepaired).toBe(0);
     expect(result.records).toBe((await listCacheRecords(root)).length);
     expect(result.blobs).toBeGreaterThanOrEqual(run.image.layers.length + 2);
   });
 
-  test('a flipped byte in a layer is found; repair removes it and its record; the next build rebuilds the step', async () => {
+  test('a flipped byte in a layer kept as its snapshot is found; repair removes it and its record; the next build rebuilds the step', async () => {
     const { ctx, root } = await built();
     const copy = await recordOf(root, 'COPY . /app/');
-    await flipByte(root, copy.layer.digest);
+    const layer = copy.layer as LayerRef;
+    expect(layer.digest).toBe(layer.diffId); // a COPY's layer lives as its snapshot
+    await flipFileByte(path.join(snapshotDir(root, layer.diffId as Digest), 'app', 'server.js'));
 
-    const report = await checkStore(root, { repair: false });
+    const report = await check(root, { repair: false });
     expect(report.problems.map((p) => [p.kind, p.subject])).toEqual([
-      ['corrupt-blob', copy.layer.digest],
+      ['corrupt-snapshot', layer.diffId],
       ['record-layer-corrupt', copy.key],
     ]);
-    expect(report.problems[0]?.message).toMatch(/is corrupt: its content hashes to sha256:/);
     expect(report.unrepaired).toBe(2);
-    expect(await new BlobStore(root).has(copy.layer.digest)).toBe(true); // reporting removes nothing
+    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(true); // reporting removes nothing
 
-    const repaired = await checkStore(root);
+    const repaired = await check(root);
     expect(repaired.problems.every((p) => p.repaired)).toBe(true);
-    expect(repaired.unrepaired).toBe(0);
-    expect(await new BlobStore(root).has(copy.layer.digest)).toBe(false);
+    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(false);
     expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
 
     const next = await runBuild(ctx, root);
@@ -84,14 +95,42 @@ describe('checkStore', () => {
     expect(step?.[1]).toBe('miss');
     expect(step?.[2]).toMatch(/cache record is gone/);
     expect(next.steps.find((s) => s[0] === 'COPY package.json /app/')?.[1]).toBe('hit');
-    expect((await checkStore(root, { repair: false })).problems).toEqual([]);
+    expect((await check(root, { repair: false })).problems).toEqual([]);
+  });
+
+  test('a flipped byte in a layer blob is found; repair removes it and its record', async () => {
+    const { root } = await built();
+    const copy = await recordOf(root, 'COPY . /app/');
+    // The layer as a blob (what a base image's layers, or an output's compressed copy, are), the record naming it.
+    const blobs = new BlobStore(root);
+    const stored = await writeLayer(
+      root,
+      blobs,
+      [{ type: 'file', path: 'f', content: Buffer.from('x'.repeat(999)) }],
+      'gzip',
+    );
+    const file = path.join(root, 'index', `${digestHex(copy.key)}.json`);
+    await fsp.writeFile(file, JSON.stringify({ ...copy, layer: stored }));
+    await flipByte(root, stored.digest);
+
+    const report = await check(root, { repair: false });
+    expect(report.problems.map((p) => [p.kind, p.subject])).toEqual([
+      ['corrupt-blob', stored.digest],
+      ['record-layer-corrupt', copy.key],
+    ]);
+    expect(report.problems[0]?.message).toMatch(/is corrupt: its content hashes to sha256:/);
+    expect(await blobs.has(stored.digest)).toBe(true); // reporting removes nothing
+    const repaired = await check(root);
+    expect(repaired.problems.every((p) => p.repaired)).toBe(true);
+    expect(await blobs.has(stored.digest)).toBe(false);
+    expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
   });
 
   test('a record whose layer is gone is removed', async () => {
     const { root } = await built();
     const copy = await recordOf(root, 'COPY package.json /app/');
-    await new BlobStore(root).delete(copy.layer.digest);
-    const result = await checkStore(root);
+    await fsp.rm(snapshotDir(root, (copy.layer as LayerRef).diffId as Digest), { recursive: true });
+    const result = await check(root);
     expect(result.problems.map((p) => [p.kind, p.repaired])).toEqual([['record-layer-missing', true]]);
     expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
   });
@@ -100,7 +139,7 @@ describe('checkStore', () => {
     const { root } = await built();
     const file = path.join(root, 'index', `${'e'.repeat(64)}.json`);
     await fsp.writeFile(file, '{"version": 1, "key": "trunc');
-    const result = await checkStore(root);
+    const result = await check(root);
     expect(result.problems.map((p) => [p.kind, p.subject, p.repaired])).toEqual([
       ['damaged-record', file, true],
     ]);
@@ -117,7 +156,7 @@ describe('checkStore', () => {
     };
     await images.tag('broken:1', target);
     await flipByte(root, run.image.configDigest);
-    const result = await checkStore(root);
+    const result = await check(root);
     const kinds = result.problems.map((p) => p.kind).sort();
     expect(kinds).toEqual(['corrupt-blob', 'tag-broken']);
     expect(result.problems.find((p) => p.kind === 'tag-broken')?.message).toContain(
@@ -132,7 +171,7 @@ describe('checkStore', () => {
     const copy = await recordOf(root, 'COPY . /app/');
     const listing = (copy.inputs as { filesDigest: Digest }).filesDigest;
     await new BlobStore(root).delete(listing);
-    const result = await checkStore(root);
+    const result = await check(root);
     expect(result.problems.map((p) => [p.kind, p.severity, p.repaired])).toEqual([
       ['record-listing-missing', 'warning', false],
     ]);
@@ -144,7 +183,7 @@ describe('checkStore', () => {
     const file = path.join(root, 'listings', `${'c'.repeat(64)}.json`);
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, '[{"path":');
-    const result = await checkStore(root);
+    const result = await check(root);
     expect(result.problems.map((p) => [p.kind, p.repaired])).toEqual([['listing-damaged', true]]);
   });
 });

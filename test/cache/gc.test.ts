@@ -14,6 +14,7 @@ import { defaultMaxStorage, pruneStore } from '../../src/cache/gc';
 import { markInUse, MTIME_SLACK_MS, readInUse } from '../../src/cache/in-use';
 import { chainSnapshotName, liveChainNames, readInventory } from '../../src/cache/inventory';
 import type { CacheRecord } from '../../src/cache/key-index';
+import { layerAvailable, type LayerRef } from '../../src/cache/snapshot-layers';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { ImageStore } from '../../src/image/image-store';
 import { runBuild, tempDir, writeFiles, type BuildRun } from '../helpers/build';
@@ -83,15 +84,16 @@ describe('pruneStore', () => {
 
     // The tagged image is whole although its records were the least recently used.
     const blobs = new BlobStore(root);
-    for (const l of (runs[0] as BuildRun).image.layers) expect(await blobs.has(l.digest)).toBe(true);
+    for (const l of (runs[0] as BuildRun).image.layers)
+      expect(await layerAvailable(root, blobs, l)).toBe(true);
     expect(await blobs.has((runs[0] as BuildRun).image.manifestDigest)).toBe(true);
     expect(await blobs.has((runs[0] as BuildRun).image.configDigest)).toBe(true);
     // The least recently used untagged build went; the newest build's records are kept.
     const kept = new Set((await listCacheRecords(root)).map((r) => r.layer?.digest));
-    const dataLayer = (run: BuildRun) => run.image.layers[1]?.digest; // WORKDIR, then COPY data.bin
-    expect(kept.has(dataLayer(runs[1] as BuildRun))).toBe(false);
-    expect(await blobs.has(dataLayer(runs[1] as BuildRun) as Digest)).toBe(false);
-    expect(kept.has(dataLayer(runs[3] as BuildRun))).toBe(true);
+    const dataLayer = (run: BuildRun) => run.image.layers[1] as LayerRef; // WORKDIR, then COPY data.bin
+    expect(kept.has(dataLayer(runs[1] as BuildRun).digest)).toBe(false);
+    expect(await layerAvailable(root, blobs, dataLayer(runs[1] as BuildRun))).toBe(false);
+    expect(kept.has(dataLayer(runs[3] as BuildRun).digest)).toBe(true);
     // And nothing kept is broken.
     expect((await checkStore(root, { repair: false })).problems).toEqual([]);
   });
@@ -107,15 +109,16 @@ describe('pruneStore', () => {
     expect(plain.removedRecords).toBeGreaterThan(0);
     const blobs = new BlobStore(root);
     expect(await blobs.has(run.image.manifestDigest)).toBe(true);
-    for (const l of run.image.layers) expect(await blobs.has(l.digest)).toBe(true);
+    for (const l of run.image.layers) expect(await layerAvailable(root, blobs, l)).toBe(true);
     // The untagged build's manifest and layers had nothing left pointing at them.
     expect(await blobs.has(untagged.image.manifestDigest)).toBe(false);
-    expect(await blobs.has(untagged.image.layers[1]?.digest as Digest)).toBe(false);
+    expect(await layerAvailable(root, blobs, untagged.image.layers[1] as LayerRef)).toBe(false);
 
     const all = await pruneStore(root, { all: true });
     expect(all.removedTags).toEqual(['docker.io/library/app:1']);
     expect(await new ImageStore(root).list()).toEqual([]);
     expect(await blobs.list()).toEqual([]);
+    expect(await fsp.readdir(path.join(root, 'snapshots'))).toEqual([]);
   });
 
   test('--keep-duration removes only records unused for longer', async () => {
@@ -157,7 +160,7 @@ describe('pruneStore', () => {
     const r = await pruneStore(root, { all: true });
     expect(r.buildsInUse).toBe(1);
     expect((await listCacheRecords(root)).map((x) => x.key)).toEqual([copy.key]);
-    expect(await blobs.has(copy.layer.digest)).toBe(true);
+    expect(await layerAvailable(root, blobs, copy.layer)).toBe(true);
     expect(await blobs.has(written.digest)).toBe(true);
     expect(await blobs.has(run.image.manifestDigest)).toBe(false);
 
@@ -249,10 +252,11 @@ describe('pruneStore', () => {
     });
     const run = await runBuild(ctx, root);
     const snapshots = path.join(root, 'snapshots');
-    // COPY --from reads the build stage through a view of its layer's snapshot: no chain is unpacked.
+    // Each COPY wrote its layer as a snapshot, and COPY --from read the build stage through a view of its
+    // snapshot: no chain is unpacked.
     const made = await fsp.readdir(snapshots);
     expect(made.filter((n) => n.startsWith('chain-'))).toEqual([]);
-    expect(made).toHaveLength(1);
+    expect(made).toHaveLength(2);
 
     // A layer snapshot and listing for a diff_id nothing has, and ones for a layer a record has.
     const orphan = randomBytes(32).toString('hex');
@@ -300,18 +304,16 @@ describe('pruneStore', () => {
     expect((await listCacheRecords(root)).map((r) => r.description)).toContain('COPY x /');
     await pruneStore(root, { keepStorage: 1e12 }); // under the bound: only garbage goes
     const blobs = new BlobStore(root);
-    const baseBlobs = [
-      base.image.manifestDigest,
-      base.image.configDigest,
-      ...base.image.layers.map((l) => l.digest),
-    ];
+    const baseBlobs = [base.image.manifestDigest, base.image.configDigest];
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(true);
+    for (const l of base.image.layers) expect(await layerAvailable(root, blobs, l)).toBe(true);
     expect((await checkStore(root, { repair: false })).problems).toEqual([]);
     const usage = await readStoreUsage(root);
     expect(usage.rows.find((r) => r.kind === 'images')?.count).toBe(baseBlobs.length);
 
     await pruneStore(root); // no records left on it: the base goes too
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(false);
+    for (const l of base.image.layers) expect(await layerAvailable(root, blobs, l)).toBe(false);
   });
 
   test('chain snapshot names follow parent links incrementally, as rootfs.ts names them', () => {

@@ -1,7 +1,11 @@
 import { Flags } from '@oclif/core';
 import { checkStore } from '../../../cache/check';
 import { formatSize } from '../../../cache/units';
-import { recoverUnsyncedSnapshots, settleUnsyncedSnapshots } from '../../../layers/snapshot-durability';
+import {
+  recoverUnsyncedSnapshots,
+  settleUnsyncedSnapshots,
+  snapshotHoldsLayer,
+} from '../../../layers/snapshot-durability';
 import { BuildError } from '../../../errors';
 import { BaseCommand } from '../../base-command';
 import { storeRoot } from '../../build-options';
@@ -10,7 +14,7 @@ export default class CacheCheck extends BaseCommand {
   static override summary = 'Verify every blob and every reference in the store, and remove what is broken.';
 
   static override description =
-    'Re-hashes every blob, then checks that every cache record’s layer and every tagged image’s manifest, ' +
+    'Re-hashes every blob and every layer kept only as its snapshot, then checks that every cache record’s layer and every tagged image’s manifest, ' +
     'config and layers are present and intact. Repairing is on by default: what it removes is provably ' +
     'unusable (bytes that do not match their digest, records and tags that point at them or at nothing), and ' +
     'keeping it would only let the next build reuse broken data; with it gone, the next build rebuilds those ' +
@@ -36,7 +40,10 @@ export default class CacheCheck extends BaseCommand {
     // Snapshots an earlier boot left unsynced are checked as a build would, then the store is flushed once.
     const recovery = await recoverUnsyncedSnapshots(root);
     if (flags.repair) await settleUnsyncedSnapshots(root);
-    const result = await checkStore(root, { repair: flags.repair });
+    const result = await checkStore(root, {
+      repair: flags.repair,
+      verifySnapshot: (diffId) => snapshotHoldsLayer(root, diffId),
+    });
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...result, unsyncedSnapshots: recovery }, null, 2)}\n`);
     } else {
