@@ -265,7 +265,8 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
       }
       for (const diffId of corruptSnapshots) {
         await removeTree(root, snapshotDir(root, diffId));
-        for (const p of problems) if (p.kind === 'corrupt-snapshot' && p.subject === diffId) p.repaired = true;
+        for (const p of problems)
+          if (p.kind === 'corrupt-snapshot' && p.subject === diffId) p.repaired = true;
       }
       for (const file of badListings) {
         if (!(await isJsonArray(file))) await fsp.rm(file, { force: true });
@@ -309,7 +310,10 @@ async function imageFault(
         const diffIds = parseImageConfig(await blobs.readAll(m.config.digest)).rootfs.diff_ids;
         for (const [i, l] of m.layers.entries()) {
           const diffId = diffIds[i];
-          if (diffId !== undefined && (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId }))) {
+          if (
+            diffId !== undefined &&
+            (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId }))
+          ) {
             if (!(await snapshotWhole(diffId))) return `layer ${diffId} (kept as a snapshot) is corrupt`;
             continue;
           }
