@@ -135,15 +135,17 @@ export async function writeOutputs(
   name: string | undefined,
   clientOptions: RegistryClientOptions = {},
   compression: ExportCompression = 'gzip',
-): Promise<void> {
+): Promise<Descriptor> {
+  // Returns the manifest the outputs carry: the built one, or its copy with layers compressed for them.
   const blobs = new BlobStore(root);
   const built: Descriptor = {
     mediaType: image.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
     digest: image.manifestDigest,
     size: image.manifestSize,
   };
-  // Layers kept as snapshots are compressed now, once, for every output below.
-  const manifest = outputs.some((o) => o.type !== 'local')
+  // Layers kept as snapshots are compressed now, once, for every output below that carries compressed layers (a
+  // docker archive holds them uncompressed and is written from the snapshots as they are).
+  const manifest = outputs.some((o) => o.type === 'oci' || o.type === 'registry')
     ? await exportableImage(root, blobs, built, compression)
     : built;
   const tag = name ? name.slice(name.lastIndexOf(':') + 1) : 'latest';
@@ -156,7 +158,7 @@ export async function writeOutputs(
     } else if (out.type === 'registry') {
       await pushDescriptor(root, manifest, out.name, { clientOptions, compression });
     } else if (out.type === 'docker') {
-      await writeDockerArchive(blobs, [{ manifest, tags: name ? [name] : [] }], dest);
+      await writeDockerArchive(blobs, [{ manifest: built, tags: name ? [name] : [] }], dest);
     } else {
       const views = new RootfsViews(root, blobs);
       try {
@@ -166,6 +168,7 @@ export async function writeOutputs(
       }
     }
   }
+  return manifest;
 }
 
 /** `--build-context NAME=VALUE` values, keyed by NAME normalised as an image reference. */

@@ -9,7 +9,8 @@
  *
  * Layer sizes must be known before their tar headers, so each compressed layer is streamed through the
  * decompressor twice: once to count (and check it really decompresses to its diff_id), once to write.
- * That costs CPU, never memory or disk.
+ * That costs CPU, never memory or disk. A layer kept only as its snapshot (not compressed yet) is written
+ * straight from it, its size known from its record.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -17,6 +18,7 @@ import { atomicWriteStream } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { digestHex, type Digest } from '../cache/digest';
 import { decompressLayer } from '../layers/compress';
+import { snapshotTarSource } from './export-layers';
 import { layerTarChunks, type LayerEntry } from '../layers/tar-writer';
 import { encodeJson, goMap, struct, type JsonObject } from './go-json';
 import { ImageFormatError } from './errors';
@@ -94,15 +96,13 @@ async function* archiveChunks(
       const file = `${dir}/layer.tar`;
       layerPaths.push(file);
       if (entries.has(file)) continue;
-      const size = await uncompressedSize(store, layer, diffId);
+      // A layer kept as its snapshot is written from it as it is: no compression just to decompress it again.
+      const content = (await snapshotTarSource(store.root, store, { ...layer, diffId })) ?? {
+        size: await uncompressedSize(store, layer, diffId),
+        open: () => decompressLayer(store.open(layer.digest)),
+      };
       entries.set(dir, { type: 'dir', path: dir, mode: 0o755, mtime });
-      entries.set(file, {
-        type: 'file',
-        path: file,
-        mode: 0o644,
-        mtime,
-        content: { size, open: () => decompressLayer(store.open(layer.digest)) },
-      });
+      entries.set(file, { type: 'file', path: file, mode: 0o644, mtime, content });
     }
 
     // Fully qualified names: docker normalises either form the same way, but podman would file a familiar

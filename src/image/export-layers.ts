@@ -9,7 +9,9 @@
  * manifest with the compressed layers in place of the snapshot-only ones (config and diff_ids unchanged, so the
  * image id is too).
  */
+import { createHash } from 'node:crypto';
 import type { BlobStore } from '../cache/blob-store';
+import { hashToDigest } from '../cache/digest';
 import { readCompressedNote, writeCompressedNote } from '../cache/compressed-notes';
 import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
 import { storeLayer, type Compression } from '../layers/compress';
@@ -53,6 +55,35 @@ export async function compressedLayer<L extends ExportableLayer>(
   const made = { digest: stored.digest, size: stored.size };
   await writeCompressedNote(root, layer.diffId, compression, made);
   return { ...layer, ...made, mediaType };
+}
+
+/**
+ * The uncompressed tar of a layer kept only as its snapshot, for an output that wants layers uncompressed (a docker
+ * archive): its size is the record's, and the bytes are checked against the diff_id as they stream (an error at
+ * the end when the snapshot no longer holds the layer). Undefined for a layer with a blob of its own.
+ */
+export async function snapshotTarSource(
+  root: string,
+  blobs: BlobStore,
+  layer: ExportableLayer,
+): Promise<{ size: number; open: () => AsyncIterable<Uint8Array> } | undefined> {
+  if (!isSnapshotLayer(layer) || (await blobs.has(layer.digest))) return undefined;
+  return {
+    size: layer.size,
+    open: async function* () {
+      const hash = createHash('sha256');
+      for await (const chunk of await snapshotLayerTar(root, layer.diffId)) {
+        hash.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+      const actual = hashToDigest(hash);
+      if (actual !== layer.diffId) {
+        throw new LayerFormatError(
+          `the snapshot of layer ${layer.diffId} no longer holds that layer (its tar hashes to ${actual})`,
+        );
+      }
+    },
+  };
 }
 
 /** The manifest to write out for `target`: every layer with a blob in the store (compressed where needed). */

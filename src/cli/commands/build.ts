@@ -200,13 +200,22 @@ export default class Build extends BaseCommand {
 
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
       // Outputs first: a failed export or push leaves the tags where they were.
-      await writeOutputs(root, image, [...outputs, ...pushes], tags[0], clientOptions, compression);
+      const written = await writeOutputs(
+        root,
+        image,
+        [...outputs, ...pushes],
+        tags[0],
+        clientOptions,
+        compression,
+      );
       for (const tag of tags) await store.tag(tag, image);
       await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       if (flags.report) {
         const report = collector.build(
-          { name: tags[0] ?? null, manifestDigest: image.manifestDigest, configDigest: image.configDigest },
+          // The manifest an output carries (layers compressed for it) is the one the world sees; the image id is
+          // the same either way.
+          { name: tags[0] ?? null, manifestDigest: written.digest, configDigest: image.configDigest },
           image.durationMs,
         );
         const text =

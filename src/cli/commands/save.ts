@@ -78,11 +78,8 @@ export default class Save extends BaseCommand {
       const platform = flags.platform ? parsePlatformOption(flags.platform) : hostPlatform();
       const byManifest = new Map<string, ArchiveImage>();
       for (const r of records) {
-        const manifest = await exportableImage(
-          root,
-          blobs,
-          await singlePlatform(blobs, r.target, platform, r.name),
-        );
+        // Not compressed first: the archive holds layers uncompressed, written from their snapshots.
+        const manifest = await singlePlatform(blobs, r.target, platform, r.name);
         const entry = byManifest.get(manifest.digest) ?? { manifest, tags: [] };
         byManifest.set(manifest.digest, { ...entry, tags: [...entry.tags, r.name] });
       }

@@ -10,6 +10,7 @@ import { sourceFromDirectory, sourceFromEntries } from '../../../src/executor/co
 import { BlobStore } from '../../../src/cache/blob-store';
 import { decompressLayer } from '../../../src/layers/compress';
 import { readTar } from '../../../src/layers/tar-reader';
+import { snapshotLayerTar } from '../../../src/layers/snapshots';
 import type { BuildEvent } from '../../../src/report/events';
 import { runBuild, tempDir, writeFiles } from '../../helpers/build';
 
@@ -164,11 +165,13 @@ describe('a build of a context checked out under umask 0002', () => {
 });
 
 /** Path → octal permission bits of every entry of a stored layer. */
+/** The modes in a layer's tar: from its blob, or (a layer kept as its snapshot) the tar made of the snapshot. */
 async function layerModes(root: string, digest: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for await (const { header } of readTar(
-    decompressLayer(new BlobStore(root).open(digest as `sha256:${string}`)),
-  )) {
+  const d = digest as `sha256:${string}`;
+  const blobs = new BlobStore(root);
+  const tar = (await blobs.has(d)) ? decompressLayer(blobs.open(d)) : await snapshotLayerTar(root, d);
+  for await (const { header } of readTar(tar)) {
     out[header.path.replace(/\/$/, '')] = (header.mode & 0o7777).toString(8);
   }
   return out;
