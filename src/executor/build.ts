@@ -33,6 +33,7 @@ import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from '.
 import { layerListing, type FsEntry } from '../layers/listing';
 import { contextMountInputs, materializeContextMount } from './context-mount';
 import { commitRunLayer, toTarEntry, writeFilesLayer, writeLayer, type Compression } from './layer-writer';
+import { filesLayerForm } from './layer-use';
 import { StageFs } from './stage-fs';
 import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
@@ -519,7 +520,7 @@ class Build {
                   this.opts.root,
                   this.blobs,
                   entries.map(toTarEntry),
-                  this.opts.compression,
+                  filesLayerForm(plan, stage.index, i),
                   this.opts.sourceDateEpoch,
                 )
               : null;

@@ -13,6 +13,7 @@ import { listingCollector, saveListing } from '../layers/listing';
 import { commitLayerEntries, commitUpperDir } from '../layers/snapshots';
 import { layerMediaType } from '../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
+import type { FilesLayerForm } from './layer-use';
 
 export type Compression = 'gzip' | 'zstd';
 
@@ -47,7 +48,7 @@ export async function writeLayer(
   root: string,
   blobs: BlobStore,
   entries: readonly LayerEntry[],
-  compression: Compression,
+  compression: Compression | 'none',
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
   const listing = listingCollector();
@@ -63,19 +64,21 @@ export async function writeLayer(
 }
 
 /**
- * A COPY's, ADD's or WORKDIR's layer: written straight into its snapshot (`commitLayerEntries`), described by its
- * uncompressed tar (digest = diff_id) and compressed only when an output needs it, as a RUN's layer is. Where the
- * snapshot could not hold the layer exactly, it is stored as a compressed blob as before.
+ * A COPY's, ADD's or WORKDIR's layer, described by its uncompressed tar (digest = diff_id) and compressed only when
+ * an output needs it, as a RUN's layer is. As `form` says (`layer-use.ts`): written straight into its snapshot
+ * (`commitLayerEntries`), or stored as the uncompressed tar, unpacked later if something stacks on it. Where a
+ * snapshot could not hold the layer exactly, the tar is stored instead.
  */
 export async function writeFilesLayer(
   root: string,
   blobs: BlobStore,
   entries: readonly LayerEntry[],
-  compression: Compression,
+  form: FilesLayerForm,
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
-  const committed = await commitLayerEntries(root, entries, sourceDateEpoch);
-  if (committed === undefined) return writeLayer(root, blobs, entries, compression, sourceDateEpoch);
+  const committed =
+    form === 'snapshot' ? await commitLayerEntries(root, entries, sourceDateEpoch) : undefined;
+  if (committed === undefined) return writeLayer(root, blobs, entries, 'none', sourceDateEpoch);
   return {
     digest: committed.diffId,
     diffId: committed.diffId,

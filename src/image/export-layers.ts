@@ -1,13 +1,14 @@
 /**
- * Compression when an output needs it. A layer kept only as its snapshot (`cache/snapshot-layers.ts`) is
- * compressed from the snapshot the first time something is pushed, exported or saved, checked against its diff_id
+ * Compression when an output needs it. A layer built here is described by its uncompressed tar (digest = diff_id),
+ * kept as its snapshot (`cache/snapshot-layers.ts`) or as that tar; it is compressed from either the first time
+ * something is pushed, exported or saved, checked against its diff_id
  * on the way, and the compressed blob is remembered by diff_id (`cache/compressed-notes.ts`), so it is
  * never compressed twice while the blob is kept. Same tar, same compressor: the same digests as a layer compressed
  * when it was built.
  *
- * `exportableImage` gives the manifest an output writes: the image's own when every layer has a blob, else the same
- * manifest with the compressed layers in place of the snapshot-only ones (config and diff_ids unchanged, so the
- * image id is too).
+ * `exportableImage` gives the manifest an output writes: the image's own when every layer is compressed already, else
+ * the same manifest with the compressed layers in place of the uncompressed ones (config and diff_ids unchanged, so
+ * the image id is too).
  */
 import { createHash } from 'node:crypto';
 import type { BlobStore } from '../cache/blob-store';
@@ -42,11 +43,15 @@ export async function compressedLayer<L extends ExportableLayer>(
   compression: ExportCompression,
   flavour: 'oci' | 'docker' = 'oci',
 ): Promise<L> {
-  if (!isSnapshotLayer(layer) || (await blobs.has(layer.digest))) return layer;
+  if (!isSnapshotLayer(layer)) return layer;
   const mediaType = layerMediaType(compression, flavour);
   const known = await readCompressedNote(root, layer.diffId, compression);
   if (known !== undefined && (await blobs.has(known.digest))) return { ...layer, ...known, mediaType };
-  const stored = await storeLayer(await snapshotLayerTar(root, layer.diffId), blobs, { compression });
+  // The uncompressed tar as stored (a COPY's layer nothing stacked on), else made from the snapshot.
+  const tar = (await blobs.has(layer.digest))
+    ? blobs.open(layer.digest)
+    : await snapshotLayerTar(root, layer.diffId);
+  const stored = await storeLayer(tar, blobs, { compression });
   if (stored.diffId !== layer.diffId) {
     throw new LayerFormatError(
       `the snapshot of layer ${layer.diffId} no longer holds that layer (its tar hashes to ${stored.diffId})`,

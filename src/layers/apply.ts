@@ -11,9 +11,14 @@
  * Whiteouts follow the OCI layer spec: `.wh.<name>` removes `<name>` and `.wh..wh..opq` empties its
  * directory, both only of what lower layers put there (never of what this same layer wrote).
  * Directory metadata is applied last, deepest first, so read-only directories and mtimes come out right.
+ *
+ * The file system calls are synchronous: a layer of thousands of small files costs several calls each, and a
+ * promise round trip through libuv's thread pool costs ten times the call itself on a warm cache (a COPY of 2,000
+ * files took 1.7 s that way). Bodies still arrive as the tar is read, chunk by chunk.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import * as fs from 'node:fs';
+import { constants as fsc, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { isErrno } from '../cache/atomic';
@@ -53,7 +58,7 @@ export async function applyLayer(
   rootDir: string,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
-  const root = await fsp.realpath(rootDir);
+  const root = await fs.promises.realpath(rootDir);
   const applier = new LayerApplier(root, options.sameOwner ?? isRoot());
   const layerTar = options.verify ? hashedLayerTar(layer) : undefined;
   for await (const { header, body } of readTar(layerTar?.tar ?? decompressLayer(layer))) {
@@ -120,7 +125,7 @@ class LayerApplier {
 
     if (h.type === 'dir') {
       if (existing !== undefined && !existing.isDirectory()) await this.remove(rel);
-      if (existing === undefined || !existing.isDirectory()) await fsp.mkdir(full, 0o700);
+      if (existing === undefined || !existing.isDirectory()) fs.mkdirSync(full, 0o700);
       this.realDirs.add(rel);
       this.dirMeta.set(rel, h);
       this.markWritten(rel);
@@ -146,10 +151,10 @@ class LayerApplier {
         break;
       case 'symlink':
         // The target is only data: a symlink may point anywhere, because nothing here ever follows one.
-        await fsp.symlink(h.linkname, full);
+        fs.symlinkSync(h.linkname, full);
         break;
       case 'hardlink':
-        await fsp.link(hardlinkTarget as string, full);
+        fs.linkSync(hardlinkTarget as string, full);
         break;
       case 'char':
       case 'block':
@@ -194,7 +199,7 @@ class LayerApplier {
       const full = this.full(rel);
       const st = await lstatOrUndefined(full);
       if (st === undefined) {
-        await fsp.mkdir(full, 0o755);
+        fs.mkdirSync(full, 0o755);
         this.markWritten(rel);
       } else if (st.isSymbolicLink()) {
         throw new UnsafeLayerError(
@@ -225,10 +230,10 @@ class LayerApplier {
   /** Opaque directory: remove everything lower layers put under `dir`, keeping what this layer wrote. */
   private async clearLowerChildren(dir: string[]): Promise<void> {
     const dirRel = dir.join('/');
-    for (const name of await fsp.readdir(this.full(dirRel))) {
+    for (const name of fs.readdirSync(this.full(dirRel))) {
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
       if (this.written.has(rel) || this.writtenAncestors.has(rel)) {
-        const st = await fsp.lstat(this.full(rel));
+        const st = fs.lstatSync(this.full(rel));
         if (st.isDirectory()) await this.clearLowerChildren([...dir, name]);
       } else {
         await this.remove(rel);
@@ -237,7 +242,7 @@ class LayerApplier {
   }
 
   private async remove(rel: string): Promise<void> {
-    await fsp.rm(this.full(rel), { recursive: true, force: true }); // rm never follows symlinks
+    fs.rmSync(this.full(rel), { recursive: true, force: true }); // rm never follows symlinks
     for (const d of [...this.realDirs]) if (d === rel || d.startsWith(`${rel}/`)) this.realDirs.delete(d);
   }
 
@@ -265,10 +270,10 @@ class LayerApplier {
 
   private async setMetadata(full: string, h: TarEntryHeader, isSymlink: boolean): Promise<void> {
     // chown before chmod: chown clears setuid/setgid bits.
-    if (this.sameOwner) await fsp.lchown(full, h.uid, h.gid);
-    if (!isSymlink) await fsp.chmod(full, h.mode & 0o7777);
+    if (this.sameOwner) fs.lchownSync(full, h.uid, h.gid);
+    if (!isSymlink) fs.chmodSync(full, h.mode & 0o7777);
     if (h.xattrs.size > 0) await this.setXattrs(full, h);
-    await fsp.lutimes(full, h.mtime, h.mtime);
+    fs.lutimesSync(full, h.mtime, h.mtime);
   }
 
   /** Node has no setxattr; use `setfattr` when installed, otherwise report the xattrs as skipped. */
@@ -300,20 +305,20 @@ class LayerApplier {
 
 /** Create a new file without following a symlink at its name, and stream the body into it. */
 async function writeFileNoFollow(full: string, body: AsyncIterable<Buffer>): Promise<void> {
-  const handle = await fsp.open(full, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  const fd = fs.openSync(full, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     for await (const chunk of body) {
       let off = 0;
-      while (off < chunk.length) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
     }
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
 }
 
 async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
   try {
-    return await fsp.lstat(p);
+    return fs.lstatSync(p);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;

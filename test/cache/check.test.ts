@@ -6,9 +6,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import { checkStore, type CheckOptions, type CheckResult } from '../../src/cache/check';
-import { digestHex, type Digest } from '../../src/cache/digest';
+import type { Digest } from '../../src/cache/digest';
 import { snapshotDir, snapshotPresent, type LayerRef } from '../../src/cache/snapshot-layers';
-import { writeLayer } from '../../src/executor/layer-writer';
 import { snapshotHoldsLayer } from '../../src/layers/snapshot-durability';
 import type { CacheRecord } from '../../src/cache/key-index';
 import { listCacheRecords } from '../../src/cache/usage';
@@ -63,31 +62,31 @@ async function flipFileByte(file: string): Promise<void> {
 describe('checkStore', () => {
   test('a clean store has no problems', async () => {
     const { root, run } = await built();
-    const result = await check(root);
+    const result = await checkStore(root);
     expect(result.problems).toEqual([]);
     expect(result.unrepaired).toBe(0);
     expect(result.records).toBe((await listCacheRecords(root)).length);
     expect(result.blobs).toBeGreaterThanOrEqual(run.image.layers.length + 2);
   });
 
-  test('a flipped byte in a layer kept as its snapshot is found; repair removes it and its record; the next build rebuilds the step', async () => {
+  test('a flipped byte in a layer is found; repair removes it and its record; the next build rebuilds the step', async () => {
     const { ctx, root } = await built();
     const copy = await recordOf(root, 'COPY . /app/');
-    const layer = copy.layer as LayerRef;
-    expect(layer.digest).toBe(layer.diffId); // a COPY's layer lives as its snapshot
-    await flipFileByte(path.join(snapshotDir(root, layer.diffId as Digest), 'app', 'server.js'));
+    await flipByte(root, copy.layer.digest);
 
-    const report = await check(root, { repair: false });
+    const report = await checkStore(root, { repair: false });
     expect(report.problems.map((p) => [p.kind, p.subject])).toEqual([
-      ['corrupt-snapshot', layer.diffId],
+      ['corrupt-blob', copy.layer.digest],
       ['record-layer-corrupt', copy.key],
     ]);
+    expect(report.problems[0]?.message).toMatch(/is corrupt: its content hashes to sha256:/);
     expect(report.unrepaired).toBe(2);
-    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(true); // reporting removes nothing
+    expect(await new BlobStore(root).has(copy.layer.digest)).toBe(true); // reporting removes nothing
 
-    const repaired = await check(root);
+    const repaired = await checkStore(root);
     expect(repaired.problems.every((p) => p.repaired)).toBe(true);
-    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(false);
+    expect(repaired.unrepaired).toBe(0);
+    expect(await new BlobStore(root).has(copy.layer.digest)).toBe(false);
     expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
 
     const next = await runBuild(ctx, root);
@@ -95,42 +94,47 @@ describe('checkStore', () => {
     expect(step?.[1]).toBe('miss');
     expect(step?.[2]).toMatch(/cache record is gone/);
     expect(next.steps.find((s) => s[0] === 'COPY package.json /app/')?.[1]).toBe('hit');
-    expect((await check(root, { repair: false })).problems).toEqual([]);
+    expect((await checkStore(root, { repair: false })).problems).toEqual([]);
   });
 
-  test('a flipped byte in a layer blob is found; repair removes it and its record', async () => {
-    const { root } = await built();
-    const copy = await recordOf(root, 'COPY . /app/');
-    // The layer as a blob (what a base image's layers, or an output's compressed copy, are), the record naming it.
-    const blobs = new BlobStore(root);
-    const stored = await writeLayer(
-      root,
-      blobs,
-      [{ type: 'file', path: 'f', content: Buffer.from('x'.repeat(999)) }],
-      'gzip',
-    );
-    const file = path.join(root, 'index', `${digestHex(copy.key)}.json`);
-    await fsp.writeFile(file, JSON.stringify({ ...copy, layer: stored }));
-    await flipByte(root, stored.digest);
+  test('a flipped byte in a layer kept as its snapshot is found; repair removes it and its record', async () => {
+    const ctx = await fresh('check-ctx');
+    const root = await fresh('check-store');
+    // The build stage's COPY is read by the final stage, so its layer is written as a snapshot.
+    await writeFiles(ctx, {
+      Dockerfile:
+        'FROM scratch AS build\nCOPY server.js /app/\n\nFROM scratch\nCOPY --from=build /app/server.js /srv/server.js\n',
+      'server.js': 'console.log("hello")\n',
+    });
+    await runBuild(ctx, root);
+    const copy = await recordOf(root, 'COPY server.js /app/');
+    const layer = copy.layer as LayerRef;
+    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(true);
+    expect(layer.digest).toBe(layer.diffId);
+    await flipFileByte(path.join(snapshotDir(root, layer.diffId as Digest), 'app', 'server.js'));
 
     const report = await check(root, { repair: false });
     expect(report.problems.map((p) => [p.kind, p.subject])).toEqual([
-      ['corrupt-blob', stored.digest],
+      ['corrupt-snapshot', layer.diffId],
       ['record-layer-corrupt', copy.key],
     ]);
-    expect(report.problems[0]?.message).toMatch(/is corrupt: its content hashes to sha256:/);
-    expect(await blobs.has(stored.digest)).toBe(true); // reporting removes nothing
+    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(true); // reporting removes nothing
+
     const repaired = await check(root);
     expect(repaired.problems.every((p) => p.repaired)).toBe(true);
-    expect(await blobs.has(stored.digest)).toBe(false);
+    expect(await snapshotPresent(root, layer.diffId as Digest)).toBe(false);
     expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
+    const next = await runBuild(ctx, root);
+    // The final stage's record is whole, so the build stage is not needed at all (keyed ahead).
+    expect(next.steps.find((s) => s[0].startsWith('COPY --from=build'))?.[1]).toBe('hit');
+    expect((await check(root, { repair: false })).problems).toEqual([]);
   });
 
   test('a record whose layer is gone is removed', async () => {
     const { root } = await built();
     const copy = await recordOf(root, 'COPY package.json /app/');
-    await fsp.rm(snapshotDir(root, (copy.layer as LayerRef).diffId as Digest), { recursive: true });
-    const result = await check(root);
+    await new BlobStore(root).delete(copy.layer.digest);
+    const result = await checkStore(root);
     expect(result.problems.map((p) => [p.kind, p.repaired])).toEqual([['record-layer-missing', true]]);
     expect((await listCacheRecords(root)).some((r) => r.key === copy.key)).toBe(false);
   });
@@ -139,7 +143,7 @@ describe('checkStore', () => {
     const { root } = await built();
     const file = path.join(root, 'index', `${'e'.repeat(64)}.json`);
     await fsp.writeFile(file, '{"version": 1, "key": "trunc');
-    const result = await check(root);
+    const result = await checkStore(root);
     expect(result.problems.map((p) => [p.kind, p.subject, p.repaired])).toEqual([
       ['damaged-record', file, true],
     ]);
@@ -156,7 +160,7 @@ describe('checkStore', () => {
     };
     await images.tag('broken:1', target);
     await flipByte(root, run.image.configDigest);
-    const result = await check(root);
+    const result = await checkStore(root);
     const kinds = result.problems.map((p) => p.kind).sort();
     expect(kinds).toEqual(['corrupt-blob', 'tag-broken']);
     expect(result.problems.find((p) => p.kind === 'tag-broken')?.message).toContain(
@@ -171,7 +175,7 @@ describe('checkStore', () => {
     const copy = await recordOf(root, 'COPY . /app/');
     const listing = (copy.inputs as { filesDigest: Digest }).filesDigest;
     await new BlobStore(root).delete(listing);
-    const result = await check(root);
+    const result = await checkStore(root);
     expect(result.problems.map((p) => [p.kind, p.severity, p.repaired])).toEqual([
       ['record-listing-missing', 'warning', false],
     ]);
@@ -183,7 +187,7 @@ describe('checkStore', () => {
     const file = path.join(root, 'listings', `${'c'.repeat(64)}.json`);
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, '[{"path":');
-    const result = await check(root);
+    const result = await checkStore(root);
     expect(result.problems.map((p) => [p.kind, p.repaired])).toEqual([['listing-damaged', true]]);
   });
 });

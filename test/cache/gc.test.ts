@@ -118,7 +118,7 @@ describe('pruneStore', () => {
     expect(all.removedTags).toEqual(['docker.io/library/app:1']);
     expect(await new ImageStore(root).list()).toEqual([]);
     expect(await blobs.list()).toEqual([]);
-    expect(await fsp.readdir(path.join(root, 'snapshots'))).toEqual([]);
+    expect(await fsp.readdir(path.join(root, 'snapshots')).catch(() => [])).toEqual([]);
   });
 
   test('--keep-duration removes only records unused for longer', async () => {
@@ -252,11 +252,11 @@ describe('pruneStore', () => {
     });
     const run = await runBuild(ctx, root);
     const snapshots = path.join(root, 'snapshots');
-    // Each COPY wrote its layer as a snapshot, and COPY --from read the build stage through a view of its
-    // snapshot: no chain is unpacked.
+    // The build stage's COPY wrote its layer as a snapshot (another stage reads it), and COPY --from read it
+    // through a view of that snapshot: no chain is unpacked.
     const made = await fsp.readdir(snapshots);
     expect(made.filter((n) => n.startsWith('chain-'))).toEqual([]);
-    expect(made).toHaveLength(2);
+    expect(made).toHaveLength(1);
 
     // A layer snapshot and listing for a diff_id nothing has, and ones for a layer a record has.
     const orphan = randomBytes(32).toString('hex');
@@ -304,16 +304,18 @@ describe('pruneStore', () => {
     expect((await listCacheRecords(root)).map((r) => r.description)).toContain('COPY x /');
     await pruneStore(root, { keepStorage: 1e12 }); // under the bound: only garbage goes
     const blobs = new BlobStore(root);
-    const baseBlobs = [base.image.manifestDigest, base.image.configDigest];
+    const baseBlobs = [
+      base.image.manifestDigest,
+      base.image.configDigest,
+      ...base.image.layers.map((l) => l.digest),
+    ];
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(true);
-    for (const l of base.image.layers) expect(await layerAvailable(root, blobs, l)).toBe(true);
     expect((await checkStore(root, { repair: false })).problems).toEqual([]);
     const usage = await readStoreUsage(root);
     expect(usage.rows.find((r) => r.kind === 'images')?.count).toBe(baseBlobs.length);
 
     await pruneStore(root); // no records left on it: the base goes too
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(false);
-    for (const l of base.image.layers) expect(await layerAvailable(root, blobs, l)).toBe(false);
   });
 
   test('chain snapshot names follow parent links incrementally, as rootfs.ts names them', () => {

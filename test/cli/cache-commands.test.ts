@@ -108,6 +108,10 @@ function records(): LsRecord[] {
   return JSON.parse(ok(['cache', 'ls', '--root', store, '--json'])) as LsRecord[];
 }
 
+function blobFile(digest: string): string {
+  return path.join(store, 'blobs', 'sha256', digest.slice('sha256:'.length));
+}
+
 describe('tsbuild cache ls and du', () => {
   test('ls lists each built step with its layer size, last use and instruction; du adds up the store', () => {
     build(appContext(), ['-t', 'app:1']);
@@ -121,9 +125,7 @@ describe('tsbuild cache ls and du', () => {
 
     const du = ok(['cache', 'du', '--root', store]);
     expect(du).toMatch(/^KIND\s+COUNT\s+SIZE$/m);
-    // WORKDIR, COPY, COPY: each layer lives as its snapshot, no blob until an output needs one.
-    expect(du).toMatch(/^snapshots .*\s+3\s+\S+B$/m);
-    expect(du).toMatch(/^cache layers .*\s+0\s+0B$/m);
+    expect(du).toMatch(/^cache layers .*\s+3\s+\S+B$/m); // WORKDIR, COPY, COPY
     expect(du).toMatch(/^image blobs .*\s+2\s+\S+B$/m); // the tag's manifest and config
     expect(du).toMatch(/^unreferenced blobs .*\s+0\s+0B$/m);
     expect(du).toMatch(/^total\s+\S+B$/m);
@@ -222,9 +224,7 @@ describe('tsbuild cache check', () => {
     build(ctx, ['-t', 'app:1']);
     const copy = records().find((r) => r.description === 'COPY src/ ./src/');
     if (!copy?.layer) throw new Error('no COPY record');
-    // The COPY's layer is kept as its snapshot (digest = diff_id): the damage is to the file in it.
-    const snapshot = path.join(store, 'snapshots', copy.layer.slice('sha256:'.length));
-    const file = path.join(snapshot, 'app', 'src', 'server.js');
+    const file = blobFile(copy.layer);
     fs.chmodSync(file, 0o644);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0x40;
@@ -233,13 +233,11 @@ describe('tsbuild cache check', () => {
     // Reporting only: exit 1, the blob is named, nothing is removed.
     const report = tsbuild(['cache', 'check', '--root', store, '--no-repair']);
     expect(report.status).toBe(1);
-    expect(report.stdout).toContain(`the snapshot of layer ${copy.layer} no longer holds it`);
+    expect(report.stdout).toContain(`blob ${copy.layer} is corrupt: its content hashes to sha256:`);
     expect(report.stdout).toContain(
-      `cache record ${copy.key.slice(7, 19)} (COPY src/ ./src/): its layer ${copy.layer} (kept as a snapshot) is corrupt`,
+      `cache record ${copy.key.slice(7, 19)} (COPY src/ ./src/): its layer ${copy.layer} is corrupt`,
     );
-    expect(report.stdout).toContain(
-      `image docker.io/library/app:1: layer ${copy.layer} (kept as a snapshot) is corrupt`,
-    );
+    expect(report.stdout).toContain(`image docker.io/library/app:1: layer ${copy.layer} is corrupt`);
     expect(report.stderr).toContain('3 problems not repaired');
     expect(fs.existsSync(file)).toBe(true);
 
@@ -248,7 +246,7 @@ describe('tsbuild cache check', () => {
     expect(repair.status).toBe(0);
     expect(repair.stdout).toMatch(/3 problems, all repaired\n$/);
     expect(repair.stdout.split('\n').filter((l) => l.endsWith(' — removed'))).toHaveLength(3);
-    expect(fs.existsSync(snapshot)).toBe(false);
+    expect(fs.existsSync(file)).toBe(false);
     expect(records().some((r) => r.key === copy.key)).toBe(false);
 
     // The next build rebuilds that step instead of using the broken layer; the store is whole again.

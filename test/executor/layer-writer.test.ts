@@ -4,7 +4,8 @@ import { BlobStore } from '../../src/cache/blob-store';
 import { digestHex } from '../../src/cache/digest';
 import { layerListing } from '../../src/layers/listing';
 import { writeFilesLayer, writeLayer } from '../../src/executor/layer-writer';
-import { recordedSnapshotSize } from '../../src/cache/snapshot-layers';
+import { recordedSnapshotSize, snapshotPresent } from '../../src/cache/snapshot-layers';
+import { compressedLayer } from '../../src/image/export-layers';
 import { decompressLayer } from '../../src/layers/compress';
 import { snapshotLayerTar } from '../../src/layers/snapshots';
 import type { LayerEntry } from '../../src/layers/tar-writer';
@@ -65,7 +66,7 @@ describe('writeFilesLayer', () => {
   }
 
   it('writes the files into a snapshot whose tar is byte for byte the one writeLayer stores', async () => {
-    const layer = await writeFilesLayer(root, blobs, files, 'gzip', 1_700_000_000);
+    const layer = await writeFilesLayer(root, blobs, files, 'snapshot', 1_700_000_000);
     expect(layer.digest).toBe(layer.diffId); // kept as its snapshot: no blob
     expect(await blobs.has(layer.digest)).toBe(false);
     const fromSnapshot = await tarBytes(await snapshotLayerTar(root, layer.diffId));
@@ -75,15 +76,25 @@ describe('writeFilesLayer', () => {
     expect(await recordedSnapshotSize(root, digestHex(layer.diffId))).toBe(4 + 13 + 1);
   });
 
-  it('stores a layer a snapshot cannot hold as it is (whiteouts) as a compressed blob', async () => {
+  it('stores a layer a snapshot cannot hold as it is (whiteouts) as its uncompressed tar', async () => {
     const layer = await writeFilesLayer(
       root,
       blobs,
       [...files, { type: 'whiteout', path: 'etc/gone' }],
-      'gzip',
+      'snapshot',
     );
-    expect(layer.digest).not.toBe(layer.diffId);
+    expect(layer.digest).toBe(layer.diffId);
     expect(await blobs.has(layer.digest)).toBe(true);
     expect(await fsp.readdir(path.join(root, 'tmp')).catch(() => [])).toEqual([]);
+  });
+
+  it('as a tar: one uncompressed blob, no snapshot, compressed for an output exactly as it would have been', async () => {
+    const layer = await writeFilesLayer(root, blobs, files, 'tar', 1_700_000_000);
+    expect(layer.digest).toBe(layer.diffId);
+    expect(await blobs.has(layer.digest)).toBe(true);
+    expect(await snapshotPresent(root, layer.diffId)).toBe(false);
+    const stored = await writeLayer(root, blobs, files, 'gzip', 1_700_000_000);
+    const exported = await compressedLayer(root, blobs, layer, 'gzip');
+    expect(exported.digest).toBe(stored.digest);
   });
 });
