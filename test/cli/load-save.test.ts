@@ -66,7 +66,7 @@ describe('tsbuild save', () => {
     expect(loaded.images).toEqual([{ manifest: image.manifest, names: ['docker.io/library/app:1'] }]);
   });
 
-  it('gives Docker v2 images OCI media types in an OCI archive, keeping config and layers', async () => {
+  it('gives Docker v2 images OCI media types in an OCI archive, keeping the config, layers compressed', async () => {
     // A docker archive loads as a Docker v2 manifest.
     const docker = path.join(tmp, 'docker.tar');
     expect((await tsbuild(['save', 'app:1', '-o', docker, '--root', root])).status).toBe(0);
@@ -78,9 +78,9 @@ describe('tsbuild save', () => {
     const raw = parseManifest(await run('skopeo', ['inspect', '--raw', `oci-archive:${out}:1`]));
     expect(raw.mediaType).toBe(MediaType.ociManifest);
     expect(raw.config.digest).toBe(image.config.digest);
-    expect(raw.layers.map((l) => [l.mediaType, l.digest])).toEqual(
-      image.diffIds.map((d) => [MediaType.ociLayer, d]),
-    );
+    // Layers stored uncompressed (as the docker archive brought them) are compressed for the archive, as for
+    // every output and as `docker push` does; the config, and so the diff_ids, stay.
+    expect(raw.layers.map((l) => l.mediaType)).toEqual(image.diffIds.map(() => MediaType.ociLayerGzip));
   });
 
   it('writes to standard output when it is not a terminal', async () => {
