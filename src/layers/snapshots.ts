@@ -11,9 +11,9 @@
  * uncompressed bytes against the diff_id before anything is written.
  *
  * The tree is built under `<root>/tmp/` and renamed into place when complete: the final name holds a whole
- * snapshot or nothing, whatever kills the unpacking (a power cut too: `snapshot-durability.ts`). A per-layer lock keeps concurrent builds from
- * unpacking the same layer twice; if two do anyway (a stale lock broken), the first rename wins and the other
- * tree is dropped.
+ * snapshot or nothing, whatever kills the unpacking (a power cut too: `snapshot-durability.ts`). A per-layer lock
+ * keeps concurrent builds from unpacking the same layer twice; if two do anyway (a stale lock broken), the first
+ * rename wins and the other tree is dropped.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -83,12 +83,39 @@ export async function ensureSnapshots(
 /** The snapshot directory of one layer, unpacking it first if needed. */
 export async function ensureSnapshot(root: string, blobs: BlobStore, layer: SnapshotLayer): Promise<string> {
   const final = snapshotPath(root, layer.diffId);
+  return oncePerProcess(final, () => unpackOnce(root, blobs, layer, final));
+}
+
+/** One making of the snapshot at `final` per process at a time: concurrent askers share it. */
+function oncePerProcess(final: string, make: () => Promise<string>): Promise<string> {
   let pending = inFlight.get(final);
   if (pending === undefined) {
-    pending = unpackOnce(root, blobs, layer, final).finally(() => inFlight.delete(final));
+    pending = make().finally(() => inFlight.delete(final));
     inFlight.set(final, pending);
   }
   return pending;
+}
+
+/**
+ * Gathers, from the tar writer's headers as it writes a layer, the layer's listing and the size of the tree it
+ * unpacks to (`memberTreeBytes`).
+ */
+function headerTally(): {
+  onHeader: (header: HeaderFields, dataBytes: number) => void;
+  listing: FsEntry[];
+  bytes: () => number;
+} {
+  const listing = listingCollector();
+  let bytes = 0;
+  return {
+    listing: listing.entries,
+    bytes: () => bytes,
+    onHeader: (header, dataBytes) => {
+      listing.onHeader(header);
+      const type = header.typeflag === '0' ? 'file' : header.typeflag === '2' ? 'symlink' : '';
+      bytes += memberTreeBytes(type, { size: dataBytes, linkname: header.linkname });
+    },
+  };
 }
 
 /** What committing a RUN's upper dir as a snapshot gave: the layer it holds, known without any blob. */
@@ -121,26 +148,18 @@ export async function commitUpperDir(
   await fsp.chmod(upperDir, 0o755);
   // The pruned dir now holds exactly `entries` (times clamped as the writer clamps them), so their tar is the
   // tar `snapshotLayerTar` makes of the snapshot later; an export checks that again as it reads.
-  const listing = listingCollector();
-  let bytes = 0;
-  const onHeader = (header: HeaderFields, dataBytes: number): void => {
-    listing.onHeader(header);
-    bytes += memberTreeBytes(header.typeflag === '0' ? 'file' : header.typeflag === '2' ? 'symlink' : '', {
-      size: dataBytes,
-      linkname: header.linkname,
-    });
-  };
-  const { diffId, size } = await layerTarDiffId(entries, { sourceDateEpoch, onHeader });
-  await saveListing(root, diffId, listing.entries);
+  const tally = headerTally();
+  const { diffId, size } = await layerTarDiffId(entries, { sourceDateEpoch, onHeader: tally.onHeader });
+  await saveListing(root, diffId, tally.listing);
+  return { diffId, size, dir: await publishCommitted(root, diffId, upperDir, tally.bytes()) };
+}
+
+/** Publish `tree` as the snapshot of the layer a build just made (unless that snapshot exists already). */
+function publishCommitted(root: string, diffId: Digest, tree: string, bytes: number): Promise<string> {
   const final = snapshotPath(root, diffId);
-  let pending = inFlight.get(final);
-  if (pending === undefined) {
-    pending = publishOnce(root, diffId, final, 'committed', async () => ({ tree: upperDir, bytes })).finally(
-      () => inFlight.delete(final),
-    );
-    inFlight.set(final, pending);
-  }
-  return { diffId, size, dir: await pending };
+  return oncePerProcess(final, () =>
+    publishOnce(root, diffId, final, 'committed', async () => ({ tree, bytes })),
+  );
 }
 
 /**
@@ -164,19 +183,11 @@ export async function commitLayerEntries(
   );
   await fsp.mkdir(tree, { recursive: true, mode: 0o755 });
   try {
-    const listing = listingCollector();
+    const tally = headerTally();
     const hash = createHash('sha256');
     let size = 0;
-    let bytes = 0;
-    const onHeader = (header: HeaderFields, dataBytes: number): void => {
-      listing.onHeader(header);
-      bytes += memberTreeBytes(header.typeflag === '0' ? 'file' : header.typeflag === '2' ? 'symlink' : '', {
-        size: dataBytes,
-        linkname: header.linkname,
-      });
-    };
     const hashed = async function* (): AsyncGenerator<Buffer> {
-      for await (const chunk of layerTarChunks(entries, { sourceDateEpoch, onHeader })) {
+      for await (const chunk of layerTarChunks(entries, { sourceDateEpoch, onHeader: tally.onHeader })) {
         hash.update(chunk);
         size += chunk.length;
         yield chunk;
@@ -192,16 +203,8 @@ export async function commitLayerEntries(
     )
       return undefined;
     const diffId = hashToDigest(hash);
-    await saveListing(root, diffId, listing.entries);
-    const final = snapshotPath(root, diffId);
-    let pending = inFlight.get(final);
-    if (pending === undefined) {
-      pending = publishOnce(root, diffId, final, 'committed', async () => ({ tree, bytes })).finally(() =>
-        inFlight.delete(final),
-      );
-      inFlight.set(final, pending);
-    }
-    return { diffId, size, dir: await pending };
+    await saveListing(root, diffId, tally.listing);
+    return { diffId, size, dir: await publishCommitted(root, diffId, tree, tally.bytes()) };
   } finally {
     await fsp.rm(tree, { recursive: true, force: true }); // gone already when it became the snapshot
   }
