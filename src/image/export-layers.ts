@@ -1,22 +1,18 @@
 /**
  * Compression when an output needs it. A layer built here is described by its uncompressed tar (digest = diff_id),
  * kept as its snapshot (`cache/snapshot-layers.ts`) or as that tar; it is compressed from either the first time
- * something is pushed, exported or saved, checked against its diff_id
- * on the way, and the compressed blob is remembered by diff_id (`cache/compressed-notes.ts`), so it is
- * never compressed twice while the blob is kept. Same tar, same compressor: the same digests as a layer compressed
+ * something is pushed, exported or saved, checked against its diff_id on the way, and the compressed blob is
+ * remembered by diff_id (`cache/compressed-notes.ts`), so it is never compressed twice while the blob is kept. Same tar, same compressor: the same digests as a layer compressed
  * when it was built.
  *
  * `exportableImage` gives the manifest an output writes: the image's own when every layer is compressed already, else
  * the same manifest with the compressed layers in place of the uncompressed ones (config and diff_ids unchanged, so
  * the image id is too).
  */
-import { createHash } from 'node:crypto';
 import type { BlobStore } from '../cache/blob-store';
-import { hashToDigest } from '../cache/digest';
 import { readCompressedNote, writeCompressedNote } from '../cache/compressed-notes';
 import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
 import { storeLayer, type Compression } from '../layers/compress';
-import { LayerFormatError } from '../layers/errors';
 import { snapshotLayerTar } from '../layers/snapshots';
 import {
   isManifestMediaType,
@@ -35,7 +31,10 @@ export interface ExportableLayer extends LayerRef {
   mediaType: string;
 }
 
-/** The layer with a blob of its own: itself when it has one, else compressed from its snapshot (once). */
+/**
+ * The layer with a compressed blob: itself when it is compressed already, else compressed (once) from its
+ * uncompressed tar or its snapshot.
+ */
 export async function compressedLayer<L extends ExportableLayer>(
   root: string,
   blobs: BlobStore,
@@ -47,16 +46,12 @@ export async function compressedLayer<L extends ExportableLayer>(
   const mediaType = layerMediaType(compression, flavour);
   const known = await readCompressedNote(root, layer.diffId, compression);
   if (known !== undefined && (await blobs.has(known.digest))) return { ...layer, ...known, mediaType };
-  // The uncompressed tar as stored (a COPY's layer nothing stacked on), else made from the snapshot.
+  // The uncompressed tar as stored (a COPY's layer nothing stacked on), else made from the snapshot; either read
+  // is checked against the diff_id (the blob's digest is it).
   const tar = (await blobs.has(layer.digest))
     ? blobs.open(layer.digest)
     : await snapshotLayerTar(root, layer.diffId);
   const stored = await storeLayer(tar, blobs, { compression });
-  if (stored.diffId !== layer.diffId) {
-    throw new LayerFormatError(
-      `the snapshot of layer ${layer.diffId} no longer holds that layer (its tar hashes to ${stored.diffId})`,
-    );
-  }
   const made = { digest: stored.digest, size: stored.size };
   await writeCompressedNote(root, layer.diffId, compression, made);
   return { ...layer, ...made, mediaType };
@@ -64,8 +59,8 @@ export async function compressedLayer<L extends ExportableLayer>(
 
 /**
  * The uncompressed tar of a layer kept only as its snapshot, for an output that wants layers uncompressed (a docker
- * archive): its size is the record's, and the bytes are checked against the diff_id as they stream (an error at
- * the end when the snapshot no longer holds the layer). Undefined for a layer with a blob of its own.
+ * archive): its size is the record's, and the bytes are checked against the diff_id as they stream
+ * (`snapshotLayerTar`). Undefined for a layer with a blob of its own.
  */
 export async function snapshotTarSource(
   root: string,
@@ -76,17 +71,7 @@ export async function snapshotTarSource(
   return {
     size: layer.size,
     open: async function* () {
-      const hash = createHash('sha256');
-      for await (const chunk of await snapshotLayerTar(root, layer.diffId)) {
-        hash.update(chunk as Buffer);
-        yield chunk as Buffer;
-      }
-      const actual = hashToDigest(hash);
-      if (actual !== layer.diffId) {
-        throw new LayerFormatError(
-          `the snapshot of layer ${layer.diffId} no longer holds that layer (its tar hashes to ${actual})`,
-        );
-      }
+      yield* await snapshotLayerTar(root, layer.diffId);
     },
   };
 }

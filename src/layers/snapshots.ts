@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { fsyncDir, isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
@@ -36,7 +36,7 @@ import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
 import type { HeaderFields } from './tar-header';
 import { prepareSnapshotPublish } from './snapshot-durability';
-import { createLayerTar, layerTarChunks, planLayer, type LayerEntry, type PlannedEntry } from './tar-writer';
+import { layerTarChunks, planLayer, type LayerEntry, type PlannedEntry } from './tar-writer';
 import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
 
 const execFileAsync = promisify(execFile);
@@ -241,13 +241,28 @@ function samePax(
 }
 
 /**
- * The tar of the layer a snapshot holds (deterministic: the bytes its diff_id was hashed from at commit). The
- * caller checks the diff_id as it reads, as every read of layer bytes does.
+ * The tar of the layer a snapshot holds (deterministic: the bytes its diff_id was hashed from at commit), checked
+ * against the diff_id as it is read, as every read of layer bytes is: the stream ends in an error when the
+ * snapshot no longer holds the layer.
  */
 export async function snapshotLayerTar(root: string, diffId: Digest): Promise<Readable> {
   const dir = snapshotPath(root, diffId);
   if (!(await isDir(dir))) throw new BuildError(`the snapshot of layer ${diffId} is not in the store`);
-  return createLayerTar(await diffUpperDir(dir));
+  return Readable.from(verifiedTar(layerTarChunks(await diffUpperDir(dir)), diffId), { objectMode: false });
+}
+
+async function* verifiedTar(chunks: AsyncIterable<Buffer>, diffId: Digest): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
+  const actual = hashToDigest(hash);
+  if (actual !== diffId) {
+    throw new LayerFormatError(
+      `the snapshot of layer ${diffId} no longer holds that layer (its tar hashes to ${actual})`,
+    );
+  }
 }
 
 function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final: string): Promise<string> {
