@@ -17,7 +17,7 @@ import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readdirOrEmpty, readRecords } from './inventory';
-import { keptAsSnapshot, snapshotDir } from './snapshot-layers';
+import { isSnapshotLayer, keptAsSnapshot, snapshotDir } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
   isIndexMediaType,
@@ -353,7 +353,9 @@ async function stillDoomed(file: string, bad: Digest | null, blobs: BlobStore): 
   const record = parseRecord(text, key);
   if (record === undefined) return true;
   if (bad === null || record.layer?.digest !== bad) return false;
-  if (record.layer.digest === record.layer.diffId) return true; // kept as a snapshot, found corrupt above
+  // Kept as its snapshot (no blob), found corrupt above; a layer with a blob, even an uncompressed one, is
+  // re-verified like any other.
+  if (isSnapshotLayer(record.layer) && !(await blobs.has(bad))) return true;
   const state = await verifyBlob(blobs, bad);
   if (!state.ok) return true;
   return (await blobs.size(bad)) !== record.layer.size;
