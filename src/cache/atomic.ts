@@ -91,15 +91,15 @@ export async function atomicWriteStream(
   await fsyncDir(path.dirname(target));
 }
 
-/** Move a tree out of the way (one atomic rename), then delete it at leisure. */
-export async function removeTree(root: string, p: string): Promise<void> {
+/** Move a tree out of the way (one atomic rename), then delete it at leisure. Whether there was one to remove. */
+export async function removeTree(root: string, p: string): Promise<boolean> {
   const tmpDir = path.join(root, 'tmp');
   await fsp.mkdir(tmpDir, { recursive: true });
   const doomed = path.join(tmpDir, `gc-${path.basename(p)}-${randomBytes(4).toString('hex')}`);
   try {
     await fsp.rename(p, doomed);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
+    if (isErrno(err, 'ENOENT')) return false;
     throw err;
   }
   try {
@@ -110,6 +110,7 @@ export async function removeTree(root: string, p: string): Promise<void> {
     await makeWritable(doomed);
     await fsp.rm(doomed, { recursive: true, force: true });
   }
+  return true;
 }
 
 async function makeWritable(p: string): Promise<void> {

@@ -18,9 +18,10 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { isErrno, removeTree } from '../cache/atomic';
+import { removeTree } from '../cache/atomic';
 import type { Digest } from '../cache/digest';
 import { withFileLock } from '../cache/file-lock';
+import { readdirOrEmpty } from '../cache/inventory';
 import { currentBootId } from '../cache/process';
 import {
   snapshotDir,
@@ -126,22 +127,6 @@ export async function snapshotHoldsLayer(root: string, diffId: Digest): Promise<
 }
 
 /** Whether there was a snapshot to remove. */
-async function removeSnapshot(root: string, diffId: Digest): Promise<boolean> {
-  const dir = snapshotDir(root, diffId);
-  try {
-    await fsp.lstat(dir);
-  } catch {
-    return false;
-  }
-  await removeTree(root, dir);
-  return true;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
-    throw err;
-  }
+function removeSnapshot(root: string, diffId: Digest): Promise<boolean> {
+  return removeTree(root, snapshotDir(root, diffId));
 }
