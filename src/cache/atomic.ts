@@ -119,3 +119,13 @@ async function makeWritable(p: string): Promise<void> {
   await fsp.chmod(p, 0o700).catch(() => undefined);
   for (const name of await fsp.readdir(p).catch(() => [] as string[])) await makeWritable(path.join(p, name));
 }
+
+/** The names in `dir`, or none when it (or a component of its path) does not exist. */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+    throw err;
+  }
+}

@@ -10,13 +10,13 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno, removeTree } from './atomic';
+import { isErrno, readdirOrEmpty, removeTree } from './atomic';
 import { BlobStore } from './blob-store';
 import type { Digest } from './digest';
 import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
-import { parseRecord, readdirOrEmpty, readRecords } from './inventory';
+import { parseRecord, readRecords } from './inventory';
 import { isSnapshotLayer, keptAsSnapshot, snapshotDir } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {

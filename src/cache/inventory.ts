@@ -9,7 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from './atomic';
+import { isErrno, readdirOrEmpty } from './atomic';
 import { listBuildHistories } from './build-history';
 import { listCompressedNotes } from './compressed-notes';
 import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
@@ -442,15 +442,6 @@ class SnapshotSizes {
     } catch {
       // only a cache of measurements
     }
-  }
-}
-
-export async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
-    throw err;
   }
 }
 

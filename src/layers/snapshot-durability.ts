@@ -18,10 +18,9 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { removeTree } from '../cache/atomic';
+import { readdirOrEmpty, removeTree } from '../cache/atomic';
 import type { Digest } from '../cache/digest';
 import { withFileLock } from '../cache/file-lock';
-import { readdirOrEmpty } from '../cache/inventory';
 import { currentBootId } from '../cache/process';
 import {
   snapshotDir,
