@@ -21,6 +21,7 @@ import { packCacheMount } from '../executor/cache-mount-archive';
 import type { BuiltImage } from '../executor/build';
 import { collectCacheConfig } from '../executor/cache-export';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
+import { parseDockerReference } from '../image/reference';
 
 export type Say = (line: string) => void;
 
@@ -123,7 +124,8 @@ async function exportOne(
         `${written.blobs} new blobs (${formatSize(written.bytes)}), ${written.reused} reused${removed}`,
     );
   } else if (location.type === 'registry') {
-    await pushRegistryCache(registry(), blobs, location.ref, config, ensureLocal);
+    const mounts = image.cache.imports.mountSourcesOn(parseDockerReference(location.ref).domain);
+    await pushRegistryCache(registry(), blobs, location.ref, config, ensureLocal, mounts);
     say(`exported cache to ${describeLocation(location)}: ${what}`);
   }
 }

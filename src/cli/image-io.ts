@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { atomicWriteStream } from '../cache/atomic';
 import { BlobStore } from '../cache/blob-store';
 import type { LayerRecord } from '../cache/key-index';
+import { layerAvailable } from '../cache/snapshot-layers';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
 import { RootfsViews } from '../executor/rootfs';
 import { exportDirectory } from '../layers/export-dir';
@@ -143,6 +144,11 @@ export async function writeOutputs(
     digest: image.manifestDigest,
     size: image.manifestSize,
   };
+  // A layer that stayed in a registry cache (a --push hit it) is fetched only for an output that needs its bytes
+  // here; a push mounts it from the cache's repository when the registry is the same, and fetches it otherwise.
+  const imports = image.cache.imports;
+  if (outputs.some((o) => o.type !== 'registry')) await imports.ensureLayers(image.layers);
+  const fetchMissing = (desc: Descriptor): Promise<void> => imports.ensureBlob(desc.digest);
   // Layers kept as snapshots are compressed now, once, for every output below that carries compressed layers (a
   // docker archive holds them uncompressed and is written from the snapshots as they are).
   const manifest = outputs.some((o) => o.type === 'oci' || o.type === 'registry')
@@ -156,7 +162,12 @@ export async function writeOutputs(
       if (out.tar) await atomicWriteStream(dest, ociLayoutTar(blobs, [layout]));
       else await writeOciLayout(blobs, dest, [layout]);
     } else if (out.type === 'registry') {
-      await pushDescriptor(root, manifest, out.name, { clientOptions, compression });
+      await pushDescriptor(root, manifest, out.name, {
+        clientOptions,
+        compression,
+        fetchMissing,
+        mountsFor: imports.mountSourcesOn(parseDockerReference(out.name).domain),
+      });
     } else if (out.type === 'docker') {
       await writeDockerArchive(blobs, [{ manifest: built, tags: name ? [name] : [] }], dest);
     } else {
@@ -169,6 +180,13 @@ export async function writeOutputs(
     }
   }
   return manifest;
+}
+
+/** Whether every layer of the built image is in the store (none stayed in an imported cache). */
+export async function imageIsLocal(root: string, image: BuiltImage): Promise<boolean> {
+  const blobs = new BlobStore(root);
+  for (const layer of image.layers) if (!(await layerAvailable(root, blobs, layer))) return false;
+  return true;
 }
 
 /** `--build-context NAME=VALUE` values, keyed by NAME normalised as an image reference. */

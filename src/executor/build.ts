@@ -83,6 +83,11 @@ export interface BuildOptions {
   cacheFrom?: readonly LoadedCache[];
   /** `--cache-to type=inline`: the final image's step records go into its manifest. */
   inlineCache?: boolean;
+  /**
+   * The outputs can take layers straight from the registry an imported cache is in (a `--push` and nothing else):
+   * the final image's layers that stayed in that cache are then not fetched just to write the image.
+   */
+  layersMayStayRemote?: boolean;
   /** `--context-modes` (default normalize: group/other write bits of context files cleared, whatever the umask). */
   contextModes?: 'normalize' | 'preserve';
 }
@@ -965,7 +970,7 @@ class Build {
   }
 
   private async writeImage(target: StageResult): Promise<BuiltImage> {
-    await this.imports.ensureLayers(target.layers);
+    if (!this.opts.layersMayStayRemote) await this.imports.ensureLayers(target.layers);
     const cache: BuildCacheView = {
       steps: this.historySteps.map((s) => ({
         key: s.key as Digest,
@@ -1006,7 +1011,10 @@ class Build {
       this.blobs,
       config,
       layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-      annotations ? { annotations } : {},
+      {
+        ...(annotations ? { annotations } : {}),
+        ...(this.opts.layersMayStayRemote ? { heldElsewhere: (d: Digest) => this.imports.offers(d) } : {}),
+      },
     );
     const manifest = parseManifest(await this.blobs.readAll(assembled.manifest.digest));
     return {

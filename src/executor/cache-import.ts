@@ -125,6 +125,17 @@ export class CacheImports {
     return this.remote.has(digest);
   }
 
+  /**
+   * For a push to `registry` (a host as references name it): the repositories there that an imported registry
+   * cache keeps a blob in, to mount it from instead of fetching and uploading it.
+   */
+  mountSourcesOn(registry: string): (digest: Digest) => string[] {
+    return (digest) => {
+      const from = this.remote.get(digest)?.source.repository;
+      return from !== undefined && from.registry === registry ? [from.path] : [];
+    };
+  }
+
   /** Makes the layers local, fetching the imported ones the store lacks. */
   async ensureLayers(layers: readonly LayerRecord[]): Promise<void> {
     await Promise.all(layers.map((l) => this.ensureBlob(l.digest)));

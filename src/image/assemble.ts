@@ -26,6 +26,8 @@ export interface AssembleOptions {
   /** OCI (default) or Docker v2 schema 2 media types. */
   flavour?: 'oci' | 'docker';
   annotations?: Record<string, string>;
+  /** Layers that stay where an imported cache keeps them (the outputs take them from there): not needed here. */
+  heldElsewhere?: (digest: Digest) => boolean;
 }
 
 export interface AssembledImage {
@@ -51,6 +53,7 @@ export async function assembleImage(
   }
   for (const [i, layer] of layers.entries()) {
     const diffId = config.rootfs.diff_ids[i];
+    if (options.heldElsewhere?.(layer.digest)) continue;
     if (!(await layerAvailable(store.root, store, { digest: layer.digest, diffId })))
       throw new ImageFormatError(`layer ${layer.digest} is not in the store`);
   }

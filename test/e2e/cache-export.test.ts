@@ -84,6 +84,18 @@ async function buildWith(
   return { report: await readReport(reportFile), id: await fsp.readFile(iid, 'utf8'), stderr: run.stderr };
 }
 
+/** The manifest an OCI layout names `tag`. */
+async function layoutManifest(layout: string, tag: string): Promise<{ layers: Array<{ digest: string }> }> {
+  const blob = (d: string): Promise<string> =>
+    fsp.readFile(path.join(layout, 'blobs', 'sha256', d.slice('sha256:'.length)), 'utf8');
+  const index = JSON.parse(await fsp.readFile(path.join(layout, 'index.json'), 'utf8')) as {
+    manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  if (entry === undefined) throw new Error(`no ${tag} in ${layout}`);
+  return JSON.parse(await blob(entry.digest)) as { layers: Array<{ digest: string }> };
+}
+
 async function hasBlob(root: string, digest: string): Promise<boolean> {
   return fsp
     .access(path.join(root, 'blobs', 'sha256', digest.slice('sha256:'.length)))
@@ -189,6 +201,64 @@ test('type=registry through a real registry: a fresh store hits every step and G
   for (const d of builderLayers(a.report)) {
     expect(gets.some((l) => l.includes(d))).toBe(false);
     expect(await hasBlob(rootC, d)).toBe(false);
+  }
+});
+
+test('a CI push from a fresh store mounts the layers the registry cache holds: none passes through this machine', async () => {
+  const ctx = await multiStageContext();
+  const cacheRef = `${registry.host}/ci-cache:main`;
+  const a = await buildWith(ctx, await temps.make('storeA'), ['--cache-to', `type=registry,ref=${cacheRef}`]);
+  const before = (await registry.requests()).length;
+
+  const rootC = await temps.make('storeC');
+  const target = `${registry.host}/ci-app:1`;
+  const c = await buildWith(ctx, rootC, [
+    '--cache-from',
+    `type=registry,ref=${cacheRef}`,
+    '--cache-to',
+    `type=registry,ref=${cacheRef}`,
+    '-t',
+    target,
+    '--push',
+  ]);
+  expect(c.report.summary.misses).toBe(0);
+  expect(c.id).toBe(a.id);
+  expect(c.stderr).toMatch(/fetched no blobs/);
+  expect(c.stderr).toContain(`not tagged here: its layers stayed in the registry`);
+  // The pushed image is whole in the registry: skopeo copies it out, verifying every blob.
+  const layout = path.join(await temps.make('pulled'), 'oci');
+  await skopeoCopy(`docker://${target}`, `oci:${layout}:app`, ['--src-tls-verify=false']);
+  const requests = (await registry.requests()).slice(before);
+  const copyLayers = (await layoutManifest(layout, 'app')).layers.slice(1).map((l) => l.digest); // the COPY --froms
+  expect(copyLayers.length).toBe(2);
+  for (const d of copyLayers) {
+    const hex = d.slice('sha256:'.length); // the query spells the colon %3A
+    const build = requests.slice(0, requests.indexOf('PUT /v2/ci-app/manifests/1'));
+    expect(build.filter((l) => /^(GET|PATCH|PUT) /.test(l) && l.includes(hex))).toEqual([]);
+    expect(
+      build.filter((l) => l.startsWith('POST /v2/ci-app/blobs/uploads/?mount=') && l.includes(hex)),
+    ).toEqual([`POST /v2/ci-app/blobs/uploads/?mount=sha256%3A${hex}&from=ci-cache`]);
+    expect(await hasBlob(rootC, d)).toBe(false);
+  }
+  const listed = await tsbuildOk(['images', '--root', rootC]);
+  expect(listed.stdout).not.toContain('ci-app');
+
+  // Pushed to another registry (no mount possible), the layers are fetched from the cache and uploaded.
+  const other = await startRegistry();
+  try {
+    const d = await buildWith(ctx, await temps.make('storeD'), [
+      '--insecure-registry',
+      other.host,
+      '--cache-from',
+      `type=registry,ref=${cacheRef}`,
+      '-t',
+      `${other.host}/ci-app:1`,
+      '--push',
+    ]);
+    expect(d.report.summary.misses).toBe(0);
+    await skopeoCopy(`docker://${other.host}/ci-app:1`, `oci:${layout}:other`, ['--src-tls-verify=false']);
+  } finally {
+    await other.stop();
   }
 });
 

@@ -41,16 +41,19 @@ export async function pushRegistryCache(
   ref: string,
   config: CacheConfig,
   ensureLocal: EnsureLocalBlob,
+  /** Repositories of the same registry that hold a blob (the imported cache's): mounted from, not uploaded. */
+  mountsFor: (digest: Digest) => readonly string[] = () => [],
 ): Promise<Digest> {
   const { repo, reference } = resolve(ref);
   if (reference.startsWith('sha256:')) {
     throw new UserError(`--cache-to ${ref}: a cache is pushed under a tag, not a digest`);
   }
   for (const desc of cacheBlobDescriptors(config)) {
-    // HEAD first: a lazily imported layer the registry already holds need not be fetched just to be skipped.
-    if (await client.hasBlob(repo, desc.digest)) continue;
-    await ensureLocal(desc);
-    await client.pushBlob(repo, desc, store);
+    // A lazily imported layer the registry already holds (or can mount) is never fetched just to be skipped.
+    await client.pushBlob(repo, desc, store, {
+      mountFrom: mountsFor(desc.digest),
+      fetchMissing: ensureLocal,
+    });
   }
   const configBytes = serializeCacheConfig(config);
   const { manifest, bytes } = cacheManifest(config, configBytes);
@@ -99,6 +102,7 @@ export async function openRegistryCache(client: RegistryClient, ref: string): Pr
       config,
       source: {
         label,
+        repository: repo,
         // fetchBlob streams into store.put with the digest and size expected: nothing unverified is kept.
         fetch: (desc: Descriptor, store: BlobStore) => client.fetchBlob(repo, desc, store),
       },

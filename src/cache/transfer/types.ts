@@ -4,6 +4,7 @@
  */
 import type { BlobStore } from '../blob-store';
 import type { Descriptor } from '../../image/oci-types';
+import type { Repository } from '../../image/registry/client';
 import type { CacheConfig } from './format';
 
 export type CacheLocation =
@@ -27,6 +28,8 @@ export interface CacheToSpec {
 export interface CacheBlobSource {
   /** For messages: `cache directory /ci/cache`, `registry cache 127.0.0.1:5000/app:cache`. */
   label: string;
+  /** For a registry cache: where its blobs are, so a push to the same registry can mount them instead. */
+  repository?: Repository;
   /** Copy one blob into the store, verified against its digest and size (a no-op when the store has it). */
   fetch(desc: Descriptor, store: BlobStore): Promise<void>;
 }

@@ -21,7 +21,7 @@ import { ttyProgress } from '../../report/tty-progress';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
 import { parseKeyValues, parseOutput, readSecrets, sourceDateEpoch, storeRoot } from '../build-options';
-import { openImageStore, parseNamedContexts, writeOutputs } from '../image-io';
+import { imageIsLocal, openImageStore, parseNamedContexts, writeOutputs } from '../image-io';
 
 export default class Build extends BaseCommand {
   static override summary = 'Build an image from a Dockerfile (the default command).';
@@ -195,6 +195,8 @@ export default class Build extends BaseCommand {
         contextModes: flags['context-modes'] as 'normalize' | 'preserve',
         cacheFrom: imported,
         inlineCache: cacheTo.some((t) => t.location.type === 'inline'),
+        // A push alone can take the layers that stayed in a registry cache from there (mounted, not fetched).
+        layersMayStayRemote: flags.push && outputs.length === 0,
       });
       if (imported.length > 0) say(importSummary(image));
 
@@ -208,7 +210,10 @@ export default class Build extends BaseCommand {
         clientOptions,
         compression,
       );
-      for (const tag of tags) await store.tag(tag, image);
+      // An image whose layers stayed in the registry is whole only there: a local tag would name layers this
+      // store does not have, so it is pushed, not tagged here (as `docker buildx build --push` does).
+      const local = await imageIsLocal(root, image);
+      if (local) for (const tag of tags) await store.tag(tag, image);
       await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       if (flags.report) {
@@ -228,7 +233,13 @@ export default class Build extends BaseCommand {
       const maxStorage = maxStorageFlag ?? (await defaultMaxStorage(root));
       await pruneStore(root, { keepStorage: maxStorage });
       if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
-      else if (tags.length > 0) process.stderr.write(`naming to ${tags.join(', ')}\n`);
+      else if (tags.length > 0 && local) process.stderr.write(`naming to ${tags.join(', ')}\n`);
+      else if (tags.length > 0) {
+        process.stderr.write(
+          `pushed ${tags.join(', ')}; not tagged here: its layers stayed in the registry ` +
+            `(tsbuild pull ${tags[0]} fetches them)\n`,
+        );
+      }
     } finally {
       await inUse.release();
     }

@@ -77,6 +77,11 @@ export interface PushBlobOptions {
   /** Repositories on the same registry that may hold the blob already: tried as cross-repository mounts. */
   mountFrom?: readonly string[];
   onBytes?: (sent: number) => void;
+  /**
+   * Makes the blob local when it must be uploaded and the store lacks it (a layer that stayed in an imported
+   * cache): asked only after the registry said it has no such blob and no mount worked.
+   */
+  fetchMissing?: (desc: Descriptor) => Promise<void>;
 }
 
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [
@@ -300,12 +305,16 @@ export class RegistryClient {
     store: BlobStore,
     options: PushBlobOptions = {},
   ): Promise<BlobPushResult> {
-    const size = await store.size(desc.digest);
-    if (size !== desc.size) {
-      throw new RegistryError(
-        `blob ${desc.digest} is ${size} bytes in the store but ${desc.size} in its manifest`,
-      );
-    }
+    const checkLocalSize = async (): Promise<void> => {
+      const size = await store.size(desc.digest);
+      if (size !== desc.size) {
+        throw new RegistryError(
+          `blob ${desc.digest} is ${size} bytes in the store but ${desc.size} in its manifest`,
+        );
+      }
+    };
+    const local = options.fetchMissing === undefined || (await store.has(desc.digest));
+    if (local) await checkLocalSize();
     return this.retrying(`blob ${desc.digest}`, async () => {
       if (await this.headBlob(repo, desc.digest)) return { status: 'exists' as const };
       let location: URL | undefined;
@@ -335,6 +344,10 @@ export class RegistryClient {
           throw await unexpected(res, `upload of ${desc.digest} to ${repo.registry}/${repo.path}`);
         discard(res);
         location = uploadLocation(res);
+      }
+      if (!local && !(await store.has(desc.digest))) {
+        await options.fetchMissing?.(desc);
+        await checkLocalSize();
       }
       if (desc.size > this.chunkSize)
         location = await this.uploadChunks(repo, location, desc, store, options.onBytes);

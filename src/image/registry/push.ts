@@ -29,6 +29,10 @@ export interface PushOptions {
   onEvent?: (event: PushEvent) => void;
   /** More repositories (paths on the target registry) to try cross-repository mounts from. */
   mountFrom?: readonly string[];
+  /** Repositories on the target registry known to hold one blob (an imported cache's, say): mounted from first. */
+  mountsFor?: (digest: Digest) => readonly string[];
+  /** Makes a blob the store lacks local, when it has to be uploaded after all (see `PushBlobOptions`). */
+  fetchMissing?: (desc: Descriptor) => Promise<void>;
   /** Blob uploads at once (default 3). */
   concurrency?: number;
   /** For layers kept only as snapshots: how to compress them (default gzip). */
@@ -87,12 +91,14 @@ export async function pushDescriptor(
   const repo: Repository = { registry: ref.domain, path: ref.path };
   const store = new BlobStore(root);
   const client = options.client ?? new RegistryClient(options.clientOptions);
-  const mounts = await mountSources(root, store, repo, options.mountFrom ?? []);
+  const known = await mountSources(root, store, repo, options.mountFrom ?? []);
+  const mountsFor = options.mountsFor;
   const ctx: PushContext = {
     client,
     repo,
     store,
-    mounts,
+    mounts: mountsFor ? (digest) => [...mountsFor(digest), ...known(digest)] : known,
+    ...(options.fetchMissing ? { fetchMissing: options.fetchMissing } : {}),
     emit: options.onEvent ?? (() => undefined),
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
   };
@@ -112,6 +118,7 @@ interface PushContext {
   store: BlobStore;
   /** Repositories on the target registry to try mounting a blob from. */
   mounts: (digest: Digest) => string[];
+  fetchMissing?: (desc: Descriptor) => Promise<void>;
   emit: (e: PushEvent) => void;
   concurrency: number;
 }
@@ -154,6 +161,7 @@ async function pushBlobs(ctx: PushContext, blobs: readonly Descriptor[]): Promis
         const result = await ctx.client.pushBlob(ctx.repo, blob, ctx.store, {
           mountFrom: ctx.mounts(blob.digest),
           onBytes: (bytes) => ctx.emit({ ...event, status: 'uploading', bytes }),
+          ...(ctx.fetchMissing ? { fetchMissing: ctx.fetchMissing } : {}),
         });
         if (result.status === 'mounted') ctx.emit({ ...event, status: 'mounted', from: result.from });
         else ctx.emit({ ...event, status: result.status === 'exists' ? 'exists' : 'pushed' });

@@ -131,15 +131,18 @@ describe('pushRegistryCache / openRegistryCache', () => {
   it('pushes a cache artifact that skopeo reads and a fresh store imports, blob for blob', async () => {
     const store = await freshStore();
     const layer1 = await putLayer(store, 'layer one');
-    const layer2 = await putLayer(store, 'layer two');
+    // A layer a lazy import left where it was: made local only now that it has to be uploaded.
+    const elsewhere = await freshStore();
+    const layer2 = await putLayer(elsewhere, 'layer two');
     const listing = await putLayer(store, '{"entries":[]}');
     const config = cacheOf([record(1, layer1, listing), record(2, layer2), record(3)]);
     const ref = `${registry.host}/team/app:cache`;
     const asked: Digest[] = [];
     const digest = await pushRegistryCache(client(), store, ref, config, async (d) => {
       asked.push(d.digest);
+      await store.put(await elsewhere.readAll(d.digest));
     });
-    expect(asked.sort()).toEqual([layer1, layer2, listing].map((b) => b.desc.digest).sort());
+    expect(asked).toEqual([layer2.desc.digest]);
 
     const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
     expect(sha256Digest(raw)).toBe(digest);
@@ -156,6 +159,34 @@ describe('pushRegistryCache / openRegistryCache', () => {
       await loaded.source.fetch(b.desc, fresh);
       expect(await fresh.readAll(b.desc.digest)).toEqual(b.data);
     }
+  });
+
+  it('mounts a blob the store lacks from a repository of the same registry instead of fetching it', async () => {
+    const store = await freshStore();
+    const layer = await putLayer(store, 'mounted layer');
+    await pushRegistryCache(
+      client(),
+      store,
+      `${registry.host}/team/source:cache`,
+      cacheOf([record(1, layer)]),
+      () => Promise.resolve(),
+    );
+    const empty = await freshStore();
+    const ref = `${registry.host}/team/target:cache`;
+    await pushRegistryCache(
+      client(),
+      empty,
+      ref,
+      cacheOf([record(1, layer)]),
+      async (d) => {
+        throw new Error(`ensureLocal(${d.digest}) should not be called`);
+      },
+      (d) => (d === layer.desc.digest ? ['team/source'] : []),
+    );
+    expect(await empty.has(layer.desc.digest)).toBe(false);
+    const fresh = await freshStore();
+    await found(await openRegistryCache(client(), ref)).source.fetch(layer.desc, fresh);
+    expect(await fresh.readAll(layer.desc.digest)).toEqual(layer.data);
   });
 
   it('does not make local a blob the registry already holds (HEAD first)', async () => {
