@@ -208,6 +208,7 @@ function summarize(entry) {
 const EDITED_FIXTURES = ['node-like', 'debian-layers', 'compile-like'];
 
 function scenarios(ctx) {
+  const ciSeeded = new Set();
   const build = (tool, fixture, extra = {}) =>
     measure(
       tool,
@@ -252,6 +253,20 @@ function scenarios(ctx) {
       fixture: 'node-like',
       what: 'one dependency version bumped in package.json, rebuild (the RUN reruns)',
       once: edit(fixtures.editManifest),
+    },
+    {
+      id: 'node-like/ci-push',
+      fixture: 'node-like',
+      what: 'CI: an empty store (no base image), the registry cache of an earlier build (tsbuild --cache-to type=registry; docker: the image pushed with its inline cache), nothing changed, build and push',
+      only: ['tsbuild', 'docker'],
+      once: async (tool, state) => {
+        if (!ciSeeded.has(tool.name)) {
+          await tool.ciSeed(ctx.contextFor(tool, 'node-like'));
+          ciSeeded.add(tool.name);
+        }
+        await tool.ciFreshStore();
+        return build(tool, 'node-like', { ...state.extra, ci: true });
+      },
     },
     {
       id: 'large/cold',

@@ -14,6 +14,11 @@ function must(r, what) {
   return r.stdout;
 }
 
+/** Where the CI scenario's cache and pushed image live, per tool. */
+function ciRefs(registryHost, tool) {
+  return { cache: `${registryHost}/bench-ci-cache:${tool}`, push: `${registryHost}/bench-ci:${tool}` };
+}
+
 /** tsbuild from this checkout (bin/run.js over dist/), with its own store under the work folder. */
 export function tsbuild(work, registryHost, bases) {
   const dir = path.join(work, 'tsbuild');
@@ -72,10 +77,23 @@ export function tsbuild(work, registryHost, bases) {
       must(run('cp', ['-al', '--', template, root]), 'copy the seed store');
       must(run('sync', ['-f', root]), 'sync the seed store');
     },
-    command({ context, tag, target, compression, profileDir }) {
+    // The CI scenario: a registry cache exported once, then every run starts from an empty store (a fresh CI
+    // machine: no base image either), imports it, and pushes the image.
+    async ciSeed(context) {
+      await this.ciFreshStore();
+      const seed = [cli, 'build', '--root', root, '--insecure-registry', registryHost, '-q'];
+      seed.push('--cache-to', `type=registry,ref=${ciRefs(registryHost, 'tsbuild').cache}`, context);
+      must(run('node', seed), 'tsbuild CI seed build');
+    },
+    async ciFreshStore() {
+      await fsp.rm(root, { recursive: true, force: true });
+    },
+    command({ context, tag, target, compression, profileDir, ci }) {
       const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      const args = [...node, cli, 'build', '-t', tag, '--root', root, '--progress', 'plain'];
+      const refs = ciRefs(registryHost, 'tsbuild');
+      const args = [...node, cli, 'build', '-t', ci ? refs.push : tag, '--root', root, '--progress', 'plain'];
       args.push('--insecure-registry', registryHost);
+      if (ci) args.push('--cache-from', `type=registry,ref=${refs.cache}`, '--push');
       if (target) args.push('--target', target);
       if (compression) args.push('--compression', compression);
       args.push(context);
@@ -114,7 +132,30 @@ export function docker(work, registryHost, bases) {
       must(cli(['builder', 'prune', '-af']), 'docker builder prune');
       for (const base of bases) must(cli(['pull', '-q', base]), 'docker pull');
     },
-    command({ context, tag, target }) {
+    // BuildKit's CI pattern: an image pushed with its inline cache, then `--cache-from` it and push.
+    async ciSeed(context) {
+      const { cache } = ciRefs(registryHost, 'docker');
+      must(
+        cli(['build', '-q', '--build-arg', 'BUILDKIT_INLINE_CACHE=1', '-t', cache, context]),
+        'docker CI seed',
+      );
+      must(cli(['push', '-q', cache]), 'docker push (CI seed)');
+    },
+    async ciFreshStore() {
+      // A fresh CI machine: no bench image, no base image, no build cache.
+      const refs = ['reference=bench-*', `reference=${registryHost}/*`];
+      const ours = refs.flatMap((f) =>
+        cli(['images', '-q', '--filter', f]).stdout.split('\n').filter(Boolean),
+      );
+      if (ours.length > 0) must(cli(['rmi', '-f', ...new Set(ours)]), 'docker rmi');
+      must(cli(['builder', 'prune', '-af']), 'docker builder prune');
+    },
+    command({ context, tag, target, ci }) {
+      if (ci) {
+        const { cache, push } = ciRefs(registryHost, 'docker');
+        const script = `/usr/bin/docker build --progress plain --cache-from ${cache} -t ${push} ${context} && /usr/bin/docker push -q ${push}`;
+        return { cmd: '/bin/sh', args: ['-c', script], env: daemon.env };
+      }
       const args = ['build', '--progress', 'plain', '-t', tag];
       if (target) args.push('--target', target);
       args.push(context);
