@@ -19,7 +19,7 @@ EPOCH=1704067200
 FORCE="${FORCE:-0}"
 
 have_latest() { [ -f "$1/index.json" ] && grep -q '"org.opencontainers.image.ref.name":"latest"' "$1/index.json"; }
-need() { command -v "$1" >/dev/null || { echo "make-base-images: missing tool $1 (scripts/setup-test-tools.sh installs it)" >&2; exit 1; }; }
+need() { command -v "$1" >/dev/null || { echo "make-base-images: missing tool $1 (apt-get install $1)" >&2; exit 1; }; }
 
 # pack_rootfs ROOTFS WORK CMD → WORK/layout: the tree as the one layer of a new image (owners, modes, links kept).
 pack_rootfs() {
