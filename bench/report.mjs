@@ -96,6 +96,21 @@ export function issue12Targets(result) {
     0.2,
     'node-like/ci-push',
   );
+  const prints = result.scenarios
+    .filter((s) => s.storeFootprint)
+    .map((s) => ({ id: s.id, ...s.storeFootprint }));
+  const worst = prints
+    .map((p) => ({ ...p, r: p.layerBytes > 0 ? p.diskBytes / p.layerBytes : null }))
+    .sort((x, y) => (y.r ?? Infinity) - (x.r ?? Infinity))[0];
+  rows.push({
+    scenario: 'store size after the builds above (the worst fixture)',
+    target: '≤ 1.3 × the distinct layers, uncompressed',
+    measured: worst
+      ? `${ratio(worst.r)} (${bytes(worst.diskBytes)} on disk / ${bytes(worst.layerBytes)} in ${worst.layers} layers, after ${worst.id})`
+      : '—',
+    verdict: !worst || worst.r == null ? 'FAIL — not measured' : worst.r <= 1.3 ? 'pass' : 'FAIL',
+    pass: !!worst && worst.r != null && worst.r <= 1.3,
+  });
   const peak = peakRss(result);
   rows.push({
     scenario: 'peak RSS',

@@ -25,6 +25,7 @@ import {
 } from './env.mjs';
 import * as fixtures from './fixtures.mjs';
 import { summarizeProfiles } from './profile.mjs';
+import { storeFootprint } from './store-size.mjs';
 import { renderMarkdown } from './report.mjs';
 import { TOOLS } from './tools.mjs';
 
@@ -252,6 +253,8 @@ function scenarios(ctx) {
       id: 'node-like/edit-manifest',
       fixture: 'node-like',
       what: 'one dependency version bumped in package.json, rebuild (the RUN reruns)',
+      // the store as these builds left it, against the layers it holds (issue 12)
+      footprint: true,
       once: edit(fixtures.editManifest),
     },
     {
@@ -327,6 +330,8 @@ function scenarios(ctx) {
       id: 'debian-layers/small-steps',
       fixture: 'debian-layers',
       what: 'the file COPY --chown=NAME reads edited: the steps after the 120 MB layer rerun',
+      // the store as these builds left it, against the layers it holds (issue 12)
+      footprint: true,
       once: edit(fixtures.editDebianLayers, 'debian-layers'),
     },
     {
@@ -340,6 +345,8 @@ function scenarios(ctx) {
       id: 'compile-like/edit-source',
       fixture: 'compile-like',
       what: `one source line edited (${fixtures.COMPILED_EDIT}), rebuild`,
+      // the store as these builds left it, against the layers it holds (issue 12)
+      footprint: true,
       once: edit(fixtures.editCompileLike, 'compile-like'),
     },
   ];
@@ -541,6 +548,8 @@ async function main() {
         }
       }
       for (const tool of these) summarize(entry.tools[tool.name]);
+      const ts = these.find((t) => t.name === 'tsbuild');
+      if (sc.footprint && ts) entry.storeFootprint = await storeFootprint(ts.storeRoot);
       if (opts.profile) {
         const ts = these.find((t) => t.name === 'tsbuild');
         if (ts) entry.profile = await profileOnce(sc, ts, opts, entry.id);

@@ -31,6 +31,7 @@ export function tsbuild(work, registryHost, bases) {
   return {
     name: 'tsbuild',
     label: 'tsbuild',
+    storeRoot: root,
     commands: [],
     rss: 'process',
     notes: [],
