@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno, readdirOrEmpty, removeTree } from './atomic';
 import { BlobStore } from './blob-store';
-import type { Digest } from './digest';
+import { isDigest, type Digest } from './digest';
 import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
@@ -123,7 +123,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
     }
     blobBytes += await blobs.size(d).catch(() => 0);
   });
-  const corrupt = new Set(problems.map((p) => p.subject as Digest));
+  const corrupt = new Set(problems.map((p) => p.subject).filter(isDigest));
 
   // 2. Every record's references.
   const { records, damagedRecords } = await readRecords(root);
@@ -141,7 +141,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
     const what = `cache record ${short(record.key)} (${record.description})`;
     if (record.layer && (await keptAsSnapshot(root, blobs, record.layer))) {
       // A layer kept only as its snapshot (cache/snapshot-layers.ts): whole while its snapshot hashes to it.
-      const diffId = record.layer.diffId as Digest;
+      const diffId = record.layer.diffId;
       if (!(await snapshotWhole(diffId))) {
         if (!corruptSnapshots.has(diffId)) {
           corruptSnapshots.add(diffId);
@@ -182,8 +182,8 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
       }
     }
     const files = (record.inputs as { filesDigest?: unknown } | null)?.filesDigest;
-    if (typeof files === 'string' && /^sha256:[0-9a-f]{64}$/.test(files)) {
-      const state = await verify(files as Digest);
+    if (typeof files === 'string' && isDigest(files)) {
+      const state = await verify(files);
       if (!state.ok) {
         report({
           kind: 'record-listing-missing',
@@ -349,7 +349,7 @@ async function stillDoomed(file: string, bad: Digest | null, blobs: BlobStore): 
     if (isErrno(err, 'ENOENT')) return false;
     throw err;
   }
-  const key = `sha256:${path.basename(file, '.json')}` as Digest;
+  const key: Digest = `sha256:${path.basename(file, '.json')}`;
   const record = parseRecord(text, key);
   if (record === undefined) return true;
   if (bad === null || record.layer?.digest !== bad) return false;

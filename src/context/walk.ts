@@ -63,9 +63,7 @@ class Walk {
         ({ excluded, info } = matcher.matchesUsingParentResults(rel, parentInfo));
         if (excluded && (type !== 'dir' || matcher.canSkipDir(rel))) continue;
       }
-      const entry: WalkEntry = { path: rel, type, stat: entryStat(stat, type === 'file') };
-      if (type === 'symlink') entry.linkTarget = readLink(abs);
-      out.push(entry);
+      out.push(walkEntry(rel, abs, stat, type));
       if (type !== 'dir') continue;
       if (++this.sinceYield >= YIELD_EVERY) {
         this.sinceYield = 0;
@@ -86,10 +84,10 @@ const MAX_LINKS = 255;
 /**
  * List only what copying `paths` out of `contextDir` can reach, as `walkContext` would list it (same entries, same
  * order): each path's ancestors, the symlinks met on the way to it and what they lead to (resolved inside the
- * directory, never out of it), and the whole tree below where it ends. A path with a wildcard (`*`, `?`, `[`, `\\`) is
- * reached through its part before the first wildcard, and the links directly in that directory are followed too
- * (a wildcard may name a link, which a copy follows). For `COPY --from` of one file out of a stage's root
- * filesystem: thousands of files are never looked at.
+ * directory, never out of it), and the whole tree below where it ends. A path with a wildcard (`*`, `?`, `[`,
+ * `\`) is reached through its part before the first wildcard, and the links directly in that directory are
+ * followed too (a wildcard may name a link, which a copy follows). For `COPY --from` of one file out of a stage's
+ * root filesystem: thousands of files are never looked at.
  */
 export async function walkContextScoped(contextDir: string, paths: readonly string[]): Promise<WalkEntry[]> {
   const root = await resolveRoot(contextDir);
@@ -142,8 +140,7 @@ function resolveInScope(root: string, p: string, found: Map<string, WalkEntry>):
     if (stat === null) return undefined;
     const type = entryTypeOf(stat);
     if (type === null) return undefined;
-    const entry: WalkEntry = { path: rel, type, stat: entryStat(stat, type === 'file') };
-    if (type === 'symlink') entry.linkTarget = readLink(abs);
+    const entry = walkEntry(rel, abs, stat, type);
     found.set(rel, entry);
     if (type === 'symlink') {
       if (++links > MAX_LINKS) return undefined;
@@ -227,6 +224,13 @@ function lstatOrNull(abs: string): fs.BigIntStats | null {
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new BuildError(`cannot stat ${abs}: ${(e as Error).message}`);
   }
+}
+
+/** The entry for `rel` (at `abs`), from its lstat; a link's target is read now. */
+function walkEntry(rel: string, abs: string, stat: fs.BigIntStats, type: WalkEntry['type']): WalkEntry {
+  const entry: WalkEntry = { path: rel, type, stat: entryStat(stat, type === 'file') };
+  if (type === 'symlink') entry.linkTarget = readLink(abs);
+  return entry;
 }
 
 function readLink(abs: string): string {

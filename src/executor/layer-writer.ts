@@ -5,6 +5,7 @@
  * is written into one (`writeFilesLayer`).
  */
 import type { BlobStore } from '../cache/blob-store';
+import type { Digest } from '../cache/digest';
 import { storeLayer } from '../layers/compress';
 import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';
@@ -79,12 +80,7 @@ export async function writeFilesLayer(
   const committed =
     form === 'snapshot' ? await commitLayerEntries(root, entries, sourceDateEpoch) : undefined;
   if (committed === undefined) return writeLayer(root, blobs, entries, 'none', sourceDateEpoch);
-  return {
-    digest: committed.diffId,
-    diffId: committed.diffId,
-    size: committed.size,
-    mediaType: layerMediaType('none'),
-  };
+  return snapshotLayerRecord(committed);
 }
 
 /**
@@ -97,7 +93,11 @@ export async function commitRunLayer(
   entries: readonly LayerEntry[],
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
-  const committed = await commitUpperDir(root, upperDir, entries, sourceDateEpoch);
+  return snapshotLayerRecord(await commitUpperDir(root, upperDir, entries, sourceDateEpoch));
+}
+
+/** A layer kept as its snapshot is described by its uncompressed tar: digest = diff_id, the tar's size. */
+function snapshotLayerRecord(committed: { diffId: Digest; size: number }): LayerRecord {
   return {
     digest: committed.diffId,
     diffId: committed.diffId,

@@ -1,7 +1,7 @@
 /**
  * Checking a layer against its diff_id (the sha256 of its uncompressed tar, which the image config lists) while
- * it is read, and hashing a tar being made. The blob store already verifies the compressed digest; this catches a config whose diff_ids do not
- * describe its layers (a broken or tampered image), before any of it is used.
+ * it is read, and hashing a tar being made. The blob store already verifies the compressed digest; this catches a
+ * config whose diff_ids do not describe its layers (a broken or tampered image), before any of it is used.
  */
 import { createHash } from 'node:crypto';
 import { hashToDigest, type Digest } from '../cache/digest';
