@@ -17,6 +17,7 @@ import { isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { sha256Digest, digestHex } from '../cache/digest';
 import type { LayerRecord } from '../cache/key-index';
+import { makeTreeParent } from '../cache/tree-parent';
 import { applyLayer } from '../layers/apply';
 import {
   mountOverlay,
@@ -107,6 +108,7 @@ export class RootfsViews {
   private scratchDir(): Promise<string> {
     this.scratch ??= (async () => {
       const runs = path.join(this.root, 'runs');
+      await makeTreeParent(runs);
       await recoverStaleRuns(runs);
       const dir = path.join(runs, `${process.pid}-${randomBytes(6).toString('hex')}`);
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -26,6 +26,7 @@ import type { BlobStore } from '../cache/blob-store';
 import { digestHex, hashToDigest, type Digest } from '../cache/digest';
 import { acquireFileLock } from '../cache/file-lock';
 import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
+import { makeTreeParent } from '../cache/tree-parent';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar, layerTarDiffId } from './diff-id';
@@ -176,12 +177,13 @@ export async function commitLayerEntries(
   sourceDateEpoch?: number,
 ): Promise<CommittedSnapshot | undefined> {
   if (entries.some((e) => e.type === 'whiteout' || e.type === 'opaque')) return undefined;
+  const tmpDir = path.join(root, 'tmp');
+  await makeTreeParent(tmpDir);
   const tree = path.join(
-    root,
-    'tmp',
+    tmpDir,
     `snapshot-${randomBytes(6).toString('hex')}-${process.pid}-${randomBytes(4).toString('hex')}`,
   );
-  await fsp.mkdir(tree, { recursive: true, mode: 0o755 });
+  await fsp.mkdir(tree, { mode: 0o755 });
   try {
     const tally = headerTally();
     const hash = createHash('sha256');
@@ -267,12 +269,13 @@ async function* verifiedTar(chunks: AsyncIterable<Buffer>, diffId: Digest): Asyn
 
 function unpackOnce(root: string, blobs: BlobStore, layer: SnapshotLayer, final: string): Promise<string> {
   return publishOnce(root, layer.diffId, final, 'unpacked', async (hex) => {
+    const tmpDir = path.join(root, 'tmp');
+    await makeTreeParent(tmpDir);
     const tmp = path.join(
-      root,
-      'tmp',
+      tmpDir,
       `snapshot-${hex.slice(0, 12)}-${process.pid}-${randomBytes(4).toString('hex')}`,
     );
-    await fsp.mkdir(tmp, { recursive: true, mode: 0o755 });
+    await fsp.mkdir(tmp, { mode: 0o755 });
     try {
       return { tree: tmp, bytes: await unpackInto(blobs, layer, tmp, root) };
     } catch (err) {

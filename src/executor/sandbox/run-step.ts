@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { BlobStore } from '../../cache/blob-store';
+import { makeTreeParent } from '../../cache/tree-parent';
 import { BuildError, type SourceLocation } from '../../errors';
 import { prepareRunRootfs, recoverStaleRuns, removeScratch, type RootfsMode } from '../../layers/overlay';
 import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
@@ -110,6 +111,7 @@ export async function runStep<T>(
     );
   }
   const runs = path.join(opts.root, 'runs');
+  await makeTreeParent(runs);
   if (!recovered.has(runs)) {
     recovered.add(runs);
     await recoverStaleRuns(runs);
