@@ -28,6 +28,18 @@ export function tsbuild(work, registryHost, bases) {
   // running `npm run build` in the same checkout) cannot change the tool half-way through
   const pkg = path.join(dir, 'pkg');
   const cli = path.join(pkg, 'bin', 'run.js');
+  // The last run's store is moved aside here and deleted at teardown, not just before the next (timed) build of
+  // any tool: on ext4 without a journal (this machine's disk) a create scans past every inode freed in the last
+  // minutes of its block group, so deleting thousands of files made the next few builds, docker's too, spend
+  // seconds in the kernel (bench/ANALYSIS.md, "Deleted files slow the next build").
+  const trash = path.join(dir, 'trash');
+  let retired = 0;
+  const retire = async () => {
+    await fsp.mkdir(trash, { recursive: true });
+    await fsp.rename(root, path.join(trash, String(retired++))).catch((err) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  };
   return {
     name: 'tsbuild',
     label: 'tsbuild',
@@ -70,7 +82,7 @@ export function tsbuild(work, registryHost, bases) {
       return `${version} (dist/ built ${built}, snapshot)`;
     },
     async prune() {
-      await fsp.rm(root, { recursive: true, force: true });
+      await retire();
       // cp -al: the seed's files hard-linked, not copied (the store never writes a file in place: blobs and
       // snapshots are immutable, everything else is replaced by rename), so a cold run starts, as docker's does,
       // with the base image extracted and warm, and no 180 MB copy of it churning the disk just before it (a
@@ -87,7 +99,7 @@ export function tsbuild(work, registryHost, bases) {
       must(run('node', seed), 'tsbuild CI seed build');
     },
     async ciFreshStore() {
-      await fsp.rm(root, { recursive: true, force: true });
+      await retire();
     },
     command({ context, tag, target, compression, profileDir, ci }) {
       const node = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -100,7 +112,9 @@ export function tsbuild(work, registryHost, bases) {
       args.push(context);
       return { cmd: process.execPath, args, env: process.env };
     },
-    async teardown() {},
+    async teardown() {
+      await fsp.rm(trash, { recursive: true, force: true });
+    },
   };
 }
 
