@@ -51,6 +51,11 @@ describe('tsbuild pull', () => {
     expect(first.stdout).toBe(`${open.host}/busybox:latest\n`);
     expect(first.stderr).toContain(': Pull complete');
     expect(first.stderr).toContain(`Status: Downloaded newer image for ${open.host}/busybox:latest`);
+    // unpacked as docker pull leaves it: the layer's snapshot dir (named by its diff_id) holds the files
+    const snapshots = await fsp.readdir(`${root}/snapshots`);
+    const unpacked = snapshots.filter((name) => /^[0-9a-f]{64}$/.test(name));
+    expect(unpacked.length).toBeGreaterThan(0);
+    await expect(fsp.lstat(`${root}/snapshots/${unpacked[0]}/bin/busybox`)).resolves.toBeDefined();
     const second = await tsbuild(['pull', `${open.host}/busybox`, '--root', root]);
     expect(second.stderr).toContain(`Status: Image is up to date for ${open.host}/busybox:latest`);
     const images = await tsbuild(['images', '--root', root]);

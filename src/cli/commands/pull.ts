@@ -5,6 +5,9 @@ import { pullImage, type PullEvent } from '../../image/registry/pull';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
 import { storeRoot } from '../build-options';
+import { loadImage } from '../image-io';
+import { BlobStore } from '../../cache/blob-store';
+import { ensureSnapshots } from '../../layers/snapshots';
 
 export default class Pull extends BaseCommand {
   static override summary = 'Pull an image from a registry into the local store.';
@@ -13,7 +16,8 @@ export default class Pull extends BaseCommand {
     'Fetches REF (name[:tag] or name@digest; default tag latest) for the platform (default: this machine’s), ' +
     'verifying every blob against its digest, and tags it in the local store. For a multi-platform image ' +
     'only the platform’s manifest and layers are fetched. A tag is always re-checked with the registry; a ' +
-    'digest already in the store needs no network. Credentials come from ~/.docker/config.json ' +
+    'digest already in the store needs no network. The layers are unpacked into the store, as `docker pull` ' +
+    'extracts them, so the first RUN on the image does not wait for it. Credentials come from ~/.docker/config.json ' +
     '($DOCKER_CONFIG), including credential helpers. Registries on localhost, 127.0.0.0/8 and ::1 speak plain HTTP.';
 
   static override examples = [
@@ -51,7 +55,13 @@ export default class Pull extends BaseCommand {
       else if (e.status === 'present') say(`${short(e.digest)}: Already exists`);
       else if (e.status === 'done') say(`${short(e.digest)}: Pull complete`);
     };
-    const result = await pullImage(storeRoot(flags.root), args.ref, platform, { client, onEvent });
+    const root = storeRoot(flags.root);
+    const result = await pullImage(root, args.ref, platform, { client, onEvent });
+    const blobs = new BlobStore(root);
+    await blobs.init();
+    const image = await loadImage(blobs, result.manifest, platform);
+    // Unpacked once per layer and machine: a layer already unpacked (another image's, an earlier pull's) is kept.
+    if (image !== undefined) await ensureSnapshots(root, blobs, image.layers);
     say(`Digest: ${result.digest}`);
     say(
       result.downloaded > 0
