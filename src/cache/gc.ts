@@ -3,7 +3,8 @@
  * record, tag, remembered build (its file listings) or running build needs it. Snapshots and layer listings go
  * with the last layer they were made from; under a size bound, snapshots (rebuildable, DESIGN.md) go before any
  * record does, except a snapshot that is its layer's only copy (a RUN layer not compressed yet), which goes with
- * the last record or tag that needs it.
+ * the last record or tag that needs it. A pulled layer's compressed blob goes as soon as the layer is unpacked and
+ * its registry is known (`blob-origins.ts`): the snapshot is then the layer's one local copy, kept like a sole copy.
  *
  * Everything is decided on an in-memory model of the store (`planPrune`, pure), then carried out under the GC lock
  * that in-use markers are written under (in-use.ts), so a running build's references are either seen or not yet
@@ -26,6 +27,7 @@ import {
   type RecordEntry,
   type SnapshotEntry,
   type StoreInventory,
+  type TaggedImage,
 } from './inventory';
 import { dropOrphanSidecars, isSnapshotLayer } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
@@ -132,6 +134,8 @@ class Planner {
   private readonly layerSnapshots = new Map<string, SnapshotEntry>();
   /** Diff_ids whose snapshot is a layer's only copy (kept as a snapshot, never compressed): not rebuildable. */
   private readonly soleCopies = new Set<string>();
+  /** Pulled layer blobs present here whose snapshot is unpacked and whose registry can give them again. */
+  private readonly refetchable = new Map<Digest, Digest>();
   private total = 0;
 
   constructor(
@@ -150,6 +154,19 @@ class Planner {
       for (const i of t.images)
         for (const id of i.diffIds) if (t.blobs.has(id) && !inv.blobs.has(id)) this.soleCopies.add(id);
     }
+    for (const refs of [...inv.tags, ...inv.baseImages.values()])
+      for (const i of refs.images) this.notePulled(i);
+  }
+
+  /** The layers of an image that came from a registry: their snapshots stand in for their blobs. */
+  private notePulled(image: TaggedImage): void {
+    image.layers.forEach((blob, i) => {
+      const diffId = image.diffIds[i];
+      if (diffId === undefined || blob === diffId || !this.inv.blobOrigins.has(blob)) return;
+      if (!this.layerSnapshots.has(diffId)) return; // not unpacked: the blob is the only copy
+      this.soleCopies.add(diffId);
+      if (this.inv.blobs.has(blob)) this.refetchable.set(blob, diffId);
+    });
   }
 
   plan(): PrunePlan {
@@ -167,6 +184,7 @@ class Planner {
       for (const d of inv.historyBlobs) this.pinnedBlobs.add(d);
     }
     this.total -= inv.damagedRecords.reduce((n, r) => n + r.bytes, 0);
+    this.dropRefetchable();
     // Garbage first: whatever nothing references is removed whatever the bounds.
     for (const d of inv.blobs.keys()) this.dropBlobIfDead(d);
     for (const l of inv.listings) this.dropDiffIdIfDead(l.diffId);
@@ -331,6 +349,20 @@ class Planner {
       if ((this.blobRefs.get(d) ?? 0) > 0) continue;
       this.removedBlobs.add(d);
       this.total -= blob?.size ?? 0;
+    }
+  }
+
+  /**
+   * Whatever the bounds: a pulled layer's compressed blob once its snapshot holds the layer, unless a running build
+   * names it or may have just written it (it may be unpacking it this moment).
+   */
+  private dropRefetchable(): void {
+    for (const blob of this.refetchable.keys()) {
+      const entry = this.inv.blobs.get(blob);
+      if (!entry || this.removedBlobs.has(blob) || this.inUse.refs.has(blob) || this.isFresh(entry.mtimeMs))
+        continue;
+      this.removedBlobs.add(blob);
+      this.total -= entry.size;
     }
   }
 

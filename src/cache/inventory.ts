@@ -11,6 +11,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno, readdirOrEmpty } from './atomic';
 import { listBuildHistories } from './build-history';
+import { listBlobOrigins } from './blob-origins';
 import { listCompressedNotes } from './compressed-notes';
 import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
 import type { CacheRecord } from './key-index';
@@ -42,6 +43,8 @@ export interface BlobEntry {
 export interface TaggedImage {
   manifest: Digest;
   diffIds: Digest[];
+  /** The layers' blob digests, in the same order. */
+  layers: Digest[];
 }
 
 export interface TagEntry extends ImageRefs {
@@ -83,6 +86,8 @@ export interface StoreInventory {
    * again; regenerable, so they go first under a size bound.
    */
   compressedBlobs: Map<Digest, Digest>;
+  /** Pulled layer blobs whose registry can give them again (`blob-origins.ts`). */
+  blobOrigins: Set<Digest>;
   /** Bytes of everything not counted above (history, context digests, the image index, temp files). */
   otherBytes: number;
 }
@@ -97,7 +102,7 @@ const CHAIN = /^chain-[0-9a-f]{64}$/;
 const NOT_OTHER = new Set(['blobs', 'snapshots', 'listings', 'index', 'locks', 'gc', 'unsynced']);
 
 export async function readInventory(root: string): Promise<StoreInventory> {
-  const [records, blobs, tags, snapshots, listings, historyBlobs, compressedBlobs, otherBytes] =
+  const [records, blobs, tags, snapshots, listings, historyBlobs, compressedBlobs, blobOrigins, otherBytes] =
     await Promise.all([
       readRecords(root),
       readBlobs(root),
@@ -106,6 +111,7 @@ export async function readInventory(root: string): Promise<StoreInventory> {
       readListings(root),
       readHistoryBlobs(root),
       listCompressedNotes(root),
+      listBlobOrigins(root),
       readOtherBytes(root),
     ]);
   const baseImages = await readBaseImages(root, records.records);
@@ -118,6 +124,7 @@ export async function readInventory(root: string): Promise<StoreInventory> {
     listings,
     historyBlobs,
     compressedBlobs,
+    blobOrigins,
     otherBytes,
   };
 }
@@ -232,7 +239,7 @@ async function readImageRefs(root: string, target: Descriptor): Promise<ImageRef
         } catch {
           // an unreadable config names no diff_ids; its layers are still kept by digest
         }
-        entry.images.push({ manifest: d.digest, diffIds });
+        entry.images.push({ manifest: d.digest, diffIds, layers: m.layers.map((l) => l.digest) });
       }
     } catch {
       // a damaged manifest names nothing more; `cache check` reports it

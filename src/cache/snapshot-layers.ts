@@ -1,11 +1,14 @@
 /**
  * Layers kept only as their snapshot. A RUN's change is committed as the snapshot dir itself (`snapshots/<hex>/`,
  * the overlay upper dir moved into place) and described by its uncompressed tar: digest = diff_id, no blob. The
- * compressed blob is made from the snapshot only when an output needs it (`image/export-layers.ts`). Wherever the
- * store asks "is this layer here?", such a layer is here while its snapshot is.
+ * compressed blob is made from the snapshot only when an output needs it (`image/export-layers.ts`). A pulled layer
+ * whose compressed blob the collector dropped after unpacking it (its registry can give it again,
+ * `blob-origins.ts`) is likewise kept as its snapshot. Wherever the store asks "is this layer here?", such a layer
+ * is here while its snapshot is.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readBlobOrigin } from './blob-origins';
 import type { BlobStore } from './blob-store';
 import { digestHex, type Digest } from './digest';
 
@@ -24,17 +27,27 @@ export function snapshotDir(root: string, diffId: Digest): string {
   return path.join(root, 'snapshots', digestHex(diffId));
 }
 
-/** A layer is here when its blob is, or — for a layer kept as its snapshot — when its snapshot is. */
+/** A layer is here when its blob is, or — for a layer that may be kept as its snapshot — when its snapshot is. */
 export async function layerAvailable(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
   if (await blobs.has(layer.digest)) return true;
-  return isSnapshotLayer(layer) && snapshotPresent(root, layer.diffId);
+  return (await mayLackBlob(root, layer)) && snapshotPresent(root, layer.diffId);
 }
 
-/** A layer with no blob of its own whose snapshot holds it (a RUN layer not compressed yet). */
+/**
+ * A layer with no blob here whose snapshot holds it: a RUN layer not compressed yet, or a pulled layer whose blob
+ * was dropped after it was unpacked.
+ */
 export async function keptAsSnapshot(root: string, blobs: BlobStore, layer: LayerRef): Promise<boolean> {
   return (
-    isSnapshotLayer(layer) && !(await blobs.has(layer.digest)) && (await snapshotPresent(root, layer.diffId))
+    !(await blobs.has(layer.digest)) &&
+    (await mayLackBlob(root, layer)) &&
+    (await snapshotPresent(root, layer.diffId))
   );
+}
+
+/** Whether the layer's snapshot can stand in for its blob: one built here, or one its registry can give again. */
+async function mayLackBlob(root: string, layer: LayerRef): Promise<boolean> {
+  return isSnapshotLayer(layer) || (await readBlobOrigin(root, layer.digest)) !== undefined;
 }
 
 export async function snapshotPresent(root: string, diffId: Digest): Promise<boolean> {

@@ -28,6 +28,7 @@ import { writeDockerArchive } from '../image/docker-archive';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
 import { pullImage } from '../image/registry/pull';
 import { pushDescriptor } from '../image/registry/push';
+import { fetchDroppedLayers, originFetcher } from '../image/registry/origin-fetch';
 import { importLayoutImage, parseLayoutRef } from '../image/import/layout-dir';
 
 export interface BuildImageStore {
@@ -83,7 +84,8 @@ export async function openImageStore(
       const record = options.pull ? undefined : await images.resolve(ref);
       if (record) {
         const local = await loadImage(blobs, record.target, platform);
-        if (local) return local;
+        // A layer neither in a blob nor unpacked (a dropped pulled blob whose snapshot a crash lost) is pulled again.
+        if (local && (await layersHere(root, blobs, local.layers))) return local;
       }
       const pulled = await pullImage(root, ref, platform, { client });
       if (!pulled.offline) options.onPull?.(pulled.name, pulled.downloaded);
@@ -147,8 +149,15 @@ export async function writeOutputs(
   // A layer that stayed in a registry cache (a --push hit it) is fetched only for an output that needs its bytes
   // here; a push mounts it from the cache's repository when the registry is the same, and fetches it otherwise.
   const imports = image.cache.imports;
+  // A pulled base layer whose blob was dropped after unpacking is fetched again from its registry, the same way.
+  const fromOrigin = originFetcher(blobs, new RegistryClient(clientOptions));
   if (outputs.some((o) => o.type !== 'registry')) await imports.ensureLayers(image.layers);
-  const fetchMissing = (desc: Descriptor): Promise<void> => imports.ensureBlob(desc.digest);
+  if (outputs.some((o) => o.type === 'oci' || o.type === 'docker'))
+    await fetchDroppedLayers(blobs, built, fromOrigin);
+  const fetchMissing = async (desc: Descriptor): Promise<void> => {
+    await imports.ensureBlob(desc.digest);
+    await fromOrigin(desc);
+  };
   // Layers kept as snapshots are compressed now, once, for every output below that carries compressed layers (a
   // docker archive holds them uncompressed and is written from the snapshots as they are).
   const manifest = outputs.some((o) => o.type === 'oci' || o.type === 'registry')
@@ -182,11 +191,14 @@ export async function writeOutputs(
   return manifest;
 }
 
-/** Whether every layer of the built image is in the store (none stayed in an imported cache). */
-export async function imageIsLocal(root: string, image: BuiltImage): Promise<boolean> {
-  const blobs = new BlobStore(root);
-  for (const layer of image.layers) if (!(await layerAvailable(root, blobs, layer))) return false;
+async function layersHere(root: string, blobs: BlobStore, layers: readonly LayerRecord[]): Promise<boolean> {
+  for (const layer of layers) if (!(await layerAvailable(root, blobs, layer))) return false;
   return true;
+}
+
+/** Whether every layer of the built image is in the store (none stayed in an imported cache). */
+export function imageIsLocal(root: string, image: BuiltImage): Promise<boolean> {
+  return layersHere(root, new BlobStore(root), image.layers);
 }
 
 /** `--build-context NAME=VALUE` values, keyed by NAME normalised as an image reference. */

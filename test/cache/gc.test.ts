@@ -330,7 +330,10 @@ describe('pruneStore', () => {
       createdAt: '',
       lastUsedAt: '',
     });
-    const base = { blobs: new Set<Digest>(), images: [{ manifest: d('m'), diffIds: [d('1'), d('2')] }] };
+    const base = {
+      blobs: new Set<Digest>(),
+      images: [{ manifest: d('m'), diffIds: [d('1'), d('2')], layers: [] }],
+    };
     const names = liveChainNames(
       [
         rec('a', d('m'), d('3')),

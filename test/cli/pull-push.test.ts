@@ -198,3 +198,78 @@ describe('tsbuild push', () => {
     );
   }, 60_000);
 });
+
+describe('pulled layers kept unpacked only', () => {
+  it('the collector drops a pulled layer blob once unpacked; builds use the snapshot, outputs fetch it again', async () => {
+    const reg = await startRegistry();
+    try {
+      await skopeoCopy(`oci:${await busyboxLayout()}:latest`, `docker://${reg.host}/base:1`);
+      const manifest = JSON.parse(
+        await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/base:1`]),
+      ) as { layers: { digest: string }[] };
+      const blobFiles = manifest.layers.map((l) => `${root}/blobs/sha256/${l.digest.slice(7)}`);
+      const present = async (): Promise<boolean[]> =>
+        Promise.all(
+          blobFiles.map((f) =>
+            fsp.access(f).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
+      const layerGets = async (): Promise<number> =>
+        (await reg.requests()).filter((r) =>
+          manifest.layers.some((l) => r === `GET /v2/base/blobs/${l.digest}`),
+        ).length;
+
+      expect((await tsbuild(['pull', '-q', `${reg.host}/base:1`, '--root', root])).status).toBe(0);
+      expect(await present()).toEqual(manifest.layers.map(() => true));
+      expect((await tsbuild(['cache', 'prune', '--root', root])).status).toBe(0);
+      // One copy of the layer: the unpacked snapshot; its registry is where the compressed blob comes from again.
+      expect(await present()).toEqual(manifest.layers.map(() => false));
+      const check = await tsbuild(['cache', 'check', '--root', root]);
+      expect(check.status).toBe(0);
+      const again = await tsbuild(['pull', `${reg.host}/base:1`, '--root', root]);
+      expect(again.stderr).toContain(`Status: Image is up to date for ${reg.host}/base:1`);
+      expect(await layerGets()).toBe(manifest.layers.length); // the first pull's downloads only
+
+      // An output that carries the layers fetches them again, verified: the archive holds the registry's digests.
+      const dir = await tempDir('cli-dropped');
+      temps.push(dir);
+      const saved = await tsbuild([
+        'save',
+        '--format',
+        'oci',
+        '-o',
+        `${dir}/base.tar`,
+        `${reg.host}/base:1`,
+        '--root',
+        root,
+      ]);
+      expect(saved).toMatchObject({ status: 0, stderr: '' });
+      const archived = JSON.parse(
+        await run('skopeo', ['inspect', '--raw', `oci-archive:${dir}/base.tar`]),
+      ) as {
+        layers: { digest: string }[];
+      };
+      expect(archived.layers.map((l) => l.digest)).toEqual(manifest.layers.map((l) => l.digest));
+      expect(await layerGets()).toBe(2 * manifest.layers.length);
+
+      // Without its registry: builds still run on the snapshot; an output that needs the blob says what is wrong.
+      expect((await tsbuild(['cache', 'prune', '--root', root])).status).toBe(0);
+      expect(await present()).toEqual(manifest.layers.map(() => false));
+      await reg.stop();
+      await fsp.writeFile(`${dir}/Dockerfile`, `FROM ${reg.host}/base:1\nRUN echo hi > /hi.txt\n`);
+      const built = await tsbuild(['build', '-q', '--root', root, dir]);
+      expect(built.stderr).toBe('');
+      expect(built.status).toBe(0);
+      const offline = await tsbuild(['save', '-o', `${dir}/again.tar`, `${reg.host}/base:1`, '--root', root]);
+      expect(offline.status).toBe(1);
+      expect(offline.stderr).toContain('was unpacked and its compressed blob dropped from the store');
+      expect(offline.stderr).toContain(`fetching it again from ${reg.host}/base failed`);
+      expect(offline.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await reg.stop();
+    }
+  }, 120_000);
+});

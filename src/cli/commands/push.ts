@@ -3,6 +3,8 @@ import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { RegistryClient } from '../../image/registry/client';
 import { pushImage, type PushEvent } from '../../image/registry/push';
+import { originFetcher } from '../../image/registry/origin-fetch';
+import { BlobStore } from '../../cache/blob-store';
 import { parseDockerReference, repositoryName } from '../../image/reference';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
@@ -55,7 +57,9 @@ export default class Push extends BaseCommand {
       else if (e.status === 'mounted') say(`${id}: Mounted from ${e.from ?? 'another repository'}`);
       else if (e.status === 'pushed') say(`${id}: Pushed`);
     };
-    const result = await pushImage(root, args.name, remote, { client, onEvent });
+    // A pulled layer whose blob was dropped after unpacking comes again from its registry, if the target lacks it.
+    const fetchMissing = originFetcher(new BlobStore(root), client);
+    const result = await pushImage(root, args.name, remote, { client, onEvent, fetchMissing });
     const ref = parseDockerReference(remote);
     if (flags.quiet) process.stdout.write(`${result.digest}\n`);
     else process.stdout.write(`${ref.tag ?? ref.digest}: digest: ${result.digest} size: ${result.size}\n`);

@@ -18,6 +18,8 @@ import {
   type Descriptor,
 } from '../../image/oci-types';
 import { formatPlatformSpec, selectManifest, type PlatformSpec } from '../../image/registry/platform-match';
+import { RegistryClient } from '../../image/registry/client';
+import { fetchDroppedLayers, originFetcher } from '../../image/registry/origin-fetch';
 import { hostPlatform, parsePlatformOption } from '../../planner';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
@@ -63,6 +65,9 @@ export default class Save extends BaseCommand {
       if (!record) throw new BuildError(`no such image: ${name}`);
       records.push(record);
     }
+    // A pulled layer whose blob was dropped after unpacking is fetched again from its registry.
+    const fetch = originFetcher(blobs, new RegistryClient());
+    for (const r of records) await fetchDroppedLayers(blobs, r.target, fetch);
     let archive: Readable;
     if (flags.format === 'oci') {
       const layout: LayoutImage[] = [];

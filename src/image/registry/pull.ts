@@ -8,8 +8,10 @@
  * at that manifest (with its platform), so every local tag names a complete, single-platform image that
  * `save` and `push` can use as is. gzip and zstd layers are both just blobs here.
  */
+import { writeBlobOrigin } from '../../cache/blob-origins';
 import { BlobStore } from '../../cache/blob-store';
 import { isDigest, type Digest } from '../../cache/digest';
+import { layerAvailable } from '../../cache/snapshot-layers';
 import { UserError } from '../../errors';
 import { ImageFormatError } from '../errors';
 import { ImageStore } from '../image-store';
@@ -148,13 +150,26 @@ export async function pullImage(
   }
 
   const m = parseManifest(manifestBytes);
-  const blobs = [m.config, ...m.layers];
-  downloaded += await fetchAll(client, repo, store, blobs, options.concurrency ?? DEFAULT_CONCURRENCY, emit);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  // The config first: its diff_ids say which layers are here unpacked already (their blobs may have been dropped).
+  downloaded += await fetchAll(client, repo, store, [m.config], concurrency, emit);
   const config = parseImageConfig(await store.readAll(m.config.digest));
-  if (config.rootfs.diff_ids.length !== m.layers.length) {
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== m.layers.length) {
     throw new ImageFormatError(
-      `${name}: the manifest lists ${m.layers.length} layers but the config ${config.rootfs.diff_ids.length} diff_ids`,
+      `${name}: the manifest lists ${m.layers.length} layers but the config ${diffIds.length} diff_ids`,
     );
+  }
+  const layerHere = (blob: Descriptor): Promise<boolean> => {
+    const diffId = diffIds[m.layers.indexOf(blob)];
+    return diffId === undefined
+      ? store.has(blob.digest)
+      : layerAvailable(root, store, { digest: blob.digest, diffId });
+  };
+  downloaded += await fetchAll(client, repo, store, m.layers, concurrency, emit, layerHere);
+  // Where each layer can be fetched again once it is unpacked and its blob dropped (cache/blob-origins.ts).
+  for (const layer of m.layers) {
+    await writeBlobOrigin(root, layer.digest, { registry: repo.registry, repository: repo.path });
   }
   await tagIfNamed(root, ref, manifest);
   return { name, digest: top.digest, manifest, downloaded, offline: false };
@@ -173,7 +188,7 @@ async function keep(store: BlobStore, fetched: FetchedManifest): Promise<void> {
   });
 }
 
-/** Download the blobs the store lacks, `concurrency` at a time; returns how many were fetched. */
+/** Download the blobs the store lacks (`here` says), `concurrency` at a time; returns how many were fetched. */
 async function fetchAll(
   client: RegistryClient,
   repo: Repository,
@@ -181,6 +196,7 @@ async function fetchAll(
   blobs: readonly Descriptor[],
   concurrency: number,
   emit: (e: PullEvent) => void,
+  here: (blob: Descriptor) => Promise<boolean> = (blob) => store.has(blob.digest),
 ): Promise<number> {
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
   let fetched = 0;
@@ -189,7 +205,7 @@ async function fetchAll(
   const worker = async (): Promise<void> => {
     while (next < unique.length && !failed) {
       const blob = unique[next++] as Descriptor;
-      if (await store.has(blob.digest)) {
+      if (await here(blob)) {
         emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'present' });
         continue;
       }
