@@ -56,7 +56,7 @@ export function tsbuild(work, registryHost, bases) {
       const built = statSync(path.join(pkg, 'dist', 'cli', 'commands', 'build.js')).mtime.toISOString();
       await fsp.mkdir(template, { recursive: true });
       // A store that holds the base image and nothing else: what every cold run starts from. It is made by
-      // a real build of `FROM base` (tsbuild pulls the base from the registry); there is no `tsbuild pull`.
+      // a real build of `FROM base` (tsbuild pulls the base from the registry, as a first build would).
       // A base that a RUN stands on is unpacked into its snapshot there, as `docker pull` extracts it.
       const ctx = path.join(dir, 'seed-context');
       await fsp.mkdir(ctx, { recursive: true });
