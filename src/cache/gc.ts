@@ -43,6 +43,11 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** The current time (tests). */
   now?: number;
+  /**
+   * The in-use marker of the build that asks, as it finishes (its outputs written): a pulled blob only it
+   * still names may go (`dropRefetchable`); everything else it marked is kept as before.
+   */
+  selfMarker?: string;
 }
 
 export interface PruneResult {
@@ -93,7 +98,7 @@ export async function pruneStore(root: string, options: PruneOptions = {}): Prom
     gcLockPath(root),
     async () => {
       const inventory = await readInventory(root);
-      const inUse = await readInUse(root);
+      const inUse = await readInUse(root, options.selfMarker);
       const plan = planPrune(inventory, inUse, options);
       if (!options.dryRun) await carryOut(root, plan);
       return {
@@ -353,14 +358,16 @@ class Planner {
   }
 
   /**
-   * Whatever the bounds: a pulled layer's compressed blob once its snapshot holds the layer, unless a running build
-   * names it or may have just written it (it may be unpacking it this moment).
+   * Whatever the bounds: a pulled layer's compressed blob once its snapshot holds the layer, unless another running
+   * build names it or may have just written it (it may be unpacking it this moment).
    */
   private dropRefetchable(): void {
+    const others = this.inUse.others;
+    const fresh = (mtimeMs: number): boolean =>
+      others.oldestMs !== undefined && mtimeMs >= others.oldestMs - MTIME_SLACK_MS;
     for (const blob of this.refetchable.keys()) {
       const entry = this.inv.blobs.get(blob);
-      if (!entry || this.removedBlobs.has(blob) || this.inUse.refs.has(blob) || this.isFresh(entry.mtimeMs))
-        continue;
+      if (!entry || this.removedBlobs.has(blob) || others.refs.has(blob) || fresh(entry.mtimeMs)) continue;
       this.removedBlobs.add(blob);
       this.total -= entry.size;
     }

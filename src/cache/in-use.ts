@@ -45,6 +45,11 @@ export interface InUseSet {
    */
   oldestMs: number | undefined;
   markers: number;
+  /**
+   * The same for the markers other than the asking build's own (`readInUse`'s `self`): what the build that is
+   * finishing no longer needs may go, what another build may still be reading may not.
+   */
+  others: { refs: Set<string>; oldestMs: number | undefined };
 }
 
 const MARKER_RE = /^build-\d+-[0-9a-f]+\.json$/;
@@ -103,9 +108,14 @@ export async function releaseInUse(marker: InUseMarker): Promise<void> {
  * Everything live markers protect. Stale markers (their process is gone) are removed on the way. Call it with the
  * GC lock held, or the answer may be out of date by the time it is used.
  */
-export async function readInUse(root: string): Promise<InUseSet> {
+export async function readInUse(root: string, self?: string): Promise<InUseSet> {
   const dir = path.join(root, 'locks');
-  const out: InUseSet = { refs: new Set(), oldestMs: undefined, markers: 0 };
+  const out: InUseSet = {
+    refs: new Set(),
+    oldestMs: undefined,
+    markers: 0,
+    others: { refs: new Set(), oldestMs: undefined },
+  };
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -132,6 +142,9 @@ export async function readInUse(root: string): Promise<InUseSet> {
     for (const r of marker.refs) out.refs.add(r);
     const created = Date.parse(marker.createdAt);
     if (!Number.isNaN(created)) out.oldestMs = Math.min(out.oldestMs ?? created, created);
+    if (self !== undefined && path.resolve(file) === path.resolve(self)) continue;
+    for (const r of marker.refs) out.others.refs.add(r);
+    if (!Number.isNaN(created)) out.others.oldestMs = Math.min(out.others.oldestMs ?? created, created);
   }
   return out;
 }

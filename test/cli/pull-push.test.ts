@@ -3,6 +3,7 @@
  * what they see, which exit code. The protocol itself is tested in test/image/registry.
  */
 import { promises as fsp } from 'node:fs';
+import { markInUse } from '../../src/cache/in-use';
 import {
   buildCli,
   busyboxLayout,
@@ -224,6 +225,14 @@ describe('pulled layers kept unpacked only', () => {
 
       expect((await tsbuild(['pull', '-q', `${reg.host}/base:1`, '--root', root])).status).toBe(0);
       expect(await present()).toEqual(manifest.layers.map(() => true));
+      // Another build that names the blob (unpacking it, say) keeps it.
+      const other = await markInUse(
+        root,
+        manifest.layers.map((l) => l.digest),
+      );
+      expect((await tsbuild(['cache', 'prune', '--root', root])).status).toBe(0);
+      expect(await present()).toEqual(manifest.layers.map(() => true));
+      await other.release();
       expect((await tsbuild(['cache', 'prune', '--root', root])).status).toBe(0);
       // One copy of the layer: the unpacked snapshot; its registry is where the compressed blob comes from again.
       expect(await present()).toEqual(manifest.layers.map(() => false));
@@ -272,4 +281,27 @@ describe('pulled layers kept unpacked only', () => {
       await reg.stop();
     }
   }, 120_000);
+
+  it('a build that pulled and unpacked its base drops the blob as it finishes', async () => {
+    const reg = await startRegistry();
+    try {
+      await skopeoCopy(`oci:${await busyboxLayout()}:latest`, `docker://${reg.host}/base:2`);
+      const manifest = JSON.parse(
+        await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/base:2`]),
+      ) as { layers: { digest: string }[] };
+      const dir = await tempDir('cli-dropped-build');
+      temps.push(dir);
+      await fsp.writeFile(`${dir}/Dockerfile`, `FROM ${reg.host}/base:2\nRUN echo hi > /hi.txt\n`);
+      const built = await tsbuild(['build', '-q', '--root', root, dir]);
+      expect(built).toMatchObject({ status: 0, stderr: '' });
+      for (const l of manifest.layers) {
+        await expect(fsp.access(`${root}/blobs/sha256/${l.digest.slice(7)}`)).rejects.toThrow();
+      }
+      const again = await tsbuild(['build', '--root', root, dir]);
+      expect(again.status).toBe(0);
+      expect(again.stderr).toContain('CACHED');
+    } finally {
+      await reg.stop();
+    }
+  }, 60_000);
 });

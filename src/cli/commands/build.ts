@@ -231,7 +231,7 @@ export default class Build extends BaseCommand {
       }
       // Keep the store bounded; what this build produced is still marked in use, so it survives.
       const maxStorage = maxStorageFlag ?? (await defaultMaxStorage(root));
-      await pruneStore(root, { keepStorage: maxStorage });
+      await pruneStore(root, { keepStorage: maxStorage, selfMarker: inUse.path });
       if (flags.quiet) process.stdout.write(`${image.configDigest}\n`);
       else if (tags.length > 0 && local) process.stderr.write(`naming to ${tags.join(', ')}\n`);
       else if (tags.length > 0) {
