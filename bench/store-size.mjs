@@ -1,7 +1,8 @@
 // How much disk a tsbuild store takes against what it holds (issue 12: one copy of each layer). Read from the
 // outside, as a user with `du` would: the store's bytes on disk (hard links counted once), and the sum of the
 // uncompressed sizes of the distinct layers its cache records and images name (a compressed blob is decompressed
-// to count it; a layer stored uncompressed is its blob's size).
+// to count it; a layer stored uncompressed is its blob's size; a pulled layer whose compressed blob the store dropped
+// once it was unpacked is counted as `tar c` of its snapshot, as a user would measure it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -29,20 +30,27 @@ export async function storeFootprint(root) {
   }
   let layerBytes = 0;
   let unknown = 0;
-  for (const l of layers.values()) {
-    const size = uncompressedSize(root, l);
+  for (const [diffId, l] of layers) {
+    const size = uncompressedSize(root, l, diffId);
     if (size === null) unknown++;
     else layerBytes += size;
   }
   return { diskBytes, layers: layers.size, layerBytes, unknown };
 }
 
-function uncompressedSize(root, layer) {
+function uncompressedSize(root, layer, diffId) {
   if (UNCOMPRESSED.test(layer.mediaType)) return layer.size;
   const blob = blobPath(root, layer.digest);
-  if (!existsSync(blob)) return null;
+  if (!existsSync(blob)) return snapshotTarSize(root, diffId);
   const tool = /zstd/.test(layer.mediaType) ? 'zstd -dc' : 'gzip -dc';
   const r = spawnSync('sh', ['-c', `${tool} < "$1" | wc -c`, 'sh', blob], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.trim()) : null;
+}
+
+function snapshotTarSize(root, diffId) {
+  const dir = diffId && path.join(root, 'snapshots', String(diffId).replace(/^sha256:/, ''));
+  if (!dir || !existsSync(dir)) return null;
+  const r = spawnSync('sh', ['-c', 'tar -C "$1" -cf - . | wc -c', 'sh', dir], { encoding: 'utf8' });
   return r.status === 0 ? Number(r.stdout.trim()) : null;
 }
 
