@@ -17,6 +17,7 @@ import { BlobNotFoundError, CorruptBlobError } from './errors';
 import { withFileLock } from './file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readRecords } from './inventory';
+import { readBlobOrigin } from './blob-origins';
 import { isSnapshotLayer, keptAsSnapshot, snapshotDir } from './snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
@@ -321,6 +322,9 @@ async function imageFault(
               return `layer ${diffId} (kept as a snapshot) is corrupt`;
             continue;
           }
+          // A pulled layer left in its registry (a push-only build never needed it) is fetched when needed.
+          if (!(await blobs.has(l.digest)) && (await readBlobOrigin(blobs.root, l.digest)) !== undefined)
+            continue;
           const lf = await visit(l, 'layer');
           if (lf) return lf;
         }

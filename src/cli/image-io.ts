@@ -49,6 +49,11 @@ export interface ImageSourceOptions {
   clientOptions?: RegistryClientOptions;
   /** Told when an image is pulled, for the build log. */
   onPull?: (ref: string, downloaded: number) => void;
+  /**
+   * A build whose image is only pushed: a base image is pulled without its layers, which are fetched from its
+   * registry only if a step or an output needs them (every step a cache hit needs none; the push mounts them).
+   */
+  leaveLayersRemote?: boolean;
 }
 
 /**
@@ -87,9 +92,21 @@ export async function openImageStore(
         // A layer neither in a blob nor unpacked (a dropped pulled blob whose snapshot a crash lost) is pulled again.
         if (local && (await layersHere(root, blobs, local.layers))) return local;
       }
-      const pulled = await pullImage(root, ref, platform, { client });
+      const lazy = options.leaveLayersRemote === true;
+      const pulled = await pullImage(root, ref, platform, { client, fetchLayers: !lazy });
       if (!pulled.offline) options.onPull?.(pulled.name, pulled.downloaded);
-      return loadImage(blobs, pulled.manifest, platform);
+      const image = await loadImage(blobs, pulled.manifest, platform);
+      if (!lazy || image === undefined) return image;
+      const parsed = parseDockerReference(ref);
+      const repository = { registry: parsed.domain, path: parsed.path };
+      return {
+        ...image,
+        layerSource: {
+          label: `registry ${parsed.domain}/${parsed.path}`,
+          repository,
+          fetch: (desc, store) => client.fetchBlob(repository, desc, store),
+        },
+      };
     },
     async tag(name: string, image: BuiltImage): Promise<void> {
       await images.tag(name, {

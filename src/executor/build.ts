@@ -15,7 +15,7 @@ import { sha256Digest, type Digest } from '../cache/digest';
 import type { InUseMarker } from '../cache/in-use';
 import { KeyIndex, type CacheRecord, type LayerRecord } from '../cache/key-index';
 import { inlineCacheAnnotation } from '../cache/transfer/registry-cache';
-import type { LoadedCache } from '../cache/transfer/types';
+import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
 import { restoreCacheMount } from './cache-mount-archive';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
@@ -50,6 +50,11 @@ export interface ResolvedImage {
   manifestDigest: Digest;
   config: ImageConfigFile;
   layers: LayerRecord[];
+  /**
+   * Where the layers this store lacks are (a base left in its registry by a build that may not need it): fetched
+   * from there only when a step or an output needs them, as layers of an imported cache are.
+   */
+  layerSource?: CacheBlobSource;
 }
 
 export interface BuildOptions {
@@ -298,6 +303,7 @@ class Build {
         );
       }
       this.images.set(s.base.normalized, image);
+      if (image.layerSource) await this.imports.offerLayers(image.layers, image.layerSource);
       const mismatch = platformMismatch(image.config, s.platform);
       if (mismatch) {
         // BuildKit's InvalidBaseImagePlatform check: the build goes on (an emulator may run it), but says so.
@@ -837,6 +843,7 @@ class Build {
         throw new BuildError(`${flag}=${from.ref}: ${err.message}`);
       }
       if (image) this.images.set(from.normalized, image);
+      if (image?.layerSource) await this.imports.offerLayers(image.layers, image.layerSource);
     }
     return image;
   }

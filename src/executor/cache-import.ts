@@ -7,6 +7,7 @@
 import type { BlobStore } from '../cache/blob-store';
 import type { Digest } from '../cache/digest';
 import type { LayerRecord } from '../cache/key-index';
+import { layerAvailable } from '../cache/snapshot-layers';
 import type { BlobRef, ExportedRecord, ExportedCacheMount } from '../cache/transfer/format';
 import {
   CACHE_MOUNT_MEDIA_TYPE,
@@ -118,6 +119,18 @@ export class CacheImports {
   /** The exporting build's steps for a target, to explain misses when this machine has no build of its own. */
   history(target: string): ExportedHistory['steps'] | undefined {
     return this.histories.find((h) => h.target === target)?.steps;
+  }
+
+  /**
+   * Layers of a base image that stayed in their registry: fetched like imported layers, only when needed (a layer
+   * already offered, or here as a blob or a snapshot, is left as it is).
+   */
+  async offerLayers(layers: readonly LayerRecord[], source: CacheBlobSource): Promise<void> {
+    for (const layer of layers) {
+      const { digest, size, mediaType } = layer;
+      if (this.remote.has(digest) || (await layerAvailable(this.root, this.store, layer))) continue;
+      this.remote.set(digest, { desc: { mediaType, digest, size }, source });
+    }
   }
 
   /** Whether an imported cache can provide this blob. */

@@ -240,8 +240,22 @@ test('a CI push from a fresh store mounts the layers the registry cache holds: n
     ).toEqual([`POST /v2/ci-app/blobs/uploads/?mount=sha256%3A${hex}&from=ci-cache`]);
     expect(await hasBlob(rootC, d)).toBe(false);
   }
+  // The base image's layer stays in its registry as well: only its manifest and config are read, the push
+  // mounts the layer from the base's repository.
+  const baseLayer = (await layoutManifest(layout, 'app')).layers[0]?.digest ?? '';
+  const baseHex = baseLayer.slice('sha256:'.length);
+  const beforePut = requests.slice(0, requests.indexOf('PUT /v2/ci-app/manifests/1'));
+  expect(beforePut.filter((l) => l.startsWith('GET ') && l.includes(baseHex))).toEqual([]);
+  expect(
+    beforePut.filter((l) => l.startsWith('POST /v2/ci-app/blobs/uploads/?mount=') && l.includes(baseHex)),
+  ).toHaveLength(1);
+  expect(await hasBlob(rootC, baseLayer)).toBe(false);
+  // The base stays tagged: its layers' registry is noted, so the store is whole for `cache check`.
+  const checked = await tsbuildOk(['cache', 'check', '--root', rootC]);
+  expect(checked.stdout).not.toMatch(/missing|corrupt|removed/i);
   const listed = await tsbuildOk(['images', '--root', rootC]);
   expect(listed.stdout).not.toContain('ci-app');
+  expect(listed.stdout).toContain('busybox');
 
   // Pushed to another registry (no mount possible), the layers are fetched from the cache and uploaded.
   const other = await startRegistry();

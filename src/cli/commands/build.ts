@@ -154,6 +154,8 @@ export default class Build extends BaseCommand {
       namedContexts: parseNamedContexts(flags['build-context']),
       pull: flags.pull,
       clientOptions,
+      // A push alone (no --output): the base's layers are fetched only if a step or the push needs them.
+      leaveLayersRemote: flags.push && outputs.length === 0,
       onPull: (ref, n) => {
         if (!flags.quiet) process.stderr.write(`pulled ${ref} (${n} blob${n === 1 ? '' : 's'})\n`);
       },

@@ -36,6 +36,12 @@ export interface PullOptions {
   onEvent?: (event: PullEvent) => void;
   /** Blob downloads at once (default 3). */
   concurrency?: number;
+  /**
+   * False: fetch only the manifest and config and leave the layers in the registry (a build that may never need
+   * them: every step a cache hit, the image pushed to the same registry). The image is tagged all the same; its
+   * layers' origins are noted, so whatever needs one fetches it (a build FROM it pulls what is missing first).
+   */
+  fetchLayers?: boolean;
 }
 
 export type PullEvent =
@@ -166,10 +172,12 @@ export async function pullImage(
       ? store.has(blob.digest)
       : layerAvailable(root, store, { digest: blob.digest, diffId });
   };
-  downloaded += await fetchAll(client, repo, store, m.layers, concurrency, emit, layerHere);
   // Where each layer can be fetched again once it is unpacked and its blob dropped (cache/blob-origins.ts).
   for (const layer of m.layers) {
     await writeBlobOrigin(root, layer.digest, { registry: repo.registry, repository: repo.path });
+  }
+  if (options.fetchLayers !== false) {
+    downloaded += await fetchAll(client, repo, store, m.layers, concurrency, emit, layerHere);
   }
   await tagIfNamed(root, ref, manifest);
   return { name, digest: top.digest, manifest, downloaded, offline: false };
