@@ -200,14 +200,25 @@ describe('tsbuild push', () => {
   }, 60_000);
 });
 
+/** A registry of its own holding busybox as `base:TAG`, and that image's manifest as the registry serves it. */
+async function baseOnOwnRegistry(
+  tag: string,
+): Promise<{ reg: TestRegistry; manifest: { layers: { digest: string }[] } }> {
+  const reg = await startRegistry();
+  await skopeoCopy(`oci:${await busyboxLayout()}:latest`, `docker://${reg.host}/base:${tag}`);
+  const raw = await run('skopeo', [
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    `docker://${reg.host}/base:${tag}`,
+  ]);
+  return { reg, manifest: JSON.parse(raw) as { layers: { digest: string }[] } };
+}
+
 describe('pulled layers kept unpacked only', () => {
   it('the collector drops a pulled layer blob once unpacked; builds use the snapshot, outputs fetch it again', async () => {
-    const reg = await startRegistry();
+    const { reg, manifest } = await baseOnOwnRegistry('1');
     try {
-      await skopeoCopy(`oci:${await busyboxLayout()}:latest`, `docker://${reg.host}/base:1`);
-      const manifest = JSON.parse(
-        await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/base:1`]),
-      ) as { layers: { digest: string }[] };
       const blobFiles = manifest.layers.map((l) => `${root}/blobs/sha256/${l.digest.slice(7)}`);
       const present = async (): Promise<boolean[]> =>
         Promise.all(
@@ -283,12 +294,8 @@ describe('pulled layers kept unpacked only', () => {
   }, 120_000);
 
   it('a build that pulled and unpacked its base drops the blob as it finishes', async () => {
-    const reg = await startRegistry();
+    const { reg, manifest } = await baseOnOwnRegistry('2');
     try {
-      await skopeoCopy(`oci:${await busyboxLayout()}:latest`, `docker://${reg.host}/base:2`);
-      const manifest = JSON.parse(
-        await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/base:2`]),
-      ) as { layers: { digest: string }[] };
       const dir = await tempDir('cli-dropped-build');
       temps.push(dir);
       await fsp.writeFile(`${dir}/Dockerfile`, `FROM ${reg.host}/base:2\nRUN echo hi > /hi.txt\n`);
