@@ -75,3 +75,8 @@ function parseNote(text: string): BlobOrigin | undefined {
   }
   return undefined;
 }
+
+/** Remove the notes of `digests` (the collector's, for blobs gone that nothing names). */
+export async function removeBlobOrigins(root: string, digests: ReadonlySet<Digest>): Promise<void> {
+  for (const d of digests) await fsp.rm(notePath(root, d), { force: true });
+}

@@ -84,3 +84,23 @@ function parseNote(text: string): CompressedBlob | undefined {
   }
   return undefined;
 }
+
+/** Remove the notes that name one of `blobs` as their compressed blob (the collector's, for blobs gone). */
+export async function removeCompressedNotes(root: string, blobs: ReadonlySet<Digest>): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(notesDir(root));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const name of names) {
+    if (!NOTE_NAME.test(name)) continue;
+    const file = path.join(notesDir(root), name);
+    const note = await fsp
+      .readFile(file, 'utf8')
+      .then(parseNote)
+      .catch(() => undefined);
+    if (note !== undefined && blobs.has(note.digest)) await fsp.rm(file, { force: true });
+  }
+}

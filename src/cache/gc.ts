@@ -29,6 +29,8 @@ import {
   type StoreInventory,
   type TaggedImage,
 } from './inventory';
+import { removeBlobOrigins } from './blob-origins';
+import { removeCompressedNotes } from './compressed-notes';
 import { dropOrphanSidecars, isSnapshotLayer } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 
@@ -72,6 +74,8 @@ export interface PrunePlan {
   listings: ListingEntry[];
   snapshots: SnapshotEntry[];
   contextDigests: boolean;
+  /** Blobs whose notes (origin, compressed-from) name nothing any more: the blob is gone and nothing needs it. */
+  deadNotes: Digest[];
   sizeBefore: number;
   sizeAfter: number;
 }
@@ -232,6 +236,7 @@ class Planner {
       listings: inv.listings.filter((l) => this.removedListings.has(l.diffId)),
       snapshots: inv.snapshots.filter((s) => this.removedSnapshots.has(s.name)),
       contextDigests: options.all === true && this.inUse.markers === 0,
+      deadNotes: this.deadNotes(),
       sizeBefore,
       sizeAfter: this.total,
     };
@@ -373,6 +378,22 @@ class Planner {
     }
   }
 
+  /**
+   * Notes about blobs that are gone (or go now) and that no remaining tag or record (through its base image) names:
+   * an origin note of a dropped pulled layer stays while its image does, as it is where the layer comes from again.
+   */
+  private deadNotes(): Digest[] {
+    const named = new Set<Digest>();
+    for (const t of this.inv.tags)
+      if (!this.removedTags.includes(t.name)) for (const d of t.blobs) named.add(d);
+    for (const e of this.remaining.values()) for (const d of this.recordRefs(e).blobs) named.add(d);
+    const gone = (d: Digest): boolean => !this.inv.blobs.has(d) || this.removedBlobs.has(d);
+    const dead = new Set<Digest>();
+    for (const d of this.inv.blobOrigins) if (gone(d) && !named.has(d)) dead.add(d);
+    for (const d of this.inv.compressedBlobs.keys()) if (gone(d)) dead.add(d);
+    return [...dead];
+  }
+
   /** A diff_id no remaining layer has: its listing and snapshot go. */
   private dropDiffIdIfDead(id: Digest): void {
     if (this.diffIdLive(id)) return;
@@ -425,6 +446,11 @@ async function carryOut(root: string, plan: PrunePlan): Promise<void> {
   );
   for (const s of plan.snapshots) await removeTree(root, s.path);
   if (plan.contextDigests) await removeTree(root, path.join(root, 'context-digests'));
+  if (plan.deadNotes.length > 0) {
+    const dead = new Set(plan.deadNotes);
+    await removeBlobOrigins(root, dead);
+    await removeCompressedNotes(root, dead);
+  }
   if (plan.snapshots.length > 0) await dropOrphanSidecars(root);
   await blobs.cleanTemp();
 }

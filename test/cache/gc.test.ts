@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlobStore } from '../../src/cache/blob-store';
 import { checkStore } from '../../src/cache/check';
+import { readCompressedNote, writeCompressedNote } from '../../src/cache/compressed-notes';
 import { digestHex, type Digest } from '../../src/cache/digest';
 import { defaultMaxStorage, pruneStore } from '../../src/cache/gc';
 import { markInUse, MTIME_SLACK_MS, readInUse } from '../../src/cache/in-use';
@@ -316,6 +317,23 @@ describe('pruneStore', () => {
 
     await pruneStore(root); // no records left on it: the base goes too
     for (const d of baseBlobs) expect(await blobs.has(d)).toBe(false);
+  });
+
+  test('a compressed-copy note goes once its blob is gone; one whose blob is here stays with its layer', async () => {
+    const root = await fresh('gc-store');
+    const run = await runBuild(await context(4), root);
+    await tag(root, 'kept:latest', run);
+    const [first, second] = run.image.layers;
+    if (first === undefined || second === undefined) throw new Error('the build made fewer than two layers');
+    const copy = await new BlobStore(root).put(randomBytes(512));
+    await writeCompressedNote(root, first.diffId, 'gzip', { digest: copy.digest, size: copy.size });
+    await writeCompressedNote(root, second.diffId, 'zstd', { digest: `sha256:${'e'.repeat(64)}`, size: 9 });
+    await pruneStore(root, { keepStorage: 1e12 });
+    expect(await readCompressedNote(root, first.diffId, 'gzip')).toEqual({
+      digest: copy.digest,
+      size: copy.size,
+    });
+    expect(await readCompressedNote(root, second.diffId, 'zstd')).toBeUndefined();
   });
 
   test('chain snapshot names follow parent links incrementally, as rootfs.ts names them', () => {

@@ -288,6 +288,13 @@ describe('pulled layers kept unpacked only', () => {
       expect(offline.stderr).toContain('was unpacked and its compressed blob dropped from the store');
       expect(offline.stderr).toContain(`fetching it again from ${reg.host}/base failed`);
       expect(offline.stderr).not.toMatch(/^\s+at /m);
+
+      // Once nothing names the image, the prune removes its layers' origin notes with it.
+      const origins = async (): Promise<string[]> => fsp.readdir(`${root}/origins`).catch(() => []);
+      expect(await origins()).not.toEqual([]);
+      expect((await tsbuild(['rmi', `${reg.host}/base:1`, '--root', root])).status).toBe(0);
+      expect((await tsbuild(['cache', 'prune', '--all', '--root', root])).status).toBe(0);
+      expect(await origins()).toEqual([]);
     } finally {
       await reg.stop();
     }
