@@ -194,6 +194,10 @@ export class BlobStore {
     const file = createReadStream(blobPath);
     file.on('error', (err) => verifier.destroy(isErrno(err, 'ENOENT') ? new BlobNotFoundError(digest) : err));
     verifier.on('close', () => file.destroy());
+    // A reader iterating the stream sees a corrupt or missing blob through its own listener. One that has already
+    // let go (it failed on something else first) must not take the process down: `pipe` re-emits a destination
+    // error that nothing listens to as an uncaught one, which a corrupt layer made flaky under load.
+    verifier.on('error', () => undefined);
     file.pipe(verifier);
     return verifier;
   }

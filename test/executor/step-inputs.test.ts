@@ -1,0 +1,115 @@
+/**
+ * The cache key of a step without a build: what goes into it (the expanded instruction and what it reads from the
+ * stage so far) and what must not (where it was written). Steps come from the real parser and planner.
+ */
+import type { JsonValue } from '../../src/cache/canonical-json';
+import { argInputs, displayInstruction, opInputs, stepKey } from '../../src/executor/step-inputs';
+import type { StepInputs } from '../../src/executor/explain';
+import type { Step } from '../../src/planner';
+import { steps } from '../planner/helpers';
+
+const PARENT = `sha256:${'a'.repeat(64)}`;
+
+/** The key the executor gives the last step of `text`'s last stage (on a fixed parent). */
+function keyOfLast(text: string, args: Record<string, string> = {}): string {
+  return stepKey(inputsOf(lastStep(text, args)));
+}
+
+function lastStep(text: string, args: Record<string, string> = {}): Step {
+  const list = steps(text, { args });
+  const step = list[list.length - 1];
+  if (step === undefined) throw new Error('no step');
+  return step;
+}
+
+function inputsOf(step: Step): StepInputs {
+  const inputs: StepInputs = { parent: PARENT, op: opInputs(step) };
+  const args = argInputs(step);
+  if (args) inputs.args = args;
+  return inputs;
+}
+
+describe('stepKey', () => {
+  it('is the sha256 of the canonical JSON: the order of fields does not matter', () => {
+    const a: StepInputs = { parent: 'scratch', op: { instruction: 'RUN x', b: 1, a: [1, 2] } };
+    const b: StepInputs = { op: { a: [1, 2], instruction: 'RUN x', b: 1 }, parent: 'scratch' };
+    expect(stepKey(a)).toBe(stepKey(b));
+    expect(stepKey(a)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(stepKey({ ...a, parent: 'other' })).not.toBe(stepKey(a));
+    const op: { [k: string]: JsonValue | undefined; instruction: string } = { ...a.op, b: 2 };
+    expect(stepKey({ ...a, op })).not.toBe(stepKey(a));
+  });
+});
+
+describe('the key of a RUN', () => {
+  const base = 'FROM scratch\n';
+  const run = 'RUN make all\n';
+
+  it('changes with the command, the environment, the user, the workdir and the shell before it', () => {
+    const plain = keyOfLast(base + run);
+    const variants = [
+      base + 'RUN make test\n',
+      base + 'ENV CC=clang\n' + run,
+      base + 'USER app\n' + run,
+      base + 'WORKDIR /src\n' + run,
+      base + 'SHELL ["/bin/bash", "-c"]\n' + run,
+      base + 'RUN --network=none make all\n',
+      base + 'RUN --mount=type=cache,target=/root/.cache make all\n',
+    ];
+    const keys = variants.map((v) => keyOfLast(v));
+    for (const k of keys) expect(k).not.toBe(plain);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('changes with a build arg in scope, and not with one that is declared in no scope of it', () => {
+    const text = `${base}ARG VERSION\n${run}`;
+    expect(keyOfLast(text, { VERSION: '1.2' })).not.toBe(keyOfLast(text, { VERSION: '1.3' }));
+    expect(keyOfLast(text, { VERSION: '1.2' })).not.toBe(keyOfLast(text));
+    // Passed but never declared: the RUN cannot see it, so it is not part of the key.
+    expect(keyOfLast(base + run, { VERSION: '1.2' })).toBe(keyOfLast(base + run));
+  });
+
+  it('does not change with where it was written: comments, blank lines, line numbers', () => {
+    expect(keyOfLast(`${base}\n# build it\n\n${run}`)).toBe(keyOfLast(base + run));
+  });
+
+  it('reads nothing of the metadata before it (LABEL, EXPOSE, CMD): its op is the same', () => {
+    const plain = opInputs(lastStep(base + run));
+    expect(opInputs(lastStep(`${base}LABEL version=1.2\nEXPOSE 80\nCMD ["x"]\n${run}`))).toEqual(plain);
+  });
+});
+
+describe('the key of WORKDIR and COPY', () => {
+  it('WORKDIR depends on its path and on the user that creates it', () => {
+    const plain = keyOfLast('FROM scratch\nWORKDIR /app\n');
+    expect(keyOfLast('FROM scratch\nWORKDIR /srv\n')).not.toBe(plain);
+    expect(keyOfLast('FROM scratch\nUSER app\nWORKDIR /app\n')).not.toBe(plain);
+    expect(keyOfLast('FROM scratch\nENV X=1\nWORKDIR /app\n')).toBe(plain);
+  });
+
+  it('COPY depends on its sources, destination, --chown and --chmod, not on the environment', () => {
+    const plain = keyOfLast('FROM scratch\nCOPY a.txt /dst/\n');
+    const variants = [
+      'FROM scratch\nCOPY b.txt /dst/\n',
+      'FROM scratch\nCOPY a.txt /other/\n',
+      'FROM scratch\nCOPY --chown=1000:1000 a.txt /dst/\n',
+      'FROM scratch\nCOPY --chmod=0600 a.txt /dst/\n',
+    ];
+    for (const v of variants) expect(keyOfLast(v)).not.toBe(plain);
+    expect(keyOfLast('FROM scratch\nENV X=1\nCOPY a.txt /dst/\n')).toBe(plain);
+  });
+
+  it('the instruction is shown on one line, keyword upper-case, as the log prints it', () => {
+    const shown = displayInstruction(lastStep('FROM scratch\ncopy a.txt \\\n    /dst/\n'));
+    expect(shown).toMatch(/^COPY a\.txt +\/dst\/$/);
+  });
+});
+
+describe('argInputs', () => {
+  it('names the ARG step’s own args (unset ones as such) and a RUN’s args in scope; other steps have none', () => {
+    expect(argInputs(lastStep('FROM scratch\nARG A B=2\n', { A: '1' }))).toEqual({ A: '1', B: '2' });
+    expect(argInputs(lastStep('FROM scratch\nARG A\n'))).toEqual({ A: '(unset)' });
+    expect(argInputs(lastStep('FROM scratch\nARG A=x\nRUN true\n'))).toEqual({ A: 'x' });
+    expect(argInputs(lastStep('FROM scratch\nARG A=x\nWORKDIR /a\n'))).toBeUndefined();
+  });
+});
