@@ -35,7 +35,7 @@ import { contextMountInputs, materializeContextMount } from './context-mount';
 import { commitRunLayer, toTarEntry, writeFilesLayer, writeLayer, type Compression } from './layer-writer';
 import { filesLayerForm } from './layer-use';
 import { StageFs } from './stage-fs';
-import { argInputs, displayInstruction, opInputs, stepKey } from './step-inputs';
+import { argInputs, changesFilesystem, displayInstruction, opInputs, stepKey } from './step-inputs';
 import { RootfsViews } from './rootfs';
 import { layerAvailable } from '../cache/snapshot-layers';
 import { recoverUnsyncedSnapshots } from '../layers/snapshot-durability';
@@ -560,7 +560,8 @@ class Build {
         });
       }
       await Promise.all(temporary.map((t) => fsp.rm(t, { recursive: true, force: true })));
-      parentMissed = !record;
+      // The next step stands on the filesystem: only a step that changes it can make the next one miss.
+      if (changesFilesystem(step)) parentMissed = !record;
       // A step's history time is when it was first built, so a fully cached rebuild gives the very same image.
       const created = this.opts.sourceDateEpoch !== undefined ? this.created : createdAt;
       applyStep(state.config, step, layer !== null, created, cmdSet);
@@ -585,7 +586,7 @@ class Build {
         };
         state.config.rootfs.diff_ids.push(layer.diffId);
       }
-      state.key = key;
+      if (changesFilesystem(step)) state.key = key;
       this.historySteps.push({ position, key, inputs: inputs as never });
       this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }
@@ -692,7 +693,7 @@ class Build {
       }
       const stepDigest = stepKey(inputs);
       steps.push({ position: `${stage.index}/${i + 2}`, key: stepDigest, inputs });
-      key = stepDigest;
+      if (changesFilesystem(step)) key = stepDigest;
     }
     return { key, steps };
   }

@@ -1,5 +1,6 @@
 /**
- * The cache key of a step (DESIGN.md, "the cache model"): sha256 over the canonical JSON of its parent key, the
+ * The cache key of a step (DESIGN.md, "the cache model"): sha256 over the canonical JSON of its parent key (the last
+ * step that changed the stage's filesystem, or the base), the
  * expanded instruction with what it depends on from the stage so far, and its file inputs. The inputs are returned
  * too, because the index keeps them to explain a later miss.
  */
@@ -44,6 +45,16 @@ export function argInputs(step: Step): Record<string, string> | undefined {
   if (step.kind === 'run')
     return Object.fromEntries(step.context.args.map((a) => [a.key, a.value ?? '(unset)']));
   return undefined;
+}
+
+/**
+ * Whether a step changes the stage's filesystem (RUN, COPY, ADD, WORKDIR). Only those become the parent of the next
+ * step's key: a metadata instruction (LABEL, ENV, ARG, USER, EXPOSE, CMD, …) is keyed on the filesystem below it
+ * and changes the image config, never a later filesystem step's key. What a later step reads of it is in that
+ * step's own inputs (a RUN's environment, user, shell and build args; a WORKDIR's user), as in BuildKit's LLB.
+ */
+export function changesFilesystem(step: Step): boolean {
+  return step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' || step.kind === 'workdir';
 }
 
 export function stepKey(inputs: StepInputs): Digest {

@@ -589,3 +589,39 @@ describe('WORKDIR', () => {
     expect((run.image.config.history ?? []).map((h) => h.empty_layer ?? false)).toEqual([false, false, true]);
   });
 });
+
+describe('keys follow the filesystem: metadata never makes a later filesystem step miss', () => {
+  const dockerfile = (version: string, mode: string): string => `FROM scratch AS builder
+LABEL version=${version}
+COPY a.txt /out/a.txt
+ENV MODE=${mode}
+WORKDIR /app
+COPY b.txt ./
+
+FROM scratch
+LABEL stage=final-${version}
+COPY --from=builder /out/a.txt /a.txt
+`;
+
+  test('a changed LABEL or ENV misses only itself; the image config has the new values, the layers are reused', async () => {
+    const ctx = await tempDir('ctx');
+    const root = await tempDir('store');
+    await writeFiles(ctx, { Dockerfile: dockerfile('1.2', 'a'), 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    const first = await runBuild(ctx, root);
+    await fsp.writeFile(path.join(ctx, 'Dockerfile'), dockerfile('1.3', 'b'));
+    const second = await runBuild(ctx, root);
+    const byInstruction = new Map(second.steps.map((s) => [s[0], s]));
+    expect(byInstruction.get('LABEL version=1.3')?.[1]).toBe('miss');
+    expect(byInstruction.get('ENV MODE=b')?.[1]).toBe('miss');
+    for (const fsStep of [
+      'COPY a.txt /out/a.txt',
+      'WORKDIR /app',
+      'COPY b.txt ./',
+      'COPY --from=builder /out/a.txt /a.txt',
+    ])
+      expect(byInstruction.get(fsStep)?.[1]).toBe('hit');
+    expect(second.image.layers.map((l) => l.digest)).toEqual(first.image.layers.map((l) => l.digest));
+    expect(second.image.config.config.Labels).toEqual({ stage: 'final-1.3' });
+    expect(second.image.configDigest).not.toBe(first.image.configDigest);
+  });
+});

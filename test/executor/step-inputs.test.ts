@@ -3,7 +3,13 @@
  * stage so far) and what must not (where it was written). Steps come from the real parser and planner.
  */
 import type { JsonValue } from '../../src/cache/canonical-json';
-import { argInputs, displayInstruction, opInputs, stepKey } from '../../src/executor/step-inputs';
+import {
+  argInputs,
+  changesFilesystem,
+  displayInstruction,
+  opInputs,
+  stepKey,
+} from '../../src/executor/step-inputs';
 import type { StepInputs } from '../../src/executor/explain';
 import type { Step } from '../../src/planner';
 import { steps } from '../planner/helpers';
@@ -111,5 +117,36 @@ describe('argInputs', () => {
     expect(argInputs(lastStep('FROM scratch\nARG A\n'))).toEqual({ A: '(unset)' });
     expect(argInputs(lastStep('FROM scratch\nARG A=x\nRUN true\n'))).toEqual({ A: 'x' });
     expect(argInputs(lastStep('FROM scratch\nARG A=x\nWORKDIR /a\n'))).toBeUndefined();
+  });
+});
+
+describe('changesFilesystem', () => {
+  it('is true for the steps a later step stands on (RUN, COPY, ADD, WORKDIR) and false for metadata', () => {
+    const kinds = (text: string): [string, boolean][] =>
+      steps(text).map((s): [string, boolean] => [s.kind, changesFilesystem(s)]);
+    expect(
+      kinds(
+        'FROM scratch\nRUN true\nCOPY a /\nADD b /\nWORKDIR /w\nLABEL a=b\nENV A=1\nARG B\nUSER u\n' +
+          'EXPOSE 80\nCMD ["x"]\nENTRYPOINT ["y"]\nVOLUME /v\nSTOPSIGNAL TERM\nSHELL ["/bin/sh", "-c"]\n' +
+          'HEALTHCHECK NONE\nONBUILD RUN x\n',
+      ),
+    ).toEqual([
+      ['run', true],
+      ['copy', true],
+      ['add', true],
+      ['workdir', true],
+      ['label', false],
+      ['env', false],
+      ['arg', false],
+      ['user', false],
+      ['expose', false],
+      ['cmd', false],
+      ['entrypoint', false],
+      ['volume', false],
+      ['stopsignal', false],
+      ['shell', false],
+      ['healthcheck', false],
+      ['onbuild', false],
+    ]);
   });
 });

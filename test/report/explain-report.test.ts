@@ -108,16 +108,28 @@ describe('explain from the last two builds', () => {
   test('a line inserted: the new step is the cause, not every step below it', async () => {
     const { ctx, root } = await setup(FILES);
     await runBuild(ctx, root);
-    await writeFiles(ctx, { Dockerfile: CLASSIC.replace('COPY src/', 'ENV DEBUG=1\nCOPY src/') });
+    await writeFiles(ctx, { Dockerfile: CLASSIC.replace('COPY src/', 'COPY package.json /pkg.json\nCOPY src/') });
     await runBuild(ctx, root);
     const e = await explainLastTwo(ctx, root, 'stage-0');
     expect(e.causes.map((c) => [c.step.instruction, c.step.reason])).toEqual([
-      ['ENV DEBUG=1', 'a new step: the previous build did not have it'],
+      ['COPY package.json /pkg.json', 'a new step: the previous build did not have it'],
     ]);
     expect(e.causes[0]?.consequences.map((s) => s.instruction)).toEqual([
       'COPY src/ ./src/',
       'ENV NODE_ENV=production',
       'CMD ["node", "src/server.js"]',
+    ]);
+  });
+
+  test('a metadata line inserted (ENV): it is the only miss, the filesystem steps below it hit', async () => {
+    const { ctx, root } = await setup(FILES);
+    await runBuild(ctx, root);
+    await writeFiles(ctx, { Dockerfile: CLASSIC.replace('COPY src/', 'ENV DEBUG=1\nCOPY src/') });
+    await runBuild(ctx, root);
+    const e = await explainLastTwo(ctx, root, 'stage-0');
+    expect(e.missed).toBe(1);
+    expect(e.causes.map((c) => [c.step.instruction, c.step.reason, c.consequences.length])).toEqual([
+      ['ENV DEBUG=1', 'a new step: the previous build did not have it', 0],
     ]);
   });
 
