@@ -9,8 +9,20 @@ import { sha256Digest, type Digest } from '../cache/digest';
 import type { Step } from '../planner/types';
 import type { StepInputs } from './explain';
 
-/** Fields of a planned step that describe where it was written, not what it does. */
-const NOT_SEMANTIC = new Set(['line', 'endLine', 'original', 'fromOnBuild', 'context', 'createdBy']);
+/**
+ * Fields of a planned step that describe where it was written, not what it does — and a RUN's proxy settings
+ * (HTTP_PROXY … build args), which BuildKit keeps out of the cache key: a build behind a proxy reuses the layers of
+ * one without, and a proxy URL (with its credentials) never lands in a record or an exported cache.
+ */
+const NOT_SEMANTIC = new Set([
+  'line',
+  'endLine',
+  'original',
+  'fromOnBuild',
+  'context',
+  'createdBy',
+  'proxyEnv',
+]);
 
 /** The instruction as the log shows it: one line, keyword upper-case. */
 export function displayInstruction(step: Step): string {

@@ -75,6 +75,12 @@ describe('the key of a RUN', () => {
     expect(keyOfLast(base + run, { VERSION: '1.2' })).toBe(keyOfLast(base + run));
   });
 
+  it('does not change with proxy build args, nor carries them (BuildKit keeps them out of the key)', () => {
+    const proxied = lastStep(base + run, { HTTP_PROXY: 'http://user:secret@proxy:3128', no_proxy: 'x' });
+    expect(stepKey(inputsOf(proxied))).toBe(keyOfLast(base + run));
+    expect(JSON.stringify(inputsOf(proxied))).not.toContain('secret');
+  });
+
   it('does not change with where it was written: comments, blank lines, line numbers', () => {
     expect(keyOfLast(`${base}\n# build it\n\n${run}`)).toBe(keyOfLast(base + run));
   });
