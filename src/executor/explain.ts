@@ -40,6 +40,8 @@ export interface ExplainContext {
 }
 
 const MAX_LISTED = 5;
+/** How much of a changed value a cause shows. */
+const MAX_VALUE = 60;
 
 export function explainMiss(ctx: ExplainContext): string {
   if (ctx.noCache) return '--no-cache';
@@ -89,10 +91,63 @@ function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): st
       .map((t) => `${t} ${short(was[t] ?? '(none)')} → ${short(now[t] ?? '(none)')}`);
     return `the source of a bind mount changed: ${moved.join(', ')}`;
   }
-  const parts = changed.map(
-    (k) => `${k} ${show(JSON.stringify(before[k] ?? null))} → ${show(JSON.stringify(after[k] ?? null))}`,
-  );
+  // A heredoc's body also changes the command made of it: the heredoc says which line, the command says nothing more.
+  const derived = changed.includes('heredocs') ? new Set(['argv', 'command']) : new Set<string>();
+  const parts = changed.filter((k) => !derived.has(k)).map((k) => describeField(k, before[k], after[k]));
   return `settings changed: ${parts.join(', ')}`;
+}
+
+/** One changed field of a step's op, by name: the environment by variable, heredocs by body line, others by value. */
+function describeField(key: string, before: JsonValue | undefined, after: JsonValue | undefined): string {
+  if (key === 'env') {
+    const changes = diffMaps(keyValues(before), keyValues(after));
+    return changes.map(([name, was, now]) => `env ${name} ${show(cut(was))} → ${show(cut(now))}`).join(', ');
+  }
+  if (key === 'heredocs') {
+    const was = heredocBodies(before);
+    const now = heredocBodies(after);
+    const names = [...new Set([...was.keys(), ...now.keys()])].filter((n) => was.get(n) !== now.get(n));
+    return names.map((n) => describeHeredoc(n, was.get(n), now.get(n))).join(', ');
+  }
+  return `${key} ${cut(show(JSON.stringify(before ?? null)))} → ${cut(show(JSON.stringify(after ?? null)))}`;
+}
+
+function describeHeredoc(name: string, was: string | undefined, now: string | undefined): string {
+  if (was === undefined) return `heredoc ${name} added`;
+  if (now === undefined) return `heredoc ${name} removed`;
+  const a = was.split('\n');
+  const b = now.split('\n');
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return `heredoc ${name} line ${i + 1}: ${show(cut(a[i]))} → ${show(cut(b[i]))}`;
+}
+
+/** `["K=V", …]` (a RUN's environment) as a map. */
+function keyValues(v: JsonValue | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(v)) return out;
+  for (const item of v) {
+    if (typeof item !== 'string') continue;
+    const eq = item.indexOf('=');
+    if (eq > 0) out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A step's heredocs by name: their bodies as the command receives them. */
+function heredocBodies(v: JsonValue | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!Array.isArray(v)) return out;
+  for (const h of v) {
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) continue;
+    if (typeof h.name === 'string' && typeof h.content === 'string') out.set(h.name, h.content);
+  }
+  return out;
+}
+
+/** Long values are cut: the cause must fit on a line. */
+function cut(v: string | undefined, max = MAX_VALUE): string | undefined {
+  return v === undefined || v.length <= max ? v : `${v.slice(0, max - 1)}…`;
 }
 
 function describeFileChanges(before: FileInput[] | undefined, after: FileInput[] | undefined): string {

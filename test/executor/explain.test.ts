@@ -79,6 +79,34 @@ describe('explainMiss', () => {
     expect(why).toBe('settings changed: user "root" → "app"');
   });
 
+  it('the environment by variable, a heredoc by its first changed line, long values cut', () => {
+    const env = (list: string[]): StepInputs => ({
+      parent: D('1'),
+      op: { instruction: 'RUN make', env: list },
+    });
+    expect(
+      explain({
+        current: env(['A=1', 'MODE=dev', 'NEW=x']),
+        previous: { inputs: env(['A=1', 'MODE=prod', 'OLD=y']) },
+      }),
+    ).toBe('settings changed: env MODE prod → dev, env NEW (unset) → x, env OLD y → (unset)');
+    const doc = (body: string): StepInputs => ({
+      parent: D('1'),
+      op: {
+        instruction: 'RUN <<EOF',
+        heredocs: [{ name: 'EOF', content: body }],
+        argv: ['/bin/sh', '-c', body],
+        command: { script: body },
+      },
+    });
+    expect(explain({ current: doc('set -e\nmake b\n'), previous: { inputs: doc('set -e\nmake a\n') } })).toBe(
+      'settings changed: heredoc EOF line 2: make a → make b',
+    );
+    const long = 'x'.repeat(200);
+    const why = explain({ current: env([`K=${long}y`]), previous: { inputs: env([`K=${long}z`]) } });
+    expect(why).toBe(`settings changed: env K ${'x'.repeat(59)}… → ${'x'.repeat(59)}…`);
+  });
+
   it('COPY --from and a bind mount: the source that changed', () => {
     expect(
       explain({
