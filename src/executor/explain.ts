@@ -50,7 +50,10 @@ export function explainMiss(ctx: ExplainContext): string {
   const cur = ctx.current;
 
   if (prev.inputs.op.instruction !== cur.op.instruction) {
-    return `instruction changed: \`${prev.inputs.op.instruction}\` → \`${cur.op.instruction}\``;
+    return (
+      describeKeyValueEdit(prev.inputs.op, cur.op) ??
+      `instruction changed: \`${prev.inputs.op.instruction}\` → \`${cur.op.instruction}\``
+    );
   }
   const own: string[] = [];
   const argChanges = diffMaps(prev.inputs.args ?? {}, cur.args ?? {});
@@ -72,6 +75,43 @@ export function explainMiss(ctx: ExplainContext): string {
     return ctx.parentMissed ? 'parent step missed' : 'parent step changed';
   }
   return 'inputs unchanged, but the cache record is gone (pruned or never stored)';
+}
+
+/** The key-value lists of LABEL and ENV: an edit of their values is named by key (`LABEL version 1.2 → 1.3`). */
+const KEY_VALUE_LISTS: Record<string, string> = { label: 'labels', env: 'vars' };
+
+/**
+ * An edited LABEL or ENV whose keys stayed the same, named by the keys whose values changed; undefined for any
+ * other edit (the whole instruction is shown then).
+ */
+function describeKeyValueEdit(before: StepInputs['op'], after: StepInputs['op']): string | undefined {
+  const kind = typeof after.kind === 'string' ? after.kind : undefined;
+  const field = kind === undefined ? undefined : KEY_VALUE_LISTS[kind];
+  if (field === undefined || before.kind !== after.kind) return undefined;
+  const was = pairs(before[field]);
+  const now = pairs(after[field]);
+  if (was === undefined || now === undefined || was.length !== now.length) return undefined;
+  if (was.some(([k], i) => now[i]?.[0] !== k)) return undefined;
+  const changed: [string, string, string | undefined][] = [];
+  was.forEach(([k, v], n) => {
+    const w = now[n]?.[1];
+    if (w !== v) changed.push([k, v, w]);
+  });
+  if (changed.length === 0) return undefined;
+  const word = kind === 'label' ? 'LABEL' : 'ENV';
+  return changed.map(([k, v, w]) => `${word} ${k} ${show(cut(v))} → ${show(cut(w))}`).join(', ');
+}
+
+/** `[{ key, value }, …]` as [key, value] pairs; undefined when it is not such a list. */
+function pairs(v: JsonValue | undefined): [string, string][] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: [string, string][] = [];
+  for (const item of v) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
+    if (typeof item.key !== 'string' || typeof item.value !== 'string') return undefined;
+    out.push([item.key, item.value]);
+  }
+  return out;
 }
 
 function describeOpChange(before: StepInputs['op'], after: StepInputs['op']): string {

@@ -611,8 +611,8 @@ COPY --from=builder /out/a.txt /a.txt
     await fsp.writeFile(path.join(ctx, 'Dockerfile'), dockerfile('1.3', 'b'));
     const second = await runBuild(ctx, root);
     const byInstruction = new Map(second.steps.map((s) => [s[0], s]));
-    expect(byInstruction.get('LABEL version=1.3')?.[1]).toBe('miss');
-    expect(byInstruction.get('ENV MODE=b')?.[1]).toBe('miss');
+    expect(byInstruction.get('LABEL version=1.3')?.slice(1)).toEqual(['miss', 'LABEL version 1.2 → 1.3']);
+    expect(byInstruction.get('ENV MODE=b')?.slice(1)).toEqual(['miss', 'ENV MODE a → b']);
     for (const fsStep of [
       'COPY a.txt /out/a.txt',
       'WORKDIR /app',

@@ -59,6 +59,33 @@ describe('explainMiss', () => {
     expect(why).toBe('instruction changed: `RUN make` → `RUN make all`');
   });
 
+  it('an edited LABEL or ENV value by key; any other edit of them shows the instruction', () => {
+    const label = (instruction: string, labels: [string, string][]): StepInputs => ({
+      parent: D('1'),
+      op: { instruction, kind: 'label', labels: labels.map(([key, value]) => ({ key, value })) },
+    });
+    expect(
+      explain({
+        current: label('LABEL team=a version=1.3', [
+          ['team', 'a'],
+          ['version', '1.3'],
+        ]),
+        previous: {
+          inputs: label('LABEL team=a version=1.2', [
+            ['team', 'a'],
+            ['version', '1.2'],
+          ]),
+        },
+      }),
+    ).toBe('LABEL version 1.2 → 1.3');
+    expect(
+      explain({
+        current: label('LABEL owner=a', [['owner', 'a']]),
+        previous: { inputs: label('LABEL version=1.2', [['version', '1.2']]) },
+      }),
+    ).toBe('instruction changed: `LABEL version=1.2` → `LABEL owner=a`');
+  });
+
   it('a build arg: both values, unset and empty told apart', () => {
     expect(
       explain({

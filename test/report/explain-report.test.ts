@@ -108,7 +108,9 @@ describe('explain from the last two builds', () => {
   test('a line inserted: the new step is the cause, not every step below it', async () => {
     const { ctx, root } = await setup(FILES);
     await runBuild(ctx, root);
-    await writeFiles(ctx, { Dockerfile: CLASSIC.replace('COPY src/', 'COPY package.json /pkg.json\nCOPY src/') });
+    await writeFiles(ctx, {
+      Dockerfile: CLASSIC.replace('COPY src/', 'COPY package.json /pkg.json\nCOPY src/'),
+    });
     await runBuild(ctx, root);
     const e = await explainLastTwo(ctx, root, 'stage-0');
     expect(e.causes.map((c) => [c.step.instruction, c.step.reason])).toEqual([
