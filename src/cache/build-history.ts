@@ -14,6 +14,13 @@ export interface HistoryStep {
   position: string;
   key: string;
   inputs: JsonValue;
+  /**
+   * What the build did with the step: hit a record, missed it, or skipped it (a stage keyed ahead, never run).
+   * Absent in histories written before it was recorded; `cache explain` then infers it.
+   */
+  cache?: 'hit' | 'miss' | 'skipped';
+  /** For a miss: why, as the build log said it. */
+  reason?: string;
 }
 
 export interface BuildHistory {

@@ -226,7 +226,7 @@ class Build {
       for (const i of plan.needed) {
         if (this.results.has(i)) continue;
         const dry = await this.dryStage(plan, i);
-        for (const s of dry?.steps ?? []) this.historySteps.push(s as HistoryStep);
+        for (const s of dry?.steps ?? []) this.historySteps.push({ ...(s as HistoryStep), cache: 'skipped' });
         // Their cache mounts too: a `cache-mounts=true` export passes on the imported archives of the ones unused.
         for (const step of plan.stages[i].steps) {
           if (step.kind !== 'run') continue;
@@ -419,7 +419,23 @@ class Build {
     const fromKey = stepKey(fromInputs);
     const fromRecord = await this.lookup(fromKey);
     const previousFrom = this.previous.get(fromPosition);
-    this.historySteps.push({ position: fromPosition, key: fromKey, inputs: fromInputs as never });
+    const fromReason = fromRecord
+      ? undefined
+      : explainMiss({
+          current: fromInputs,
+          previous: previousFrom && { inputs: previousFrom },
+          parentMissed: false,
+          isFirstStep: true,
+          noCache: this.opts.noCache,
+          baseLabel,
+        });
+    this.historySteps.push({
+      position: fromPosition,
+      key: fromKey,
+      inputs: fromInputs as never,
+      cache: fromRecord ? 'hit' : 'miss',
+      ...(fromReason !== undefined ? { reason: fromReason } : {}),
+    });
     if (!fromRecord) {
       const now = new Date().toISOString();
       await this.index.put({
@@ -433,22 +449,7 @@ class Build {
         lastUsedAt: now,
       });
     }
-    this.report(
-      fromRef,
-      fromRecord ? 'hit' : 'miss',
-      fromRecord
-        ? undefined
-        : explainMiss({
-            current: fromInputs,
-            previous: previousFrom && { inputs: previousFrom },
-            parentMissed: false,
-            isFirstStep: true,
-            noCache: this.opts.noCache,
-            baseLabel,
-          }),
-      0,
-      null,
-    );
+    this.report(fromRef, fromRecord ? 'hit' : 'miss', fromReason, 0, null);
 
     let cmdSet = false;
     let parentMissed = false;
@@ -587,7 +588,13 @@ class Build {
         state.config.rootfs.diff_ids.push(layer.diffId);
       }
       if (changesFilesystem(step)) state.key = key;
-      this.historySteps.push({ position, key, inputs: inputs as never });
+      this.historySteps.push({
+        position,
+        key,
+        inputs: inputs as never,
+        cache: record ? 'hit' : 'miss',
+        ...(reason !== undefined ? { reason } : {}),
+      });
       this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }
     if (parentMissed && copiedFromStages(plan).has(stage.index)) {

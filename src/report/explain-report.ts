@@ -103,13 +103,18 @@ export async function explainHistories(
     previousInStage = node;
 
     const changed = old === undefined || old.key !== step.key;
-    node.missed = await wasMissed(changed, step.key, older.savedAt, ctx);
+    // What the build recorded decides; a history from before that was recorded is inferred from the records.
+    node.missed =
+      step.cache !== undefined
+        ? step.cache === 'miss'
+        : await wasMissed(changed, step.key, older.savedAt, ctx);
     if (!node.missed) continue;
     missed++;
 
     if (!changed) {
+      // The same key: the build said why (--no-cache, say), or the record was gone.
       explained.reason =
-        'inputs unchanged, but the cache record was gone (pruned, or removed by cache check)';
+        step.reason ?? 'inputs unchanged, but the cache record was gone (pruned, or removed by cache check)';
     } else if (oldInputs && sameOwnInputs(oldInputs, cur)) {
       // Only the parent (or the COPY --from stage) differs: a consequence if that step missed in this build.
       const from = typeof cur.op.fromKey === 'string' ? byKey.get(cur.op.fromKey) : undefined;

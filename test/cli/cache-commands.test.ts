@@ -303,6 +303,22 @@ describe('tsbuild cache explain', () => {
     expect(out).not.toContain('fromKey');
   });
 
+  test('it reports what the last build recorded: an unrelated --no-cache build changes nothing, its own says --no-cache', () => {
+    const ctx = appContext('recorded');
+    build(ctx);
+    const steps = build(ctx);
+    expect(steps.every((s) => s.cache === 'hit')).toBe(true);
+    // The same steps through another Dockerfile name, rebuilt: their records are made anew.
+    fs.copyFileSync(path.join(ctx, 'Dockerfile'), path.join(ctx, 'Other.Dockerfile'));
+    build(ctx, ['-f', path.join(ctx, 'Other.Dockerfile')]);
+    build(ctx, ['-f', path.join(ctx, 'Other.Dockerfile'), '--no-cache']);
+    const out = ok(['cache', 'explain', '--root', store, ctx]);
+    expect(out).toContain(`every one of its ${steps.length} steps hit the cache`);
+    const own = ok(['cache', 'explain', '--root', store, '-f', path.join(ctx, 'Other.Dockerfile'), ctx]);
+    expect(own).toContain('--no-cache');
+    expect(own).not.toContain('the cache record was gone');
+  });
+
   test('--report OLD --report NEW compares two report files', () => {
     const ctx = appContext();
     build(ctx);
