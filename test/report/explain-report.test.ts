@@ -183,10 +183,7 @@ describe('explain from the last two builds', () => {
     await runBuild(ctx, root);
     const e = await explainLastTwo(ctx, root, 'stage-0');
     expect(e.causes.map((c) => [c.step.instruction, c.step.reason])).toEqual([
-      [
-        'ENV NODE_ENV=production',
-        'inputs unchanged, but the cache record was gone (pruned, or removed by cache check)',
-      ],
+      ['ENV NODE_ENV=production', 'inputs unchanged, but the cache record is gone (pruned or never stored)'],
     ]);
     expect(e.missed).toBe(1); // CMD's key did not change and its record was there: it hit
   });
