@@ -67,6 +67,19 @@ describe('the key of a RUN', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
+  it('changes with each mount and its settings, and with the security mode', () => {
+    const mounts = [
+      'RUN --mount=type=secret,id=a make all\n',
+      'RUN --mount=type=secret,id=b make all\n',
+      'RUN --mount=type=bind,source=x,target=/x make all\n',
+      'RUN --mount=type=bind,source=y,target=/x make all\n',
+      'RUN --mount=type=tmpfs,target=/t make all\n',
+      'RUN --mount=type=ssh make all\n',
+      'RUN --security=insecure make all\n',
+    ].map((r) => keyOfLast(base + r));
+    expect(new Set([...mounts, keyOfLast(base + run)]).size).toBe(mounts.length + 1);
+  });
+
   it('changes with a build arg in scope, and not with one that is declared in no scope of it', () => {
     const text = `${base}ARG VERSION\n${run}`;
     expect(keyOfLast(text, { VERSION: '1.2' })).not.toBe(keyOfLast(text, { VERSION: '1.3' }));
@@ -109,6 +122,20 @@ describe('the key of WORKDIR and COPY', () => {
     ];
     for (const v of variants) expect(keyOfLast(v)).not.toBe(plain);
     expect(keyOfLast('FROM scratch\nENV X=1\nCOPY a.txt /dst/\n')).toBe(plain);
+  });
+
+  it('ADD depends on its sources, destination, --chown, --chmod and --checksum', () => {
+    const plain = keyOfLast('FROM scratch\nADD a.tar /dst/\n');
+    const variants = [
+      'FROM scratch\nADD b.tar /dst/\n',
+      'FROM scratch\nADD a.tar /other/\n',
+      'FROM scratch\nADD --chown=1:1 a.tar /dst/\n',
+      'FROM scratch\nADD --chmod=0600 a.tar /dst/\n',
+      `FROM scratch\nADD --checksum=sha256:${'0'.repeat(64)} https://example.com/a.tar /dst/\n`,
+    ];
+    const keys = variants.map((v) => keyOfLast(v));
+    for (const k of keys) expect(k).not.toBe(plain);
+    expect(new Set(keys).size).toBe(keys.length);
   });
 
   it('the instruction is shown on one line, keyword upper-case, as the log prints it', () => {
