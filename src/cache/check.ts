@@ -311,18 +311,14 @@ async function imageFault(
         const diffIds = parseImageConfig(await blobs.readAll(m.config.digest)).rootfs.diff_ids;
         for (const [i, l] of m.layers.entries()) {
           const diffId = diffIds[i];
-          if (
-            diffId !== undefined &&
-            (await keptAsSnapshot(blobs.root, blobs, { digest: l.digest, diffId }))
-          ) {
-            // A pulled layer whose blob was dropped after unpacking (its registry has it) cannot be re-hashed: its
-            // tar was written by another tool, so only a layer built here is checked against its diff_id.
-            const builtHere = isSnapshotLayer({ digest: l.digest, diffId });
-            if (builtHere && !(await snapshotWhole(diffId)))
-              return `layer ${diffId} (kept as a snapshot) is corrupt`;
+          const layer = diffId === undefined ? undefined : { digest: l.digest, diffId };
+          if (layer && isSnapshotLayer(layer) && (await keptAsSnapshot(blobs.root, blobs, layer))) {
+            if (!(await snapshotWhole(layer.diffId)))
+              return `layer ${layer.diffId} (kept as a snapshot) is corrupt`;
             continue;
           }
-          // A pulled layer left in its registry (a push-only build never needed it) is fetched when needed.
+          // A pulled layer without its blob (dropped once unpacked, or never fetched by a push-only build) comes
+          // again from its registry. Its snapshot, if any, cannot be re-hashed: another tool wrote its tar.
           if (!(await blobs.has(l.digest)) && (await readBlobOrigin(blobs.root, l.digest)) !== undefined)
             continue;
           const lf = await visit(l, 'layer');

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from './atomic';
+import { atomicWriteFile, isErrno, readdirOrEmpty } from './atomic';
 import { digestHex, isDigest, type Digest } from './digest';
 
 export type NoteCompression = 'gzip' | 'zstd';
@@ -54,21 +54,27 @@ export async function writeCompressedNote(
 /** Every note's compressed blob digest, with the diff_id it holds. */
 export async function listCompressedNotes(root: string): Promise<Map<Digest, Digest>> {
   const out = new Map<Digest, Digest>();
-  let names: string[];
-  try {
-    names = await fsp.readdir(notesDir(root));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return out;
-    throw err;
-  }
-  for (const name of names) {
+  for (const n of await readNotes(root)) out.set(n.note.digest, n.diffId);
+  return out;
+}
+
+/** Remove the notes that name one of `blobs` as their compressed blob (the collector's, for blobs gone). */
+export async function removeCompressedNotes(root: string, blobs: ReadonlySet<Digest>): Promise<void> {
+  for (const n of await readNotes(root)) if (blobs.has(n.note.digest)) await fsp.rm(n.file, { force: true });
+}
+
+/** The readable notes, with their files and the diff_id each is named by. */
+async function readNotes(root: string): Promise<{ file: string; diffId: Digest; note: CompressedBlob }[]> {
+  const out: { file: string; diffId: Digest; note: CompressedBlob }[] = [];
+  for (const name of await readdirOrEmpty(notesDir(root))) {
     const m = NOTE_NAME.exec(name);
     if (!m) continue;
+    const file = path.join(notesDir(root), name);
     const note = await fsp
-      .readFile(path.join(notesDir(root), name), 'utf8')
+      .readFile(file, 'utf8')
       .then(parseNote)
-      .catch(() => undefined); // a note that vanished keeps nothing alive
-    if (note !== undefined) out.set(note.digest, `sha256:${m[1]}`);
+      .catch(() => undefined); // a note that vanished names nothing
+    if (note !== undefined) out.push({ file, diffId: `sha256:${m[1]}`, note });
   }
   return out;
 }
@@ -83,24 +89,4 @@ function parseNote(text: string): CompressedBlob | undefined {
     // a damaged note is no note
   }
   return undefined;
-}
-
-/** Remove the notes that name one of `blobs` as their compressed blob (the collector's, for blobs gone). */
-export async function removeCompressedNotes(root: string, blobs: ReadonlySet<Digest>): Promise<void> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(notesDir(root));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    throw err;
-  }
-  for (const name of names) {
-    if (!NOTE_NAME.test(name)) continue;
-    const file = path.join(notesDir(root), name);
-    const note = await fsp
-      .readFile(file, 'utf8')
-      .then(parseNote)
-      .catch(() => undefined);
-    if (note !== undefined && blobs.has(note.digest)) await fsp.rm(file, { force: true });
-  }
 }

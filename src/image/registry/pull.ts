@@ -166,8 +166,9 @@ export async function pullImage(
       `${name}: the manifest lists ${m.layers.length} layers but the config ${diffIds.length} diff_ids`,
     );
   }
+  const diffIdOf = new Map(m.layers.map((l, i) => [l.digest, diffIds[i]]));
   const layerHere = (blob: Descriptor): Promise<boolean> => {
-    const diffId = diffIds[m.layers.indexOf(blob)];
+    const diffId = diffIdOf.get(blob.digest);
     return diffId === undefined
       ? store.has(blob.digest)
       : layerAvailable(root, store, { digest: blob.digest, diffId });
