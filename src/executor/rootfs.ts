@@ -17,15 +17,9 @@ import { isErrno } from '../cache/atomic';
 import type { BlobStore } from '../cache/blob-store';
 import { sha256Digest, digestHex } from '../cache/digest';
 import type { LayerRecord } from '../cache/key-index';
-import { makeTreeParent } from '../cache/tree-parent';
 import { applyLayer } from '../layers/apply';
-import {
-  mountOverlay,
-  OverlayUnavailableError,
-  recoverStaleRuns,
-  removeScratch,
-  type MountedOverlay,
-} from '../layers/overlay';
+import { mountOverlay, OverlayUnavailableError, removeScratch, type MountedOverlay } from '../layers/overlay';
+import { openRunsDir } from '../layers/runs-dir';
 import { ensureSnapshots } from '../layers/snapshots';
 import { sourceFromDirectory, type CopySourceFs } from './copy/source-fs';
 
@@ -107,9 +101,7 @@ export class RootfsViews {
 
   private scratchDir(): Promise<string> {
     this.scratch ??= (async () => {
-      const runs = path.join(this.root, 'runs');
-      await makeTreeParent(runs);
-      await recoverStaleRuns(runs);
+      const runs = await openRunsDir(this.root);
       const dir = path.join(runs, `${process.pid}-${randomBytes(6).toString('hex')}`);
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       return dir;

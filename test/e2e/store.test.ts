@@ -2,6 +2,7 @@
  * One store, many processes: concurrent builds both land, and a build killed with SIGKILL at any moment
  * leaves a store the next build uses without complaint, producing an image skopeo and umoci accept.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +19,7 @@ import {
   writeTree,
   type Run,
 } from '../helpers/e2e';
+import { mountsUnder } from '../executor/sandbox/support/fixtures';
 
 const temps = new TempDirs();
 beforeAll(() => requireE2e('skopeo', 'umoci'));
@@ -150,6 +152,8 @@ describe('one store, many processes', () => {
     if (after.status !== 0)
       throw new Error(`the build after the kills failed: ${describeRun(after)}\n${log.join('\n')}`);
     expect(after.stderr).not.toContain('    at ');
+    // The views the killed builds had mounted came down when the next build started.
+    expect(mountsUnder(root)).toEqual([]);
     // And `cache check` finds nothing broken: no half-made snapshot or blob under a final name.
     const check = await tsbuild(['cache', 'check', '--root', root]);
     expect(check.stdout).toMatch(/: no problems\n$/);
@@ -168,5 +172,25 @@ describe('one store, many processes', () => {
     expect(again.stderr.match(/^image (sha256:\S+)$/m)?.[1]).toBe(
       after.stderr.match(/^image (sha256:\S+)$/m)?.[1],
     );
+  });
+
+  test('a build that hits every step still takes down what a killed build left mounted', async () => {
+    const dir = await temps.make('stale-mount');
+    const root = path.join(dir, 'store');
+    const ctx = path.join(dir, 'ctx');
+    await bigContext(ctx, 20, 'stale');
+    await tsbuildOk(['-t', 'small:latest', '--progress', 'plain', '--root', root, ctx]);
+    // What a build killed with a view mounted leaves: its runs dir, named for a pid that is gone, with a mount in it.
+    const dead = spawnSync('true').pid;
+    const stale = path.join(root, 'runs', `${dead}-0123456789ab`);
+    const view = path.join(stale, 'view-0123456789abcdef');
+    await fsp.mkdir(view, { recursive: true });
+    expect(spawnSync('mount', ['--bind', '-o', 'ro', ctx, view]).status).toBe(0);
+    expect(mountsUnder(root)).toEqual([view]);
+
+    const again = await tsbuildOk(['-t', 'small:latest', '--progress', 'plain', '--root', root, ctx]);
+    expect(again.stderr).toMatch(/^5\/5 steps cached \(100%\)/m);
+    expect(mountsUnder(root)).toEqual([]);
+    expect(await fsp.readdir(path.join(root, 'runs'))).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { atomicWriteFile } from '../../cache/atomic';
 import { defaultMaxStorage, pruneStore } from '../../cache/gc';
 import { markInUse } from '../../cache/in-use';
+import { openRunsDir } from '../../layers/runs-dir';
 import { loadStepCosts } from '../../cache/step-costs';
 import { parseSize } from '../../cache/units';
 import { renderMarkdownReport } from '../../report/markdown-report';
@@ -173,6 +174,8 @@ export default class Build extends BaseCommand {
     };
     // Everything this build reads or writes is protected from a concurrent prune until it is tagged and exported.
     const inUse = await markInUse(root);
+    // What a killed build left mounted is taken down now, whether or not this build makes a mount of its own.
+    await openRunsDir(root);
     try {
       const imported = await loadCacheFrom(cacheFrom, clientOptions, (w) => say(`warning: ${w}`));
       const image = await build({

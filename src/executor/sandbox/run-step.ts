@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { BlobStore } from '../../cache/blob-store';
-import { makeTreeParent } from '../../cache/tree-parent';
 import { BuildError, type SourceLocation } from '../../errors';
-import { prepareRunRootfs, recoverStaleRuns, removeScratch, type RootfsMode } from '../../layers/overlay';
+import { prepareRunRootfs, removeScratch, type RootfsMode } from '../../layers/overlay';
+import { openRunsDir } from '../../layers/runs-dir';
 import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
 import type { LayerEntry } from '../../layers/tar-writer';
 import type { MountSource, RunStep } from '../../planner/types';
@@ -80,7 +80,6 @@ export class RunFailedError extends BuildError {
 }
 
 const TAIL_BYTES = 16 * 1024;
-const recovered = new Set<string>();
 
 /**
  * `withLayer` turns the change into a layer while the files it names still exist. On an overlay rootfs it is also
@@ -110,12 +109,7 @@ export async function runStep<T>(
       opts.location,
     );
   }
-  const runs = path.join(opts.root, 'runs');
-  await makeTreeParent(runs);
-  if (!recovered.has(runs)) {
-    recovered.add(runs);
-    await recoverStaleRuns(runs);
-  }
+  const runs = await openRunsDir(opts.root);
   const lowers = await ensureSnapshots(opts.root, opts.blobs, opts.layers);
   const runDir = path.join(runs, `${process.pid}-${randomBytes(6).toString('hex')}`);
   const rootfs = await prepareRunRootfs({

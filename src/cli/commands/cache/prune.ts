@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { pruneStore, type PruneOptions } from '../../../cache/gc';
+import { openRunsDir } from '../../../layers/runs-dir';
 import { formatSize, parseAge, parseSize } from '../../../cache/units';
 import { BaseCommand } from '../../base-command';
 import { storeRoot } from '../../build-options';
@@ -39,7 +40,10 @@ export default class CachePrune extends BaseCommand {
       options.keepStorage = parseSize(flags['keep-storage'], '--keep-storage');
     if (flags['keep-duration'] !== undefined)
       options.keepDurationMs = parseAge(flags['keep-duration'], '--keep-duration');
-    const result = await pruneStore(storeRoot(flags.root), options);
+    const root = storeRoot(flags.root);
+    // The scratch and mounts of killed builds are garbage too.
+    if (!flags['dry-run']) await openRunsDir(root);
+    const result = await pruneStore(root, options);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
