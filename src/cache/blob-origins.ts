@@ -11,8 +11,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno, readdirOrEmpty } from './atomic';
-import { digestHex, type Digest } from './digest';
+import { atomicWriteFile, isErrno, readdirOrEmpty } from '../store/atomic';
+import { digestHex, type Digest } from '../store/digest';
 
 export interface BlobOrigin {
   /** The registry host (with port) the blob was pulled from. */

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from './atomic';
-import type { JsonValue } from './canonical-json';
+import { atomicWriteFile, isErrno } from '../store/atomic';
+import type { JsonValue } from '../store/canonical-json';
 
 export interface HistoryStep {
   /** `<stageIndex>/<stepIndex>`, the step's position in the Dockerfile. */

@@ -8,13 +8,14 @@
  * Verification needs no lock (blobs are immutable once named); the repairs run under the GC lock and re-check
  * each finding there first, so a concurrent build or prune cannot make a repair remove the wrong thing.
  */
+import { mapLimit } from '../store/map-limit';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno, readdirOrEmpty, removeTree } from './atomic';
-import { BlobStore } from './blob-store';
-import { isDigest, type Digest } from './digest';
-import { BlobNotFoundError, CorruptBlobError } from './errors';
-import { withFileLock } from './file-lock';
+import { isErrno, readdirOrEmpty, removeTree } from '../store/atomic';
+import { BlobStore } from '../store/blob-store';
+import { isDigest, type Digest } from '../store/digest';
+import { BlobNotFoundError, CorruptBlobError } from '../store/errors';
+import { withFileLock } from '../store/file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readRecords } from './inventory';
 import { readBlobOrigin } from './blob-origins';
@@ -112,7 +113,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
   // 1. Every blob hashes to its name.
   const digests = await blobs.list();
   let blobBytes = 0;
-  await forEachLimit(digests, options.parallel ?? 4, async (d) => {
+  await mapLimit(digests, options.parallel ?? 4, async (d) => {
     const state = await verify(d);
     if (!state.ok && !state.missing) {
       report({
@@ -388,16 +389,4 @@ async function isJsonArray(file: string): Promise<boolean> {
 
 function short(key: string): string {
   return key.replace(/^sha256:/, '').slice(0, 12);
-}
-
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

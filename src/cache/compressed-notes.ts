@@ -6,8 +6,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno, readdirOrEmpty } from './atomic';
-import { digestHex, isDigest, type Digest } from './digest';
+import { atomicWriteFile, isErrno, readdirOrEmpty } from '../store/atomic';
+import { digestHex, isDigest, type Digest } from '../store/digest';
 
 export type NoteCompression = 'gzip' | 'zstd';
 

@@ -14,14 +14,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, isErrno, removeTree } from './atomic';
-import { BlobStore } from './blob-store';
-import { isDigest, type Digest } from './digest';
-import { withFileLock } from './file-lock';
+import { fsyncDir, isErrno, removeTree } from '../store/atomic';
+import { BlobStore } from '../store/blob-store';
+import { isDigest, type Digest } from '../store/digest';
+import { withFileLock } from '../store/file-lock';
+import { mapLimit } from '../store/map-limit';
 import { gcLockPath, MTIME_SLACK_MS, readInUse, type InUseSet } from './in-use';
 import {
   liveChainNames,
-  mapLimit,
   readInventory,
   type ListingEntry,
   type RecordEntry,
@@ -79,6 +79,9 @@ export interface PrunePlan {
   sizeBefore: number;
   sizeAfter: number;
 }
+
+/** Files removed at once: enough to keep the disk busy, few enough not to exhaust file handles. */
+const REMOVE_PARALLEL = 32;
 
 /** The default `--max-storage`: 10% of the store's filesystem, at most 20 GB. */
 export async function defaultMaxStorage(root: string): Promise<number> {
@@ -457,7 +460,7 @@ async function carryOut(root: string, plan: PrunePlan): Promise<void> {
 
 async function unlinkAll(files: readonly string[], dir: string): Promise<void> {
   if (files.length === 0) return;
-  await mapLimit(files, (f) => fsp.rm(f, { force: true }));
+  await mapLimit(files, REMOVE_PARALLEL, (f) => fsp.rm(f, { force: true }));
   await fsyncDir(dir).catch((err: unknown) => {
     if (!isErrno(err, 'ENOENT')) throw err;
   });

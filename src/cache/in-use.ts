@@ -15,9 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isErrno } from './atomic';
-import { processAlive } from './process';
-import { processStartTime, withFileLock } from './file-lock';
+import { isErrno } from '../store/atomic';
+import { processAlive } from '../store/process';
+import { processStartTime, withFileLock } from '../store/file-lock';
 
 export interface InUseMarker {
   readonly path: string;

@@ -7,15 +7,17 @@
  * corrupt one still names its layers, which must not be collected because of it). `check.ts` verifies.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno, readdirOrEmpty } from './atomic';
+import { lstatOrUndefined } from '../store/fs-probe';
+import { mapLimit } from '../store/map-limit';
+import { isErrno, readdirOrEmpty } from '../store/atomic';
 import { listBuildHistories } from './build-history';
 import { listBlobOrigins } from './blob-origins';
 import { listCompressedNotes } from './compressed-notes';
-import { isDigest, sha256Digest, digestHex, type Digest } from './digest';
+import { isDigest, sha256Digest, digestHex, type Digest } from '../store/digest';
 import type { CacheRecord } from './key-index';
-import { BlobStore } from './blob-store';
+import { BlobStore } from '../store/blob-store';
 import { recordedSnapshotSize } from './snapshot-layers';
 import { ImageStore } from '../image/image-store';
 import {
@@ -148,7 +150,7 @@ export async function readRecords(root: string): Promise<Pick<StoreInventory, 'r
   const out: Pick<StoreInventory, 'records' | 'damagedRecords'> = { records: [], damagedRecords: [] };
   // Temp files of writers in flight are dot-files: leave them to their writers.
   const names = (await readdirOrEmpty(dir)).filter((n) => RECORD_FILE.test(n)).sort();
-  const texts = await mapLimit(names, async (name) => {
+  const texts = await mapLimit(names, IO_PARALLEL, async (name) => {
     try {
       return await fsp.readFile(path.join(dir, name), 'utf8');
     } catch (err) {
@@ -171,7 +173,7 @@ export async function readRecords(root: string): Promise<Pick<StoreInventory, 'r
 async function readBlobs(root: string): Promise<Map<Digest, BlobEntry>> {
   const store = new BlobStore(root);
   const digests = await store.list();
-  const stats = await mapLimit(digests, (d) => lstatOrUndefined(store.blobPath(d)));
+  const stats = await mapLimit(digests, IO_PARALLEL, (d) => lstatOrUndefined(store.blobPath(d)));
   const out = new Map<Digest, BlobEntry>();
   digests.forEach((d, i) => {
     const st = stats[i];
@@ -298,7 +300,7 @@ async function readSnapshots(root: string): Promise<SnapshotEntry[]> {
 async function readListings(root: string): Promise<ListingEntry[]> {
   const dir = path.join(root, 'listings');
   const names = (await readdirOrEmpty(dir)).filter((n) => RECORD_FILE.test(n)).sort();
-  const stats = await mapLimit(names, (n) => lstatOrUndefined(path.join(dir, n)));
+  const stats = await mapLimit(names, IO_PARALLEL, (n) => lstatOrUndefined(path.join(dir, n)));
   const out: ListingEntry[] = [];
   names.forEach((name, i) => {
     const st = stats[i];
@@ -450,27 +452,4 @@ class SnapshotSizes {
       // only a cache of measurements
     }
   }
-}
-
-export async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await fsp.lstat(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-}
-
-/** `fn` over `items`, at most `IO_PARALLEL` at a time, results in order. */
-export async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(IO_PARALLEL, items.length) }, worker));
-  return out;
 }

@@ -5,9 +5,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from './atomic';
-import type { JsonValue } from './canonical-json';
-import { digestHex, type Digest } from './digest';
+import { atomicWriteFile, isErrno } from '../store/atomic';
+import type { JsonValue } from '../store/canonical-json';
+import { digestHex, type Digest } from '../store/digest';
 
 export interface LayerRecord {
   digest: Digest;

@@ -9,8 +9,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readBlobOrigin } from './blob-origins';
-import type { BlobStore } from './blob-store';
-import { digestHex, type Digest } from './digest';
+import type { BlobStore } from '../store/blob-store';
+import { digestHex, type Digest } from '../store/digest';
 
 export interface LayerRef {
   digest: Digest;

@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import { listBuildHistories, type BuildHistory, type HistoryPair, type HistoryStep } from './build-history';
-import { isDigest } from './digest';
+import { isDigest } from '../store/digest';
 import { KeyIndex } from './key-index';
 
 /** The parts of a report step this needs (a structural subset of the build report's steps). */

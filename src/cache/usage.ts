@@ -2,7 +2,7 @@
  * What the store holds and what it costs, for `cache ls` and `cache du`. Every byte under the root is counted
  * exactly once, in the first kind that claims it: a blob a record and a tag both reference is a cache layer.
  */
-import type { Digest } from './digest';
+import type { Digest } from '../store/digest';
 import { readInventory, readRecords, type StoreInventory } from './inventory';
 import type { CacheRecord } from './key-index';
 

@@ -2,10 +2,10 @@
  * `--cache-from` and `--cache-to` for `build`: read the named caches before the build (a cache that is not there
  * yet — the first CI run — is a warning), and export the finished build's records to each destination after it.
  */
-import { BlobStore } from '../cache/blob-store';
+import { BlobStore } from '../store/blob-store';
 import type { ExportCompression } from '../image/export-layers';
 import { KeyIndex } from '../cache/key-index';
-import type { Digest } from '../cache/digest';
+import type { Digest } from '../store/digest';
 import { formatSize } from '../cache/units';
 import {
   openLocalCache,

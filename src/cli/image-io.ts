@@ -3,8 +3,8 @@
  * tag the result, and the `--output` exporters.
  */
 import * as path from 'node:path';
-import { atomicWriteStream } from '../cache/atomic';
-import { BlobStore } from '../cache/blob-store';
+import { atomicWriteStream } from '../store/atomic';
+import { BlobStore } from '../store/blob-store';
 import type { LayerRecord } from '../cache/key-index';
 import { layerAvailable } from '../cache/snapshot-layers';
 import type { BuiltImage, ResolvedImage } from '../executor/build';

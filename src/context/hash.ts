@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { BuildError } from '../errors';
 import type { DigestCache } from './digest-cache';
 import { hashInWorkers, hashThreads } from './hash-workers';
-import { mapLimit } from './limit';
+import { mapLimit } from '../store/map-limit';
 import { entryStat, statKey, type EntryStat, type WalkEntry } from './types';
 
 /** Files up to this size are read with blocking calls; larger ones stream asynchronously. */

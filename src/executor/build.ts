@@ -5,13 +5,13 @@
  * stages they read keyed ahead (from the Dockerfile and context alone), those stages are not run at all.
  */
 import { promises as fsp } from 'node:fs';
-import { isErrno } from '../cache/atomic';
+import { isErrno } from '../store/atomic';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { BlobStore } from '../cache/blob-store';
+import { BlobStore } from '../store/blob-store';
 import { loadBuildHistory, saveBuildHistory, type HistoryStep } from '../cache/build-history';
-import { canonicalJson } from '../cache/canonical-json';
-import { sha256Digest, type Digest } from '../cache/digest';
+import { canonicalJson } from '../store/canonical-json';
+import { sha256Digest, type Digest } from '../store/digest';
 import type { InUseMarker } from '../cache/in-use';
 import { KeyIndex, type CacheRecord, type LayerRecord } from '../cache/key-index';
 import { inlineCacheAnnotation } from '../cache/transfer/registry-cache';

@@ -3,9 +3,9 @@
  * final image's stage chain with `mode=min`), each layer's file listing (so an importer can plan a later COPY
  * without the layer), and on request the RUN cache mounts the build used.
  */
-import type { BlobStore } from '../cache/blob-store';
-import type { JsonValue } from '../cache/canonical-json';
-import { isDigest, type Digest } from '../cache/digest';
+import type { BlobStore } from '../store/blob-store';
+import type { JsonValue } from '../store/canonical-json';
+import { isDigest, type Digest } from '../store/digest';
 import type { KeyIndex } from '../cache/key-index';
 import type {
   BlobRef,

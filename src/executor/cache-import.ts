@@ -4,8 +4,8 @@
  * needs it (a RUN on top of it, a COPY --from it, a user lookup in it), and a later COPY that only needs to know what
  * a layer holds gets the layer's small file listing instead of the layer.
  */
-import type { BlobStore } from '../cache/blob-store';
-import type { Digest } from '../cache/digest';
+import type { BlobStore } from '../store/blob-store';
+import type { Digest } from '../store/digest';
 import type { LayerRecord } from '../cache/key-index';
 import { layerAvailable } from '../cache/snapshot-layers';
 import type { BlobRef, ExportedRecord, ExportedCacheMount } from '../cache/transfer/format';

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import type { BlobStore } from '../cache/blob-store';
-import type { Digest } from '../cache/digest';
+import type { BlobStore } from '../store/blob-store';
+import type { Digest } from '../store/digest';
 import { BuildError, TsbuildError } from '../errors';
 import { holdCacheData } from './sandbox/cache-mounts';
 import { applyLayer } from '../layers/apply';

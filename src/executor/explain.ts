@@ -4,7 +4,7 @@
  * changed (added / removed / content / mode) — a COPY's or a RUN bind mount's —, the source of a bind mount, the
  * base image, or a parent step that missed.
  */
-import type { JsonValue } from '../cache/canonical-json';
+import type { JsonValue } from '../store/canonical-json';
 
 /** One file a COPY/ADD read: [path, type, mode, uid, gid, size, link target, content sha256]. */
 export type FileInput = [string, string, number, number, number, number, string, string];

@@ -4,8 +4,8 @@
  * is held whole. A RUN's layer on an overlay is committed as its snapshot instead (`commitRunLayer`), and a COPY's
  * is written into one (`writeFilesLayer`).
  */
-import type { BlobStore } from '../cache/blob-store';
-import type { Digest } from '../cache/digest';
+import type { BlobStore } from '../store/blob-store';
+import type { Digest } from '../store/digest';
 import { storeLayer } from '../layers/compress';
 import { splitDev } from '../layers/diff';
 import type { LayerRecord } from '../cache/key-index';

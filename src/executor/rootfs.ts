@@ -10,12 +10,13 @@
  * Either way each layer is checked against its diff_id as it is unpacked: an image whose config does not describe
  * its layers is refused, not read.
  */
+import { pathExists } from '../store/fs-probe';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../cache/atomic';
-import type { BlobStore } from '../cache/blob-store';
-import { sha256Digest, digestHex } from '../cache/digest';
+import { isErrno } from '../store/atomic';
+import type { BlobStore } from '../store/blob-store';
+import { sha256Digest, digestHex } from '../store/digest';
 import type { LayerRecord } from '../cache/key-index';
 import { applyLayer } from '../layers/apply';
 import { mountOverlay, OverlayUnavailableError, removeScratch, type MountedOverlay } from '../layers/overlay';
@@ -138,7 +139,7 @@ async function unpackChainOnce(
   chain: string,
 ): Promise<string> {
   const final = path.join(root, 'snapshots', `chain-${chain}`);
-  if (await exists(final)) return final;
+  if (await pathExists(final)) return final;
   const tmp = path.join(
     root,
     'tmp',
@@ -156,17 +157,8 @@ async function unpackChainOnce(
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true });
     // Another build may have finished the same chain first; its tree is as good as ours.
-    if (isErrno(err, 'ENOTEMPTY', 'EEXIST') && (await exists(final))) return final;
+    if (isErrno(err, 'ENOTEMPTY', 'EEXIST') && (await pathExists(final))) return final;
     throw err;
   }
   return final;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -4,8 +4,8 @@
  * expanded instruction with what it depends on from the stage so far, and its file inputs. The inputs are returned
  * too, because the index keeps them to explain a later miss.
  */
-import { canonicalJson, type JsonValue } from '../cache/canonical-json';
-import { sha256Digest, type Digest } from '../cache/digest';
+import { canonicalJson, type JsonValue } from '../store/canonical-json';
+import { sha256Digest, type Digest } from '../store/digest';
 import type { Step } from '../planner/types';
 import type { StepInputs } from './explain';
 

@@ -3,8 +3,8 @@
  * stored; the layers must already be there. Returns the manifest descriptor, which is the image's identity
  * (tags point at it, layouts and archives are written from it).
  */
-import type { BlobStore } from '../cache/blob-store';
-import type { Digest } from '../cache/digest';
+import type { BlobStore } from '../store/blob-store';
+import type { Digest } from '../store/digest';
 import { layerAvailable } from '../cache/snapshot-layers';
 import { ImageFormatError } from './errors';
 import {

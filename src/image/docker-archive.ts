@@ -14,9 +14,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { atomicWriteStream } from '../cache/atomic';
-import type { BlobStore } from '../cache/blob-store';
-import { digestHex, type Digest } from '../cache/digest';
+import { atomicWriteStream } from '../store/atomic';
+import type { BlobStore } from '../store/blob-store';
+import { digestHex, type Digest } from '../store/digest';
 import { decompressLayer } from '../layers/compress';
 import { snapshotTarSource } from './export-layers';
 import { layerTarChunks, type LayerEntry } from '../layers/tar-writer';

@@ -9,7 +9,7 @@
  * the same manifest with the compressed layers in place of the uncompressed ones (config and diff_ids unchanged, so
  * the image id is too).
  */
-import type { BlobStore } from '../cache/blob-store';
+import type { BlobStore } from '../store/blob-store';
 import { readCompressedNote, writeCompressedNote } from '../cache/compressed-notes';
 import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
 import { storeLayer, type Compression } from '../layers/compress';

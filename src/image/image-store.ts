@@ -10,8 +10,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from '../cache/atomic';
-import { withFileLock } from '../cache/file-lock';
+import { atomicWriteFile, isErrno } from '../store/atomic';
+import { withFileLock } from '../store/file-lock';
 import { BuildError, UserError } from '../errors';
 import {
   Annotation,

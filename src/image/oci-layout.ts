@@ -7,9 +7,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { atomicWriteFile, atomicWriteStream, isErrno } from '../cache/atomic';
-import type { BlobStore } from '../cache/blob-store';
-import { digestHex } from '../cache/digest';
+import { atomicWriteFile, atomicWriteStream, isErrno } from '../store/atomic';
+import type { BlobStore } from '../store/blob-store';
+import { digestHex } from '../store/digest';
 import { layerTarChunks, type LayerEntry } from '../layers/tar-writer';
 import { imageBlobs } from './assemble';
 import {

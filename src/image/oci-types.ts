@@ -4,8 +4,8 @@
  * BuildKit's `dockerspec.DockerOCIImageConfig`, `v1.Manifest`, `v1.Index`, `v1.Descriptor`), with Go's
  * omitempty rules, so our digests are stable and match what Go tooling would write for the same values.
  */
-import type { Digest } from '../cache/digest';
-import { isDigest } from '../cache/digest';
+import type { Digest } from '../store/digest';
+import { isDigest } from '../store/digest';
 import type { Compression } from '../layers/compress';
 import { encodeJson, goMap, struct, type JsonNode, type JsonObject } from './go-json';
 import { ImageFormatError } from './errors';

@@ -4,7 +4,7 @@
  * config whose diff_ids do not describe its layers (a broken or tampered image), before any of it is used.
  */
 import { createHash } from 'node:crypto';
-import { hashToDigest, type Digest } from '../cache/digest';
+import { hashToDigest, type Digest } from '../store/digest';
 import { decompressLayer } from './compress';
 import { LayerFormatError } from './errors';
 import { layerTarChunks, type LayerEntry, type TarWriterOptions } from './tar-writer';

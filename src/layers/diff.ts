@@ -28,7 +28,7 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../cache/atomic';
+import { isErrno } from '../store/atomic';
 import { BuildError } from '../errors';
 import { compareComponents } from './paths';
 import type { EntryMeta, LayerEntry } from './tar-writer';

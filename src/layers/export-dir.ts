@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { isErrno } from '../cache/atomic';
+import { isErrno } from '../store/atomic';
 import { UserError } from '../errors';
 
 const execFileAsync = promisify(execFile);

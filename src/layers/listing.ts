@@ -4,9 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from '../cache/atomic';
-import type { BlobStore } from '../cache/blob-store';
-import { digestHex, type Digest } from '../cache/digest';
+import { atomicWriteFile, isErrno } from '../store/atomic';
+import type { BlobStore } from '../store/blob-store';
+import { digestHex, type Digest } from '../store/digest';
 import { BuildError } from '../errors';
 import { decompressLayer } from './compress';
 import { readTar, type TarEntryHeader, type TarEntryType } from './tar-reader';

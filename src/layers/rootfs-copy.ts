@@ -9,7 +9,7 @@
  */
 import { constants as fsc, promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../cache/atomic';
+import { isErrno } from '../store/atomic';
 import { splitDev } from './diff';
 import { makeSpecialFile } from './special-files';
 import { isLayerXattr, OPAQUE_XATTR, readTreeXattrs, restoreXattrs, type XattrMap } from './xattrs';

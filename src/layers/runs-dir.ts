@@ -6,7 +6,7 @@
  * when it has a RUN or a view to make, so an all-hit build after a killed one leaves no stale mount behind.
  */
 import * as path from 'node:path';
-import { makeTreeParent } from '../cache/tree-parent';
+import { makeTreeParent } from '../store/tree-parent';
 import { recoverStaleRuns } from './overlay';
 
 /** Per runs dir, once per process: the dirs of builds that die later are left to the next process. */

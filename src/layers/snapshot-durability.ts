@@ -18,10 +18,10 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { readdirOrEmpty, removeTree } from '../cache/atomic';
-import type { Digest } from '../cache/digest';
-import { withFileLock } from '../cache/file-lock';
-import { currentBootId } from '../cache/process';
+import { readdirOrEmpty, removeTree } from '../store/atomic';
+import type { Digest } from '../store/digest';
+import { withFileLock } from '../store/file-lock';
+import { currentBootId } from '../store/process';
 import {
   snapshotDir,
   unsyncedNotePath,

@@ -15,18 +15,20 @@
  * keeps concurrent builds from unpacking the same layer twice; if two do anyway (a stale lock broken), the first
  * rename wins and the other tree is dropped.
  */
+import { lstatOrUndefined } from '../store/fs-probe';
+import { mapLimit } from '../store/map-limit';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { fsyncDir, isErrno } from '../cache/atomic';
-import type { BlobStore } from '../cache/blob-store';
-import { digestHex, hashToDigest, type Digest } from '../cache/digest';
-import { acquireFileLock } from '../cache/file-lock';
+import { fsyncDir, isErrno } from '../store/atomic';
+import type { BlobStore } from '../store/blob-store';
+import { digestHex, hashToDigest, type Digest } from '../store/digest';
+import { acquireFileLock } from '../store/file-lock';
 import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
-import { makeTreeParent } from '../cache/tree-parent';
+import { makeTreeParent } from '../store/tree-parent';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';
 import { hashedLayerTar, layerTarDiffId } from './diff-id';
@@ -69,16 +71,7 @@ export async function ensureSnapshots(
   blobs: BlobStore,
   layers: readonly SnapshotLayer[],
 ): Promise<string[]> {
-  const out: string[] = new Array<string>(layers.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < layers.length) {
-      const i = next++;
-      out[i] = await ensureSnapshot(root, blobs, layers[i] as SnapshotLayer);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_UNPACKS, layers.length) }, worker));
-  return out;
+  return mapLimit(layers, PARALLEL_UNPACKS, (layer) => ensureSnapshot(root, blobs, layer));
 }
 
 /** The snapshot directory of one layer, unpacking it first if needed. */
@@ -526,13 +519,4 @@ async function isDir(p: string): Promise<boolean> {
   const st = await lstatOrUndefined(p);
   if (st !== undefined && !st.isDirectory()) throw new BuildError(`${p} is in the way of a layer snapshot`);
   return st !== undefined;
-}
-
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await fsp.lstat(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
 }

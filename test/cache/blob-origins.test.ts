@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { listBlobOrigins, readBlobOrigin, writeBlobOrigin } from '../../src/cache/blob-origins';
-import type { Digest } from '../../src/cache/digest';
+import type { Digest } from '../../src/store/digest';
 
 const made: string[] = [];
 afterAll(async () => {

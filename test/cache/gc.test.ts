@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { checkStore } from '../../src/cache/check';
 import { readCompressedNote, writeCompressedNote } from '../../src/cache/compressed-notes';
-import { digestHex, type Digest } from '../../src/cache/digest';
+import { digestHex, type Digest } from '../../src/store/digest';
 import { defaultMaxStorage, pruneStore } from '../../src/cache/gc';
 import { markInUse, MTIME_SLACK_MS, readInUse } from '../../src/cache/in-use';
 import { chainSnapshotName, liveChainNames, readInventory } from '../../src/cache/inventory';
@@ -19,7 +19,7 @@ import { layerAvailable, type LayerRef } from '../../src/cache/snapshot-layers';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { ImageStore } from '../../src/image/image-store';
 import { runBuild, tempDir, writeFiles, type BuildRun } from '../helpers/build';
-import { childEnv, transpileSources } from './support/child-modules';
+import { childEnv, transpileSources } from '../helpers/child-modules';
 
 const dirs: string[] = [];
 async function fresh(prefix: string): Promise<string> {

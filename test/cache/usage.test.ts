@@ -3,7 +3,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { formatAgo, formatDuration, formatSize, parseAge, parseSize } from '../../src/cache/units';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { UserError } from '../../src/errors';

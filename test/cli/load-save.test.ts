@@ -4,7 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { ImageStore } from '../../src/image/image-store';
 import { loadArchive } from '../../src/image/import/load';
 import { MediaType, parseManifest } from '../../src/image/oci-types';

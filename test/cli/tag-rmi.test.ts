@@ -1,7 +1,7 @@
 /** `tsbuild tag` and `tsbuild rmi` through the compiled CLI; the store is set up and checked directly. */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { ImageStore } from '../../src/image/image-store';
 import { buildCli, tempDir, tsbuild } from '../helpers/registry';
 import { buildTestImage, type TestImage } from '../image/support/test-image';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
-import { digestHex } from '../../src/cache/digest';
+import { BlobStore } from '../../src/store/blob-store';
+import { digestHex } from '../../src/store/digest';
 import { layerListing } from '../../src/layers/listing';
 import { writeFilesLayer, writeLayer } from '../../src/executor/layer-writer';
 import { recordedSnapshotSize, snapshotPresent } from '../../src/cache/snapshot-layers';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
-import type { Digest } from '../../src/cache/digest';
+import { BlobStore } from '../../src/store/blob-store';
+import type { Digest } from '../../src/store/digest';
 import type { LayerRecord } from '../../src/cache/key-index';
 import { RootfsViews } from '../../src/executor/rootfs';
 import { LayerFormatError } from '../../src/layers/errors';

@@ -2,7 +2,7 @@
  * The cache key of a step without a build: what goes into it (the expanded instruction and what it reads from the
  * stage so far) and what must not (where it was written). Steps come from the real parser and planner.
  */
-import type { JsonValue } from '../../src/cache/canonical-json';
+import type { JsonValue } from '../../src/store/canonical-json';
 import {
   argInputs,
   changesFilesystem,

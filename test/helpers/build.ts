@@ -60,7 +60,7 @@ export async function runBuild(
  * (digest = diff_id, no blob until an output needs one) — the tar of the snapshot.
  */
 export async function openLayer(root: string, digest: string): Promise<AsyncIterable<Uint8Array>> {
-  const { BlobStore } = await import('../../src/cache/blob-store');
+  const { BlobStore } = await import('../../src/store/blob-store');
   const { decompressLayer } = await import('../../src/layers/compress');
   const { snapshotLayerTar } = await import('../../src/layers/snapshots');
   const d = digest as `sha256:${string}`;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { ImageFormatError } from '../../src/image/errors';
 import { assembleImage } from '../../src/image/assemble';
 import { dockerArchiveTar, writeDockerArchive } from '../../src/image/docker-archive';

@@ -4,9 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { checkStore } from '../../src/cache/check';
-import { digestHex } from '../../src/cache/digest';
+import { digestHex } from '../../src/store/digest';
 import { pruneStore } from '../../src/cache/gc';
 import { readInventory } from '../../src/cache/inventory';
 import { layerAvailable } from '../../src/cache/snapshot-layers';

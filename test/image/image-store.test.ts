@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { acquireFileLock } from '../../src/cache/file-lock';
+import { acquireFileLock } from '../../src/store/file-lock';
 import { BuildError, UserError } from '../../src/errors';
 import { InvalidReferenceError } from '../../src/image/errors';
 import { ImageStore } from '../../src/image/image-store';
 import { Annotation, MediaType, parseIndex, type Descriptor } from '../../src/image/oci-types';
-import { childEnv, transpileSources } from '../cache/support/child-modules';
+import { childEnv, transpileSources } from '../helpers/child-modules';
 
 let root: string;
 let store: ImageStore;
@@ -131,7 +131,7 @@ describe('ImageStore', () => {
   });
 
   it('recovers from a holder SIGKILLed while holding the index lock', async () => {
-    const lockModule = path.join(compiled, 'src', 'cache', 'file-lock.js');
+    const lockModule = path.join(compiled, 'src', 'store', 'file-lock.js');
     const child = spawn(
       process.execPath,
       [

@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { atomicWriteStream } from '../../src/cache/atomic';
-import { BlobStore } from '../../src/cache/blob-store';
-import { CorruptBlobError } from '../../src/cache/errors';
+import { atomicWriteStream } from '../../src/store/atomic';
+import { BlobStore } from '../../src/store/blob-store';
+import { CorruptBlobError } from '../../src/store/errors';
 import { ImageFormatError } from '../../src/image/errors';
 import { assembleImage } from '../../src/image/assemble';
 import { ociLayoutTar, writeOciLayout } from '../../src/image/oci-layout';

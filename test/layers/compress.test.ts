@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { CompressStream } from 'zstd-napi';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import {
   decompressLayer,
   detectCompression,

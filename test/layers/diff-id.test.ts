@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
-import type { Digest } from '../../src/cache/digest';
+import { BlobStore } from '../../src/store/blob-store';
+import type { Digest } from '../../src/store/digest';
 import { applyLayer } from '../../src/layers/apply';
 import { hashedLayerTar } from '../../src/layers/diff-id';
 import { LayerFormatError } from '../../src/layers/errors';

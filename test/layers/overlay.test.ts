@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import {
   mountOverlay,
   mountPoints,

@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
-import { digestHex, type Digest } from '../../src/cache/digest';
-import { currentBootId } from '../../src/cache/process';
+import { BlobStore } from '../../src/store/blob-store';
+import { digestHex, type Digest } from '../../src/store/digest';
+import { currentBootId } from '../../src/store/process';
 import { treeBytes } from '../../src/cache/inventory';
 import { recordedSnapshotSize, snapshotPresent, unsyncedNotesDir } from '../../src/cache/snapshot-layers';
 import { diffUpperDir } from '../../src/layers/diff';

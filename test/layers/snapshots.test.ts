@@ -1,14 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
-import { digestHex, type Digest } from '../../src/cache/digest';
+import { BlobStore } from '../../src/store/blob-store';
+import { digestHex, type Digest } from '../../src/store/digest';
 import { LayerFormatError, UnsafeLayerError } from '../../src/layers/errors';
 import { layerListing } from '../../src/layers/listing';
 import { ensureSnapshot, ensureSnapshots, snapshotPath } from '../../src/layers/snapshots';
 import type { LayerEntry } from '../../src/layers/tar-writer';
 import { readTreeXattrs } from '../../src/layers/xattrs';
-import { childEnv, transpileSources } from '../cache/support/child-modules';
+import { childEnv, transpileSources } from '../helpers/child-modules';
 import { requireRoot, requireTools, storeEntries, tempDir } from '../executor/sandbox/support/fixtures';
 
 requireRoot();
@@ -151,7 +151,7 @@ describe('ensureSnapshot', () => {
     try {
       const src = await transpileSources(out, ['cache', 'layers']);
       const script = `
-        const { BlobStore } = require(${JSON.stringify(path.join(src, 'cache/blob-store.js'))});
+        const { BlobStore } = require(${JSON.stringify(path.join(src, 'store/blob-store.js'))});
         const { ensureSnapshot } = require(${JSON.stringify(path.join(src, 'layers/snapshots.js'))});
         ensureSnapshot(${JSON.stringify(root)}, new BlobStore(${JSON.stringify(root)}), ${JSON.stringify(layer)});
       `;
@@ -187,7 +187,7 @@ describe('ensureSnapshot', () => {
     try {
       const src = await transpileSources(out, ['cache', 'layers']);
       const script = `
-        const { BlobStore } = require(${JSON.stringify(path.join(src, 'cache/blob-store.js'))});
+        const { BlobStore } = require(${JSON.stringify(path.join(src, 'store/blob-store.js'))});
         const { ensureSnapshot } = require(${JSON.stringify(path.join(src, 'layers/snapshots.js'))});
         ensureSnapshot(${JSON.stringify(root)}, new BlobStore(${JSON.stringify(root)}), ${JSON.stringify(layer)})
           .then((d) => process.stdout.write(d), (e) => { console.error(e); process.exit(1); });

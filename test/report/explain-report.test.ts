@@ -4,9 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../src/cache/blob-store';
+import { BlobStore } from '../../src/store/blob-store';
 import { loadBuildHistory, loadPreviousBuildHistory, type BuildHistory } from '../../src/cache/build-history';
-import { isDigest } from '../../src/cache/digest';
+import { isDigest } from '../../src/store/digest';
 import { KeyIndex } from '../../src/cache/key-index';
 import type { FileInput } from '../../src/executor/explain';
 import { ReportCollector, type BuildReport } from '../../src/report/build-report';

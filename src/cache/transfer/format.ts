@@ -5,9 +5,9 @@
  * otherwise need), and, on request, archives of RUN cache mounts. The same manifest sits in an OCI layout directory
  * (`type=local`) or under a tag in a registry (`type=registry`).
  */
-import type { Digest } from '../digest';
-import { isDigest, sha256Digest } from '../digest';
-import type { JsonValue } from '../canonical-json';
+import type { Digest } from '../../store/digest';
+import { isDigest, sha256Digest } from '../../store/digest';
+import type { JsonValue } from '../../store/canonical-json';
 import type { LayerRecord } from '../key-index';
 import {
   MediaType,

@@ -7,14 +7,14 @@
  * atomic rename, and only then the removal of blobs the new index no longer reaches. Whenever a process dies, the
  * index on disk (old or new) names only blobs that are complete under their final names.
  */
-import { BlobNotFoundError } from '../errors';
+import { BlobNotFoundError } from '../../store/errors';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, atomicWriteStream, fsyncDir, isErrno } from '../atomic';
-import type { BlobStore } from '../blob-store';
-import { digestHex, isDigest, sha256Digest, type Digest } from '../digest';
-import { DigestMismatchError } from '../errors';
-import { withFileLock } from '../file-lock';
+import { atomicWriteFile, atomicWriteStream, fsyncDir, isErrno } from '../../store/atomic';
+import type { BlobStore } from '../../store/blob-store';
+import { digestHex, isDigest, sha256Digest, type Digest } from '../../store/digest';
+import { DigestMismatchError } from '../../store/errors';
+import { withFileLock } from '../../store/file-lock';
 import { OCI_LAYOUT_FILE } from '../../image/oci-layout';
 import {
   Annotation,

@@ -5,8 +5,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../blob-store';
-import type { Digest } from '../digest';
+import { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { TsbuildError, UserError } from '../../errors';
 import { parseDockerReference } from '../../image/reference';
 import {

@@ -2,7 +2,7 @@
  * Where an exported cache lives and how its blobs are reached: `--cache-to` / `--cache-from` specs, and the
  * handle a build uses to fetch an imported blob only when a step needs it (lazy import).
  */
-import type { BlobStore } from '../blob-store';
+import type { BlobStore } from '../../store/blob-store';
 import type { Descriptor } from '../../image/oci-types';
 import type { Repository } from '../../image/registry/client';
 import type { CacheConfig } from './format';

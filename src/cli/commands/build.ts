@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile } from '../../cache/atomic';
+import { atomicWriteFile } from '../../store/atomic';
 import { defaultMaxStorage, pruneStore } from '../../cache/gc';
 import { markInUse } from '../../cache/in-use';
 import { openRunsDir } from '../../layers/runs-dir';

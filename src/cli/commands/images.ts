@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BlobStore } from '../../cache/blob-store';
+import { BlobStore } from '../../store/blob-store';
 import { formatSize } from '../../cache/units';
 import { ImageStore } from '../../image/image-store';
 import { familiarName, parseDockerReference } from '../../image/reference';

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BlobStore } from '../../cache/blob-store';
+import { BlobStore } from '../../store/blob-store';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { parseManifest } from '../../image/oci-types';

@@ -6,7 +6,7 @@ import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
 import { storeRoot } from '../build-options';
 import { loadImage } from '../image-io';
-import { BlobStore } from '../../cache/blob-store';
+import { BlobStore } from '../../store/blob-store';
 import { ensureSnapshots } from '../../layers/snapshots';
 
 export default class Pull extends BaseCommand {

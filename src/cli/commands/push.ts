@@ -4,7 +4,7 @@ import { ImageStore } from '../../image/image-store';
 import { RegistryClient } from '../../image/registry/client';
 import { pushImage, type PushEvent } from '../../image/registry/push';
 import { originFetcher } from '../../image/registry/origin-fetch';
-import { BlobStore } from '../../cache/blob-store';
+import { BlobStore } from '../../store/blob-store';
 import { parseDockerReference, repositoryName } from '../../image/reference';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';

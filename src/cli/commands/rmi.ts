@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
-import { isDigest } from '../../cache/digest';
+import { isDigest } from '../../store/digest';
 import { parseDockerReference } from '../../image/reference';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';

@@ -11,14 +11,14 @@
  * `from=`, a new `data` instance may be filled from an imported cache (`restore`). It is made in a temp dir and
  * renamed into place, so no user ever sees a half-seeded or half-restored cache.
  */
+import { pathExists } from '../../store/fs-probe';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { isErrno } from '../../cache/atomic';
-import { LockTimeoutError } from '../../cache/errors';
-import { acquireFileLock, withFileLock, type HeldLock } from '../../cache/file-lock';
+import { LockTimeoutError } from '../../store/errors';
+import { acquireFileLock, withFileLock, type HeldLock } from '../../store/file-lock';
 import { BuildError } from '../../errors';
 
 const execFileAsync = promisify(execFile);
@@ -111,7 +111,7 @@ export async function acquireCacheDir(root: string, req: CacheDirRequest): Promi
 export async function holdCacheData(root: string, id: string): Promise<CacheDir | undefined> {
   const key = cacheMountKey(id);
   const dir = path.join(cacheMountsDir(root), key, 'data');
-  if (!(await exists(dir))) return undefined;
+  if (!(await pathExists(dir))) return undefined;
   const lock = await acquireFileLock(cacheLockPath(root, key, 'data'), { timeoutMs: LOCKED_WAIT_MS });
   return held({ dir }, lock);
 }
@@ -135,12 +135,12 @@ async function ensureInstance(
   req: CacheDirRequest,
 ): Promise<Made> {
   const dir = path.join(base, instance);
-  if (await exists(dir)) return { dir };
+  if (await pathExists(dir)) return { dir };
   // A restore may fetch and unpack a large archive; another user waits for it rather than failing after the lock's
   // default minute (a dead creator's lock is broken as stale, so the wait cannot outlive it).
   const createLock = path.join(base, `.create-${instance}.lock`);
   const create = async (): Promise<Made> => {
-    if (await exists(dir)) return { dir };
+    if (await pathExists(dir)) return { dir };
     let warning: string | undefined;
     const tmp = path.join(root, 'tmp', `cache-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(path.dirname(tmp), { recursive: true });
@@ -186,15 +186,5 @@ async function restoreInto(tmp: string, req: CacheDirRequest): Promise<string | 
     await fsp.mkdir(tmp);
     const reason = err instanceof Error ? err.message : String(err);
     return `cache mount ${req.id}: the imported cache could not be restored, it starts empty: ${reason}`;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
   }
 }

@@ -10,7 +10,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../../cache/atomic';
+import { isErrno } from '../../store/atomic';
 import { BuildError } from '../../errors';
 import { makeInRoot, resolveInRoot, type MadePath } from './rootfs-path';
 import type { SandboxMount } from './types';

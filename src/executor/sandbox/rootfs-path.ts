@@ -6,7 +6,7 @@
  */
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../../cache/atomic';
+import { isErrno } from '../../store/atomic';
 import { BuildError } from '../../errors';
 
 /** /etc/passwd and /etc/group larger than this are refused (real ones are kilobytes). */

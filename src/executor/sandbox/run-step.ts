@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import type { BlobStore } from '../../cache/blob-store';
+import type { BlobStore } from '../../store/blob-store';
 import { BuildError, type SourceLocation } from '../../errors';
 import { prepareRunRootfs, removeScratch, type RootfsMode } from '../../layers/overlay';
 import { openRunsDir } from '../../layers/runs-dir';

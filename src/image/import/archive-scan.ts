@@ -9,8 +9,8 @@
  * Nothing is ever written outside the store, so hostile paths cannot escape anywhere.
  */
 import * as path from 'node:path';
-import type { BlobInfo, BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
+import type { BlobInfo, BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { decompressLayer } from '../../layers/compress';
 import { readTar } from '../../layers/tar-reader';
 import { ImageFormatError } from '../errors';

@@ -9,8 +9,8 @@
  * uncompressed (valid, and accepted by registries, Docker and podman, but larger on the wire).
  */
 import { createHash } from 'node:crypto';
-import type { BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
+import type { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { decompressLayer, detectCompression, type Compression } from '../../layers/compress';
 import { ImageFormatError } from '../errors';
 import { MediaType, parseImageConfig, serializeManifest, type Descriptor } from '../oci-types';

@@ -4,8 +4,8 @@
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { BlobStore } from '../../cache/blob-store';
-import { digestHex, type Digest } from '../../cache/digest';
+import type { BlobStore } from '../../store/blob-store';
+import { digestHex, type Digest } from '../../store/digest';
 import { BuildError, UserError } from '../../errors';
 import { Annotation, isIndexMediaType, parseIndex, parseManifest, type Descriptor } from '../oci-types';
 

@@ -5,7 +5,7 @@
  * and compression) or a `docker save` archive (`manifest.json`).
  */
 import type { Readable } from 'node:stream';
-import { BlobStore } from '../../cache/blob-store';
+import { BlobStore } from '../../store/blob-store';
 import { UserError } from '../../errors';
 import { LayerFormatError } from '../../layers/errors';
 import { ImageFormatError } from '../errors';

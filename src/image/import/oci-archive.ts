@@ -5,7 +5,7 @@
  * `org.opencontainers.image.ref.name` when that is a full reference (`app:1`, `reg/team/app`); a bare
  * ref name such as `latest` is only a tag, and the image is reported as unnamed.
  */
-import type { BlobStore } from '../../cache/blob-store';
+import type { BlobStore } from '../../store/blob-store';
 import { imageBlobs } from '../assemble';
 import { ImageFormatError } from '../errors';
 import { Annotation, parseIndex, type Descriptor } from '../oci-types';

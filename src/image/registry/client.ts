@@ -9,9 +9,9 @@
  * their expected digest and size, which keeps nothing that does not match.
  */
 import { Readable } from 'node:stream';
-import type { BlobStore } from '../../cache/blob-store';
-import { isDigest, sha256Digest, type Digest } from '../../cache/digest';
-import { DigestMismatchError } from '../../cache/errors';
+import type { BlobStore } from '../../store/blob-store';
+import { isDigest, sha256Digest, type Digest } from '../../store/digest';
+import { DigestMismatchError } from '../../store/errors';
 import { MediaType, declaredMediaType, type Descriptor } from '../oci-types';
 import { Authenticator, errorMessage, type Scope } from './auth';
 import { ANONYMOUS, DockerConfigCredentials, type CredentialStore } from './credentials';

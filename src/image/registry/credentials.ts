@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isErrno } from '../../cache/atomic';
+import { isErrno } from '../../store/atomic';
 import { CredentialConfigError } from './errors';
 import { DOCKER_HUB } from './hosts';
 

@@ -4,8 +4,8 @@
  * it and everything it references, asking the registry again could not tell us anything new. A layer built
  * here may be kept as its snapshot only (`cache/snapshot-layers.ts`): that counts as held.
  */
-import type { BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
+import type { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { layerAvailable } from '../../cache/snapshot-layers';
 import {
   MediaType,

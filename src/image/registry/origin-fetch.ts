@@ -3,9 +3,10 @@
  * output that needs its bytes after the collector dropped it (the layer's snapshot is its local copy). Verified
  * against its digest as any download; the blob is then kept like any other until the next collection.
  */
+import { mapLimit } from '../../store/map-limit';
 import { readBlobOrigin } from '../../cache/blob-origins';
-import type { BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
+import type { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { BuildError } from '../../errors';
 import {
   isIndexMediaType,
@@ -76,9 +77,5 @@ export async function fetchDroppedLayers(
   };
   await visit(target);
   const PARALLEL = 3;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < layers.length) await fetch(layers[next++] as Descriptor);
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, layers.length) }, worker));
+  await mapLimit(layers, PARALLEL, fetch);
 }

@@ -8,9 +8,10 @@
  * at that manifest (with its platform), so every local tag names a complete, single-platform image that
  * `save` and `push` can use as is. gzip and zstd layers are both just blobs here.
  */
+import { mapLimit } from '../../store/map-limit';
 import { writeBlobOrigin } from '../../cache/blob-origins';
-import { BlobStore } from '../../cache/blob-store';
-import { isDigest, type Digest } from '../../cache/digest';
+import { BlobStore } from '../../store/blob-store';
+import { isDigest, type Digest } from '../../store/digest';
 import { layerAvailable } from '../../cache/snapshot-layers';
 import { UserError } from '../../errors';
 import { ImageFormatError } from '../errors';
@@ -209,32 +210,18 @@ async function fetchAll(
 ): Promise<number> {
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
   let fetched = 0;
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < unique.length && !failed) {
-      const blob = unique[next++] as Descriptor;
-      if (await here(blob)) {
-        emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'present' });
-        continue;
-      }
-      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes: 0 });
-      try {
-        await client.fetchBlob(repo, blob, store, (bytes) =>
-          emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes }),
-        );
-      } catch (err) {
-        failed = true; // the other workers finish their current blob and stop
-        throw err;
-      }
-      fetched++;
-      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'done' });
+  // Every download in flight finishes (or fails) before the call reports, so none outlives it.
+  await mapLimit(unique, concurrency, async (blob) => {
+    if (await here(blob)) {
+      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'present' });
+      return;
     }
-  };
-  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, unique.length)) }, worker);
-  // Let every worker finish (or fail) before reporting, so no download outlives the call.
-  const results = await Promise.allSettled(workers);
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected !== undefined) throw rejected.reason;
+    emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes: 0 });
+    await client.fetchBlob(repo, blob, store, (bytes) =>
+      emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'downloading', bytes }),
+    );
+    fetched++;
+    emit({ type: 'blob', digest: blob.digest, size: blob.size, status: 'done' });
+  });
   return fetched;
 }

@@ -8,8 +8,9 @@
  * whose images use the blob: an image built FROM `reg/busybox` and pushed to `reg/app` mounts busybox's
  * layers instead of uploading them.
  */
-import { BlobStore } from '../../cache/blob-store';
-import type { Digest } from '../../cache/digest';
+import { mapLimit } from '../../store/map-limit';
+import { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { BuildError, UserError } from '../../errors';
 import { exportableImage, type ExportCompression } from '../export-layers';
 import { ImageStore } from '../image-store';
@@ -151,30 +152,16 @@ async function pushManifestTree(ctx: PushContext, target: Descriptor, reference:
 
 async function pushBlobs(ctx: PushContext, blobs: readonly Descriptor[]): Promise<void> {
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < unique.length && !failed) {
-      const blob = unique[next++] as Descriptor;
-      const event = { type: 'blob' as const, digest: blob.digest, size: blob.size };
-      try {
-        const result = await ctx.client.pushBlob(ctx.repo, blob, ctx.store, {
-          mountFrom: ctx.mounts(blob.digest),
-          onBytes: (bytes) => ctx.emit({ ...event, status: 'uploading', bytes }),
-          ...(ctx.fetchMissing ? { fetchMissing: ctx.fetchMissing } : {}),
-        });
-        if (result.status === 'mounted') ctx.emit({ ...event, status: 'mounted', from: result.from });
-        else ctx.emit({ ...event, status: result.status === 'exists' ? 'exists' : 'pushed' });
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const workers = Array.from({ length: Math.max(1, Math.min(ctx.concurrency, unique.length)) }, worker);
-  const results = await Promise.allSettled(workers);
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected !== undefined) throw rejected.reason;
+  await mapLimit(unique, ctx.concurrency, async (blob) => {
+    const event = { type: 'blob' as const, digest: blob.digest, size: blob.size };
+    const result = await ctx.client.pushBlob(ctx.repo, blob, ctx.store, {
+      mountFrom: ctx.mounts(blob.digest),
+      onBytes: (bytes) => ctx.emit({ ...event, status: 'uploading', bytes }),
+      ...(ctx.fetchMissing ? { fetchMissing: ctx.fetchMissing } : {}),
+    });
+    if (result.status === 'mounted') ctx.emit({ ...event, status: 'mounted', from: result.from });
+    else ctx.emit({ ...event, status: result.status === 'exists' ? 'exists' : 'pushed' });
+  });
 }
 
 /** Which repositories on the target registry may hold a blob: the caller's, then those the store knows. */

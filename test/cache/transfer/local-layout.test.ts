@@ -6,8 +6,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../../../src/cache/blob-store';
-import { digestHex, sha256Digest, type Digest } from '../../../src/cache/digest';
+import { BlobStore } from '../../../src/store/blob-store';
+import { digestHex, sha256Digest, type Digest } from '../../../src/store/digest';
 import { CacheFormatError } from '../../../src/cache/transfer/errors';
 import {
   CACHE_CONFIG_MEDIA_TYPE,

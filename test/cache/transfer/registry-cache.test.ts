@@ -4,8 +4,8 @@
  * holds no cache.
  */
 import { promises as fsp } from 'node:fs';
-import { BlobStore } from '../../../src/cache/blob-store';
-import { sha256Digest, type Digest } from '../../../src/cache/digest';
+import { BlobStore } from '../../../src/store/blob-store';
+import { sha256Digest, type Digest } from '../../../src/store/digest';
 import { CacheFormatError } from '../../../src/cache/transfer/errors';
 import {
   CACHE_ARTIFACT_TYPE,

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ContextEntry } from '../../../src/context';
 import { sourceFromDirectory, sourceFromEntries } from '../../../src/executor/copy/source-fs';
-import { BlobStore } from '../../../src/cache/blob-store';
+import { BlobStore } from '../../../src/store/blob-store';
 import { decompressLayer } from '../../../src/layers/compress';
 import { readTar } from '../../../src/layers/tar-reader';
 import { snapshotLayerTar } from '../../../src/layers/snapshots';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../../src/cache/blob-store';
-import { DigestTap, type Digest } from '../../../src/cache/digest';
+import { BlobStore } from '../../../src/store/blob-store';
+import { DigestTap, type Digest } from '../../../src/store/digest';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contextEntries } from '../../../src/context';

@@ -4,11 +4,11 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BlobStore } from '../../../src/cache/blob-store';
+import { BlobStore } from '../../../src/store/blob-store';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256Digest } from '../../../src/cache/digest';
+import { sha256Digest } from '../../../src/store/digest';
 import { MediaType } from '../../../src/image/oci-types';
 import { RegistryClient } from '../../../src/image/registry/client';
 import { RegistryError } from '../../../src/image/registry/errors';

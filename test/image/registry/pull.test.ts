@@ -4,8 +4,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../../src/cache/blob-store';
-import type { Digest } from '../../../src/cache/digest';
+import { BlobStore } from '../../../src/store/blob-store';
+import type { Digest } from '../../../src/store/digest';
 import { ImageStore } from '../../../src/image/image-store';
 import { MediaType, parseImageConfig, parseManifest } from '../../../src/image/oci-types';
 import { RegistryClient } from '../../../src/image/registry/client';

@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../../src/cache/blob-store';
+import { BlobStore } from '../../../src/store/blob-store';
 import { assembleImage, layerDescriptor } from '../../../src/image/assemble';
 import { ImageStore } from '../../../src/image/image-store';
 import { MediaType, parseImageConfig, parseManifest, type Descriptor } from '../../../src/image/oci-types';

@@ -1,6 +1,6 @@
 /** Builds a small two-layer image in a blob store, the way the build engine will. */
-import { BlobStore } from '../../../src/cache/blob-store';
-import type { Digest } from '../../../src/cache/digest';
+import { BlobStore } from '../../../src/store/blob-store';
+import type { Digest } from '../../../src/store/digest';
 import { storeLayer, type Compression, type StoredLayer } from '../../../src/layers/compress';
 import { createLayerTar, type LayerEntry } from '../../../src/layers/tar-writer';
 import { assembleImage, layerDescriptor, type AssembledImage } from '../../../src/image/assemble';

@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { BlobStore } from '../../../cache/blob-store';
+import { BlobStore } from '../../../store/blob-store';
 import { listBuildHistories } from '../../../cache/build-history';
-import { isDigest } from '../../../cache/digest';
+import { isDigest } from '../../../store/digest';
 import { KeyIndex } from '../../../cache/key-index';
 import { UserError } from '../../../errors';
 import type { FileInput } from '../../../executor/explain';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { atomicWriteFile } from '../../src/cache/atomic';
+import { atomicWriteFile } from '../../src/store/atomic';
 
 let dir: string;
 

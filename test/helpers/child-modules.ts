@@ -7,12 +7,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
+const REPO = path.resolve(__dirname, '..', '..');
 
-/** Transpile `src/<dir>` for each dir (and `src/errors.ts`) into `<out>/src/...`; returns `<out>/src`. */
+/** Transpile `src/<dir>` for each dir (and the ground floor: `src/errors.ts`, `src/store/`) into `<out>/src/...`; returns `<out>/src`. */
 export async function transpileSources(out: string, dirs: string[]): Promise<string> {
   const files = [path.join(REPO, 'src', 'errors.ts')];
-  for (const dir of dirs) files.push(...(await listTs(path.join(REPO, 'src', dir))));
+  for (const dir of new Set(['store', ...dirs])) files.push(...(await listTs(path.join(REPO, 'src', dir))));
   for (const file of files) {
     const source = await fsp.readFile(file, 'utf8');
     const js = ts.transpileModule(source, {

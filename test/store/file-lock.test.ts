@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LockTimeoutError } from '../../src/cache/errors';
-import { acquireFileLock, processStartTime, withFileLock } from '../../src/cache/file-lock';
-import { childEnv, transpileSources } from './support/child-modules';
+import { LockTimeoutError } from '../../src/store/errors';
+import { acquireFileLock, processStartTime, withFileLock } from '../../src/store/file-lock';
+import { childEnv, transpileSources } from '../helpers/child-modules';
 
 let dir: string;
 let compiled: string;
@@ -104,7 +104,7 @@ describe('file lock', () => {
   it('survives a holder process killed with SIGKILL', async () => {
     const lockPath = path.join(dir, 'killed.lock');
     const script = `
-      const { acquireFileLock } = require(${JSON.stringify(path.join(compiled, 'src', 'cache', 'file-lock.js'))});
+      const { acquireFileLock } = require(${JSON.stringify(path.join(compiled, 'src', 'store', 'file-lock.js'))});
       acquireFileLock(${JSON.stringify(lockPath)}).then(() => { process.stdout.write('locked\\n'); setInterval(() => {}, 1000); });
     `;
     const child = spawn(process.execPath, ['-e', script], {
@@ -132,7 +132,7 @@ describe('file lock', () => {
     await fsp.writeFile(counterPath, '0');
     const script = `
       const fs = require('fs');
-      const { withFileLock } = require(${JSON.stringify(path.join(compiled, 'src', 'cache', 'file-lock.js'))});
+      const { withFileLock } = require(${JSON.stringify(path.join(compiled, 'src', 'store', 'file-lock.js'))});
       (async () => {
         for (let i = 0; i < 10; i++) {
           await withFileLock(${JSON.stringify(lockPath)}, async () => {

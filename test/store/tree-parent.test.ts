@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeTreeParent } from '../../src/cache/tree-parent';
+import { makeTreeParent } from '../../src/store/tree-parent';
 
 const made: string[] = [];
 

@@ -3,14 +3,14 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { BlobStore } from '../../src/cache/blob-store';
-import { sha256Digest, type Digest } from '../../src/cache/digest';
+import { BlobStore } from '../../src/store/blob-store';
+import { sha256Digest, type Digest } from '../../src/store/digest';
 import {
   BlobNotFoundError,
   CorruptBlobError,
   DigestMismatchError,
   InvalidDigestError,
-} from '../../src/cache/errors';
+} from '../../src/store/errors';
 import { BuildError, UserError } from '../../src/errors';
 
 let root: string;

@@ -1,4 +1,4 @@
-import { canonicalJson } from '../../src/cache/canonical-json';
+import { canonicalJson } from '../../src/store/canonical-json';
 
 /** Cache keys hash this text: equal values must give the same bytes, and the fast path must not change them. */
 describe('canonicalJson', () => {
