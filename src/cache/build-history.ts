@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, isErrno } from '../store/atomic';
-import type { JsonValue } from '../store/canonical-json';
+import type { StepInputs } from './step-key';
 
 export interface HistoryStep {
   /** `<stageIndex>/<stepIndex>`, the step's position in the Dockerfile. */
   position: string;
   key: string;
-  inputs: JsonValue;
+  inputs: StepInputs;
   /**
    * What the build did with the step: hit a record, missed it, or skipped it (a stage keyed ahead, never run).
    * Absent in histories written before it was recorded; `cache explain` then infers it.

@@ -18,8 +18,8 @@ import { BlobNotFoundError, CorruptBlobError } from '../store/errors';
 import { withFileLock } from '../store/file-lock';
 import { gcLockPath } from './in-use';
 import { parseRecord, readRecords } from './inventory';
-import { readBlobOrigin } from './blob-origins';
-import { isSnapshotLayer, keptAsSnapshot, snapshotDir } from './snapshot-layers';
+import { readBlobOrigin } from '../store/blob-origins';
+import { isSnapshotLayer, keptAsSnapshot, snapshotDir } from '../store/snapshot-layers';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import {
   isIndexMediaType,

@@ -29,9 +29,9 @@ import {
   type StoreInventory,
   type TaggedImage,
 } from './inventory';
-import { removeBlobOrigins } from './blob-origins';
-import { removeCompressedNotes } from './compressed-notes';
-import { dropOrphanSidecars, isSnapshotLayer } from './snapshot-layers';
+import { removeBlobOrigins } from '../store/blob-origins';
+import { removeCompressedNotes } from '../store/compressed-notes';
+import { dropOrphanSidecars, isSnapshotLayer } from '../store/snapshot-layers';
 import { ImageStore } from '../image/image-store';
 
 export interface PruneOptions {

@@ -13,12 +13,12 @@ import { lstatOrUndefined } from '../store/fs-probe';
 import { mapLimit } from '../store/map-limit';
 import { isErrno, readdirOrEmpty } from '../store/atomic';
 import { listBuildHistories } from './build-history';
-import { listBlobOrigins } from './blob-origins';
-import { listCompressedNotes } from './compressed-notes';
+import { listBlobOrigins } from '../store/blob-origins';
+import { listCompressedNotes } from '../store/compressed-notes';
 import { isDigest, sha256Digest, digestHex, type Digest } from '../store/digest';
 import type { CacheRecord } from './key-index';
 import { BlobStore } from '../store/blob-store';
-import { recordedSnapshotSize } from './snapshot-layers';
+import { recordedSnapshotSize } from '../store/snapshot-layers';
 import { ImageStore } from '../image/image-store';
 import {
   MediaType,

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, isErrno } from '../store/atomic';
-import type { JsonValue } from '../store/canonical-json';
+import type { StepInputs } from './step-key';
 import { digestHex, type Digest } from '../store/digest';
 
 export interface LayerRecord {
@@ -24,7 +24,7 @@ export interface CacheRecord {
   /** The layer the step added, or null for metadata-only steps. */
   layer: LayerRecord | null;
   /** The key's inputs (parent key, expanded op, file inputs digest), kept to explain misses. */
-  inputs: JsonValue;
+  inputs: StepInputs;
   /** How long the step took when it was built: what a hit saves. */
   durationMs: number;
   createdAt: string;

@@ -17,9 +17,9 @@ import {
   type CacheToSpec,
   type LoadedCache,
 } from '../cache/transfer';
-import { packCacheMount } from '../executor/cache-mount-archive';
+import { packCacheMount } from '../executor/ops/cache-mount-archive';
 import type { BuiltImage } from '../executor/build';
-import { collectCacheConfig } from '../executor/cache-export';
+import { collectCacheConfig } from '../cache/transfer/build-export';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
 import { parseDockerReference } from '../image/reference';
 

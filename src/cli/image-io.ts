@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { atomicWriteStream } from '../store/atomic';
 import { BlobStore } from '../store/blob-store';
 import type { LayerRecord } from '../cache/key-index';
-import { layerAvailable } from '../cache/snapshot-layers';
+import { layerAvailable } from '../store/snapshot-layers';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
 import { RootfsViews } from '../executor/rootfs';
 import { exportDirectory } from '../layers/export-dir';

@@ -16,34 +16,43 @@ import type { InUseMarker } from '../cache/in-use';
 import { KeyIndex, type CacheRecord, type LayerRecord } from '../cache/key-index';
 import { inlineCacheAnnotation } from '../cache/transfer/registry-cache';
 import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
-import { restoreCacheMount } from './cache-mount-archive';
+import { restoreCacheMount } from './ops/cache-mount-archive';
 import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
 import { BuildError, TsbuildError, UserError, type SourceLocation } from '../errors';
 import { parseDockerfile, type Directive } from '../parser';
 import { buildChecks, planBuild, skippedChecks } from '../planner';
 import type { BaseImageConfig, BuildPlan, Platform, RunStep, Stage, StageRef, Step } from '../planner/types';
-import { runStep, type Isolation } from './sandbox';
-import type { EventSink, StepRef } from '../report/events';
-import { planCopy, type CopyEntry, type CopyPlanOptions } from './copy/plan-copy';
-import { sourceFromEntries, type CopySourceFs } from './copy/source-fs';
-import { explainMiss, type FileInput, type StepInputs } from './explain';
+import type { Isolation } from './sandbox';
+import { runStep } from './ops/run';
+import type { EventSink, StepRef } from '../events';
+import { planCopy, type CopyEntry, type CopyPlanOptions } from './ops/copy/plan-copy';
+import { sourceFromEntries, type CopySourceFs } from './ops/copy/source-fs';
+import { explainMiss } from '../cache/explain';
+import type { FileInput, StepInputs } from '../cache/step-key';
 import { assembleImage } from '../image/assemble';
 import { parseManifest, type ImageManifest } from '../image/oci-types';
-import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './image-config';
+import { applyStep, inheritConfig, scratchConfig, type ImageConfigFile } from './ops/image-config';
 import { layerListing, type FsEntry } from '../layers/listing';
-import { contextMountInputs, materializeContextMount } from './context-mount';
-import { commitRunLayer, toTarEntry, writeFilesLayer, writeLayer, type Compression } from './layer-writer';
+import { contextMountInputs, materializeContextMount } from './ops/context-mount';
+import {
+  commitRunLayer,
+  toTarEntry,
+  writeFilesLayer,
+  writeLayer,
+  type Compression,
+} from './ops/layer-writer';
 import { filesLayerForm } from './layer-use';
 import { StageFs } from './stage-fs';
-import { argInputs, changesFilesystem, displayInstruction, opInputs, stepKey } from './step-inputs';
+import { argInputs, changesFilesystem, displayInstruction, opInputs } from './step-inputs';
+import { stepKey } from '../cache/step-key';
 import { RootfsViews } from './rootfs';
-import { layerAvailable } from '../cache/snapshot-layers';
+import { layerAvailable } from '../store/snapshot-layers';
 import { recoverUnsyncedSnapshots } from '../layers/snapshot-durability';
 import { compressedLayer } from '../image/export-layers';
-import { workdirEntries } from './workdir';
-import { resolveOwner } from './owner';
-import { CacheImports, type ImportStats } from './cache-import';
-import { collectCacheConfig, type BuildCacheView } from './cache-export';
+import { workdirEntries } from './ops/workdir';
+import { resolveOwner } from './ops/owner';
+import { CacheImports, type ImportStats } from '../cache/transfer/build-imports';
+import { collectCacheConfig, type BuildCacheView } from '../cache/transfer/build-export';
 
 /** An image the build can start from (from the local store). */
 export interface ResolvedImage {
@@ -199,7 +208,7 @@ class Build {
     const history = await loadBuildHistory(this.opts.root, this.opts.dockerfilePath, targetName);
     // A fresh machine (CI) has no build of its own: explain misses against the build that exported the cache.
     const previousSteps = history?.steps ?? this.imports.history(targetName) ?? [];
-    for (const s of previousSteps) this.previous.set(s.position, s.inputs as unknown as StepInputs);
+    for (const s of previousSteps) this.previous.set(s.position, s.inputs);
     this.targetName = targetName;
 
     const skipped = skippedChecks(this.dockerfileDirectives);
@@ -432,7 +441,7 @@ class Build {
     this.historySteps.push({
       position: fromPosition,
       key: fromKey,
-      inputs: fromInputs as never,
+      inputs: fromInputs,
       cache: fromRecord ? 'hit' : 'miss',
       ...(fromReason !== undefined ? { reason: fromReason } : {}),
     });
@@ -591,7 +600,7 @@ class Build {
       this.historySteps.push({
         position,
         key,
-        inputs: inputs as never,
+        inputs,
         cache: record ? 'hit' : 'miss',
         ...(reason !== undefined ? { reason } : {}),
       });

@@ -22,7 +22,7 @@ import { applyLayer } from '../layers/apply';
 import { mountOverlay, OverlayUnavailableError, removeScratch, type MountedOverlay } from '../layers/overlay';
 import { openRunsDir } from '../layers/runs-dir';
 import { ensureSnapshots } from '../layers/snapshots';
-import { sourceFromDirectory, type CopySourceFs } from './copy/source-fs';
+import { sourceFromDirectory, type CopySourceFs } from './ops/copy/source-fs';
 
 /** The read-only root filesystems one build looks into, each mounted once. */
 export class RootfsViews {

@@ -1,13 +1,11 @@
 /**
- * The cache key of a step (DESIGN.md, "the cache model"): sha256 over the canonical JSON of its parent key (the last
- * step that changed the stage's filesystem, or the base), the
- * expanded instruction with what it depends on from the stage so far, and its file inputs. The inputs are returned
- * too, because the index keeps them to explain a later miss.
+ * What of a planned step goes into its cache key (`cache/step-key.ts`): the expanded instruction without where it
+ * was written, what it uses from the stage so far, the build args it depends on, and whether it changes the
+ * filesystem (and so becomes the next step's parent).
  */
-import { canonicalJson, type JsonValue } from '../store/canonical-json';
-import { sha256Digest, type Digest } from '../store/digest';
+import type { JsonValue } from '../store/canonical-json';
 import type { Step } from '../planner/types';
-import type { StepInputs } from './explain';
+import type { StepInputs } from '../cache/step-key';
 
 /**
  * Fields of a planned step that describe where it was written, not what it does — and a RUN's proxy settings
@@ -67,8 +65,4 @@ export function argInputs(step: Step): Record<string, string> | undefined {
  */
 export function changesFilesystem(step: Step): boolean {
   return step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' || step.kind === 'workdir';
-}
-
-export function stepKey(inputs: StepInputs): Digest {
-  return sha256Digest(canonicalJson(inputs));
 }

@@ -5,7 +5,7 @@
  */
 import type { BlobStore } from '../store/blob-store';
 import type { Digest } from '../store/digest';
-import { layerAvailable } from '../cache/snapshot-layers';
+import { layerAvailable } from '../store/snapshot-layers';
 import { ImageFormatError } from './errors';
 import {
   MediaType,

@@ -10,8 +10,8 @@
  * the image id is too).
  */
 import type { BlobStore } from '../store/blob-store';
-import { readCompressedNote, writeCompressedNote } from '../cache/compressed-notes';
-import { isSnapshotLayer, type LayerRef } from '../cache/snapshot-layers';
+import { readCompressedNote, writeCompressedNote } from '../store/compressed-notes';
+import { isSnapshotLayer, type LayerRef } from '../store/snapshot-layers';
 import { storeLayer, type Compression } from '../layers/compress';
 import { snapshotLayerTar } from '../layers/snapshots';
 import {

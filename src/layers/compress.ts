@@ -59,9 +59,9 @@ export async function storeLayer(
   const stages: Transform[] = [tap];
   const compressor = createCompressor(options);
   if (compressor !== undefined) stages.push(compressor);
-  // Callback-style pipeline returns the last stream; an error anywhere destroys it, which fails the put.
-  const out = pipeline([source, ...stages], () => undefined) as unknown as Readable;
-  const blob = await store.put(out);
+  // The callback-style pipeline destroys the last stage on an error anywhere, which fails the put reading it.
+  pipeline([source, ...stages], () => undefined);
+  const blob = await store.put(stages[stages.length - 1] ?? tap);
   return {
     digest: blob.digest,
     size: blob.size,

@@ -27,7 +27,7 @@ import {
   unsyncedNotePath,
   unsyncedNotesDir,
   type SnapshotOrigin,
-} from '../cache/snapshot-layers';
+} from '../store/snapshot-layers';
 import { diffUpperDir } from './diff';
 import { layerTarDiffId } from './diff-id';
 

@@ -27,7 +27,7 @@ import { fsyncDir, isErrno } from '../store/atomic';
 import type { BlobStore } from '../store/blob-store';
 import { digestHex, hashToDigest, type Digest } from '../store/digest';
 import { acquireFileLock } from '../store/file-lock';
-import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../cache/snapshot-layers';
+import { recordSnapshotSize, snapshotDir, type SnapshotOrigin } from '../store/snapshot-layers';
 import { makeTreeParent } from '../store/tree-parent';
 import { BuildError } from '../errors';
 import { applyLayer } from './apply';

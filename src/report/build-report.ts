@@ -1,4 +1,4 @@
-import type { BuildEvent, CacheOutcome, LayerSummary } from './events';
+import type { BuildEvent, CacheOutcome, LayerSummary } from '../events';
 
 /** The `--report FILE` document (version 1). Every instruction of every built stage is a step, FROM included. */
 export interface BuildReport {

@@ -9,7 +9,8 @@
  * time and are only sorted into causes and consequences here.
  */
 import type { BuildHistory, HistoryStep } from '../cache/build-history';
-import { explainMiss, type FileInput, type StepInputs } from '../executor/explain';
+import { explainMiss } from '../cache/explain';
+import type { FileInput, StepInputs } from '../cache/step-key';
 import type { BuildReport } from './build-report';
 
 export interface ExplainedStep {
@@ -78,9 +79,9 @@ export async function explainHistories(
   for (const step of ordered) {
     const [stageIndex = 0, stepIndex = 0] = step.position.split('/').map(Number);
     if (previousInStage && stageOf(previousInStage.step.position) !== stageIndex) previousInStage = undefined;
-    const cur = step.inputs as unknown as StepInputs;
+    const cur = step.inputs;
     const old = counterpart.get(step);
-    const oldInputs = old?.inputs as unknown as StepInputs | undefined;
+    const oldInputs = old?.inputs;
     const stage = ctx.stages?.get(stageIndex);
     // A FROM is remembered by its base alone; the Dockerfile (when it could be planned) says what it reads.
     const instruction = stepIndex === 1 && stage?.from ? stage.from : (cur.op?.instruction ?? '');
@@ -206,7 +207,7 @@ function isFrom(step: HistoryStep): boolean {
 }
 
 function inputsOf(step: HistoryStep): StepInputs {
-  return step.inputs as unknown as StepInputs;
+  return step.inputs;
 }
 
 function instructionOf(step: HistoryStep): unknown {

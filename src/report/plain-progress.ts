@@ -1,4 +1,4 @@
-import { contextModesLine, stepLabel, type BuildEvent, type EventSink } from './events';
+import { contextModesLine, stepLabel, type BuildEvent, type EventSink } from '../events';
 
 /**
  * `--progress plain`: one stable line per finished step, meant for CI logs. Concurrent stages finish in any

@@ -1,4 +1,4 @@
-import { contextModesLine, stepLabel, type BuildEvent, type EventSink, type StepRef } from './events';
+import { contextModesLine, stepLabel, type BuildEvent, type EventSink, type StepRef } from '../events';
 import { seconds } from './plain-progress';
 
 /**

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { BlobStore } from '../../src/store/blob-store';
 import { checkStore, type CheckOptions, type CheckResult } from '../../src/cache/check';
 import type { Digest } from '../../src/store/digest';
-import { snapshotDir, snapshotPresent, type LayerRef } from '../../src/cache/snapshot-layers';
+import { snapshotDir, snapshotPresent, type LayerRef } from '../../src/store/snapshot-layers';
 import { snapshotHoldsLayer } from '../../src/layers/snapshot-durability';
 import type { CacheRecord } from '../../src/cache/key-index';
 import { listCacheRecords } from '../../src/cache/usage';

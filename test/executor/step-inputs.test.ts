@@ -3,14 +3,8 @@
  * stage so far) and what must not (where it was written). Steps come from the real parser and planner.
  */
 import type { JsonValue } from '../../src/store/canonical-json';
-import {
-  argInputs,
-  changesFilesystem,
-  displayInstruction,
-  opInputs,
-  stepKey,
-} from '../../src/executor/step-inputs';
-import type { StepInputs } from '../../src/executor/explain';
+import { argInputs, changesFilesystem, displayInstruction, opInputs } from '../../src/executor/step-inputs';
+import { stepKey, type StepInputs } from '../../src/cache/step-key';
 import type { Step } from '../../src/planner';
 import { steps } from '../planner/helpers';
 

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { build, type BuildOptions, type BuiltImage } from '../../src/executor/build';
-import type { BuildEvent } from '../../src/report/events';
+import type { BuildEvent } from '../../src/events';
 
 /** A fresh temp directory, removed by the caller (or left for post-mortem under /tmp). */
 export async function tempDir(prefix: string): Promise<string> {

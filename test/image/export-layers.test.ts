@@ -9,7 +9,7 @@ import { checkStore } from '../../src/cache/check';
 import { digestHex } from '../../src/store/digest';
 import { pruneStore } from '../../src/cache/gc';
 import { readInventory } from '../../src/cache/inventory';
-import { layerAvailable } from '../../src/cache/snapshot-layers';
+import { layerAvailable } from '../../src/store/snapshot-layers';
 import { listCacheRecords, readStoreUsage } from '../../src/cache/usage';
 import { exportableImage } from '../../src/image/export-layers';
 import { parseManifest, type Descriptor } from '../../src/image/oci-types';

@@ -4,7 +4,7 @@ import { BlobStore } from '../../src/store/blob-store';
 import { digestHex, type Digest } from '../../src/store/digest';
 import { currentBootId } from '../../src/store/process';
 import { treeBytes } from '../../src/cache/inventory';
-import { recordedSnapshotSize, snapshotPresent, unsyncedNotesDir } from '../../src/cache/snapshot-layers';
+import { recordedSnapshotSize, snapshotPresent, unsyncedNotesDir } from '../../src/store/snapshot-layers';
 import { diffUpperDir } from '../../src/layers/diff';
 import { recoverUnsyncedSnapshots, settleUnsyncedSnapshots } from '../../src/layers/snapshot-durability';
 import { commitUpperDir, ensureSnapshot, snapshotPath } from '../../src/layers/snapshots';

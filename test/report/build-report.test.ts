@@ -3,7 +3,7 @@
  * last attempt's steps, and the logs say why it started over.
  */
 import { ReportCollector } from '../../src/report/build-report';
-import type { BuildEvent, StepRef } from '../../src/report/events';
+import type { BuildEvent, StepRef } from '../../src/events';
 import { plainProgress } from '../../src/report/plain-progress';
 import { ttyProgress } from '../../src/report/tty-progress';
 

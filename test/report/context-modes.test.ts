@@ -4,7 +4,7 @@
  * in the markdown summary.
  */
 import { ReportCollector, type BuildReport } from '../../src/report/build-report';
-import { contextModesLine, type BuildEvent } from '../../src/report/events';
+import { contextModesLine, type BuildEvent } from '../../src/events';
 import { jsonProgress } from '../../src/report/json-progress';
 import { renderMarkdownReport } from '../../src/report/markdown-report';
 import { plainProgress } from '../../src/report/plain-progress';

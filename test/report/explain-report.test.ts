@@ -8,7 +8,7 @@ import { BlobStore } from '../../src/store/blob-store';
 import { loadBuildHistory, loadPreviousBuildHistory, type BuildHistory } from '../../src/cache/build-history';
 import { isDigest } from '../../src/store/digest';
 import { KeyIndex } from '../../src/cache/key-index';
-import type { FileInput } from '../../src/executor/explain';
+import type { FileInput } from '../../src/cache/step-key';
 import { ReportCollector, type BuildReport } from '../../src/report/build-report';
 import {
   explainHistories,

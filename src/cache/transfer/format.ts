@@ -7,7 +7,7 @@
  */
 import type { Digest } from '../../store/digest';
 import { isDigest, sha256Digest } from '../../store/digest';
-import type { JsonValue } from '../../store/canonical-json';
+import { isStepInputs, type StepInputs } from '../step-key';
 import type { LayerRecord } from '../key-index';
 import {
   MediaType,
@@ -41,7 +41,7 @@ export interface ExportedRecord {
   layer: LayerRecord | null;
   /** The layer's file listing, when exported (lets a later step plan without the layer itself). */
   listing?: BlobRef;
-  inputs: JsonValue;
+  inputs: StepInputs;
   durationMs: number;
   createdAt: string;
 }
@@ -59,7 +59,7 @@ export interface ExportedCacheMount {
 export interface ExportedHistory {
   /** The target stage's name as the build log shows it. */
   target: string;
-  steps: { position: string; key: Digest; inputs: JsonValue }[];
+  steps: { position: string; key: Digest; inputs: StepInputs }[];
   /** The file-input listings the steps' `filesDigest` name. */
   files: BlobRef[];
 }
@@ -98,6 +98,9 @@ export function parseCacheConfig(bytes: Uint8Array | string, where: string): Cac
       (typeof r.layer !== 'object' || !isDigest(r.layer.digest) || !isDigest(r.layer.diffId))
     ) {
       throw new CacheFormatError(`${where}: record ${r.key} has an invalid layer`);
+    }
+    if (!isStepInputs(r.inputs)) {
+      throw new CacheFormatError(`${where}: record ${r.key} has no valid key inputs`);
     }
   }
   return {
@@ -169,7 +172,9 @@ function isHistory(h: unknown): h is ExportedHistory {
     !!o &&
     typeof o.target === 'string' &&
     Array.isArray(o.steps) &&
-    o.steps.every((s) => s && typeof s.position === 'string' && typeof s.key === 'string') &&
+    o.steps.every(
+      (s) => s && typeof s.position === 'string' && typeof s.key === 'string' && isStepInputs(s.inputs),
+    ) &&
     Array.isArray(o.files) &&
     o.files.every((f) => f && isDigest(f.digest) && Number.isInteger(f.size))
   );

@@ -15,7 +15,7 @@ import { formatSize } from '../../cache/units';
 import { exportCacheTo, loadCacheFrom } from '../cache-io';
 import { parsePlatformOption, hostPlatform } from '../../planner';
 import { ReportCollector } from '../../report/build-report';
-import type { EventSink } from '../../report/events';
+import type { EventSink } from '../../events';
 import { jsonProgress } from '../../report/json-progress';
 import { plainProgress } from '../../report/plain-progress';
 import { ttyProgress } from '../../report/tty-progress';

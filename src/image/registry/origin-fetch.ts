@@ -4,7 +4,7 @@
  * against its digest as any download; the blob is then kept like any other until the next collection.
  */
 import { mapLimit } from '../../store/map-limit';
-import { readBlobOrigin } from '../../cache/blob-origins';
+import { readBlobOrigin } from '../../store/blob-origins';
 import type { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
 import { BuildError } from '../../errors';

@@ -9,10 +9,10 @@
  * `save` and `push` can use as is. gzip and zstd layers are both just blobs here.
  */
 import { mapLimit } from '../../store/map-limit';
-import { writeBlobOrigin } from '../../cache/blob-origins';
+import { writeBlobOrigin } from '../../store/blob-origins';
 import { BlobStore } from '../../store/blob-store';
 import { isDigest, type Digest } from '../../store/digest';
-import { layerAvailable } from '../../cache/snapshot-layers';
+import { layerAvailable } from '../../store/snapshot-layers';
 import { UserError } from '../../errors';
 import { ImageFormatError } from '../errors';
 import { ImageStore } from '../image-store';

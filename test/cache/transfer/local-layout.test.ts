@@ -57,7 +57,7 @@ function record(n: number, layer?: Blob, listing?: Blob): ExportedRecord {
         }
       : null,
     ...(listing ? { listing: { digest: listing.digest, size: listing.size } } : {}),
-    inputs: { parent: 'scratch', op: `step ${n}` },
+    inputs: { parent: 'scratch', op: { instruction: `step ${n}` } },
     durationMs: 10 * n,
     createdAt: '2024-01-02T03:04:05Z',
   };

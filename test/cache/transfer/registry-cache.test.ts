@@ -84,7 +84,7 @@ function record(n: number, layer?: Blob, listing?: Blob): ExportedRecord {
         }
       : null,
     ...(listing ? { listing: { digest: listing.desc.digest, size: listing.desc.size } } : {}),
-    inputs: { op: `step ${n}` },
+    inputs: { parent: 'scratch', op: { instruction: `step ${n}` } },
     durationMs: n,
     createdAt: '2024-01-02T03:04:05Z',
   };

@@ -6,7 +6,7 @@ import { listBuildHistories } from '../../../cache/build-history';
 import { isDigest } from '../../../store/digest';
 import { KeyIndex } from '../../../cache/key-index';
 import { UserError } from '../../../errors';
-import type { FileInput } from '../../../executor/explain';
+import type { FileInput } from '../../../cache/step-key';
 import { displayInstruction } from '../../../executor/step-inputs';
 import { parseDockerfile } from '../../../parser';
 import { planBuild } from '../../../planner';
