@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, isErrno } from '../store/atomic';
+import type { Digest } from '../store/digest';
 import type { StepInputs } from './step-key';
 
 export interface HistoryStep {
   /** `<stageIndex>/<stepIndex>`, the step's position in the Dockerfile. */
   position: string;
-  key: string;
+  key: Digest;
   inputs: StepInputs;
   /**
    * What the build did with the step: hit a record, missed it, or skipped it (a stage keyed ahead, never run).

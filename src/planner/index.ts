@@ -11,3 +11,4 @@ export { formatPlatform, hostPlatform, parsePlatform, parsePlatformOption } from
 export { parseImageRef, type ParsedImageRef } from './image-ref';
 export { formatGoDuration } from './duration';
 export { unresolvedBaseImages, type BaseImageRequest } from './queries';
+export { planWithBaseImages } from './plan-with-bases';
