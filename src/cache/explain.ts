@@ -20,6 +20,11 @@ export interface ExplainContext {
   parentMissed: boolean;
   /** True for the first step of a stage (its parent is the base image). */
   isFirstStep: boolean;
+  /**
+   * True when the step stands on the base through linked COPY/ADD layers alone (`COPY --link`), and the base
+   * changed: its parent is the merge of the two, so the base is the cause.
+   */
+  baseChangedBelowLinks?: boolean;
   noCache: boolean;
   /** What the first step stands on, for messages: `image alpine:3.20`, `stage build`, `scratch`. */
   baseLabel?: string;
@@ -58,6 +63,7 @@ export function explainMiss(ctx: ExplainContext): string {
       const base = ctx.baseLabel ?? 'base image';
       return `${base} changed: ${short(prev.inputs.parent)} → ${short(cur.parent)}`;
     }
+    if (ctx.baseChangedBelowLinks) return `${ctx.baseLabel ?? 'base image'} changed below the linked layers`;
     return ctx.parentMissed ? 'parent step missed' : 'parent step changed';
   }
   return 'inputs unchanged, but the cache record is gone (pruned or never stored)';

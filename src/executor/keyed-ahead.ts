@@ -11,10 +11,10 @@ import type { Digest } from '../store/digest';
 import { finalStageChain, fromInputs, scratchKey, type BuildContext } from './build-context';
 import type { BuildSources } from './build-sources';
 import { planCopy, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-copy';
-import { resolveOwner, type Owner } from './ops/owner';
+import { linkedOwner, resolveOwner, type Owner } from './ops/owner';
 import { StageFs } from './stage-fs';
-import { changesFilesystem } from './step-inputs';
-import { keyStep, type KeyingEnv } from './step-keyer';
+import { isLinkedCopy } from './step-inputs';
+import { keyParent, keyStep, stateKeyAfter, type KeyingEnv } from './step-keyer';
 
 /** A step keyed ahead: its place (`stage/step`), key and key inputs, as the solver would record them. */
 export interface DryStep {
@@ -109,9 +109,9 @@ export class AheadKeyer {
     };
     for (let i = 0; i < stage.steps.length; i++) {
       const step = stage.steps[i];
-      const keyed = await keyStep(step, key, env);
+      const keyed = await keyStep(step, keyParent(step, key, stage.platform), env);
       steps.push({ position: `${stage.index}/${i + 2}`, key: keyed.key, inputs: keyed.inputs });
-      if (changesFilesystem(step)) key = keyed.key;
+      key = stateKeyAfter(step, key, keyed.key);
     }
     return { key, steps };
   }
@@ -119,8 +119,14 @@ export class AheadKeyer {
   /** A COPY's inputs are its source files; the stage's files only shape the layer, so an empty one will do. */
   private async planCopy(step: CopyStep): Promise<CopyPlan> {
     if (step.kind === 'add') throw new DryKeyUnavailable();
-    if (step.chown && !NUMERIC_OWNER.test(step.chown)) throw new DryKeyUnavailable();
-    const owner = step.chown ? await resolveOwner(step.chown, { layers: [] }, this.ctx.views) : undefined;
+    const linked = isLinkedCopy(step);
+    if (step.chown && !NUMERIC_OWNER.test(step.chown) && !linked) throw new DryKeyUnavailable();
+    const location = this.env.copyOptions(step, undefined).location;
+    const owner = !step.chown
+      ? undefined
+      : linked
+        ? linkedOwner(step.chown, location)
+        : await resolveOwner(step.chown, { layers: [] }, this.ctx.views);
     const planned = await planCopy(
       step,
       await this.env.sources.contextSource(),

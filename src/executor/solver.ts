@@ -21,13 +21,13 @@ import { AheadKeyer, NUMERIC_OWNER } from './keyed-ahead';
 import { planCopy, type CopyEntry, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-copy';
 import { applyStep, inheritConfig, scratchConfig } from './ops/image-config';
 import { toTarEntry, writeFilesLayer } from './ops/layer-writer';
-import { resolveOwner, type Owner } from './ops/owner';
+import { linkedOwner, resolveOwner, type Owner } from './ops/owner';
 import { runCommand } from './ops/run-command';
 import { workdirEntries } from './ops/workdir';
 import { filesLayerForm } from './layer-use';
 import { StageFs } from './stage-fs';
-import { changesFilesystem, displayInstruction } from './step-inputs';
-import { keyStep, type KeyingEnv } from './step-keyer';
+import { changesFilesystem, displayInstruction, isLinkedCopy } from './step-inputs';
+import { keyParent, keyStep, stateKeyAfter, type KeyingEnv } from './step-keyer';
 import type { StageResult } from './types';
 
 export class Solver {
@@ -112,7 +112,9 @@ export class Solver {
         : stage.base.kind === 'image'
           ? `base image ${stage.baseName}`
           : 'scratch';
-    await this.fromStep(stage, state.key, fromRef, baseLabel);
+    const fromMissed = !(await this.fromStep(stage, state.key, fromRef, baseLabel));
+    /** Whether every filesystem step so far was linked: the stage's filesystem is then its base merged with them. */
+    let onlyLinked = true;
 
     let cmdSet = false;
     let parentMissed = false;
@@ -123,7 +125,12 @@ export class Solver {
       const t0 = performance.now();
       const position = `${stage.index}/${i + 2}`;
       const stageState = state;
-      const keyed = await keyStep(step, state.key, this.keyingEnv(stageState));
+      const linked = isLinkedCopy(step);
+      const keyed = await keyStep(
+        step,
+        keyParent(step, state.key, stage.platform),
+        this.keyingEnv(stageState),
+      );
       const { key, inputs } = keyed;
       let copy = keyed.copy;
       if (inputs.filesDigest) await this.ctx.opts.inUse?.add([inputs.filesDigest]);
@@ -173,21 +180,28 @@ export class Solver {
           current: inputs,
           currentFiles: keyed.files,
           previous: previous && { inputs: previous, files: await this.previousFiles(previous) },
-          parentMissed,
-          isFirstStep: i === 0,
+          // A linked step stands on nothing of the stage: no step before it can be why it missed.
+          parentMissed: parentMissed && !linked,
+          isFirstStep: i === 0 && !linked,
+          baseChangedBelowLinks: fromMissed && onlyLinked && !linked,
           noCache: this.ctx.opts.noCache,
           baseLabel,
         });
       }
       await Promise.all((copy?.temporary ?? []).map((t) => fsp.rm(t, { recursive: true, force: true })));
       // The next step stands on the filesystem: only a step that changes it can make the next one miss.
-      if (changesFilesystem(step)) parentMissed = !record;
+      // (A linked step's layer is merged over the filesystem: what follows misses if either changed.)
+      if (linked) parentMissed ||= !record;
+      else if (changesFilesystem(step)) {
+        parentMissed = !record;
+        onlyLinked = false;
+      }
       // A step's history time is when it was first built, so a fully cached rebuild gives the very same image.
       const created = this.ctx.opts.sourceDateEpoch !== undefined ? this.ctx.created : createdAt;
       applyStep(state.config, step, layer !== null, created, cmdSet);
       if (step.kind === 'cmd') cmdSet = true;
       if (layer) state = this.withLayer(state, layer, entries);
-      if (changesFilesystem(step)) state.key = key;
+      state.key = stateKeyAfter(step, state.key, key);
       this.history.push({
         position,
         key,
@@ -241,7 +255,13 @@ export class Solver {
   }
 
   /** FROM is a step too, keyed by the base alone: it hits when an earlier build already stood on this base. */
-  private async fromStep(stage: Stage, parent: string, fromRef: StepRef, baseLabel: string): Promise<void> {
+  /** Whether the FROM step hit. */
+  private async fromStep(
+    stage: Stage,
+    parent: string,
+    fromRef: StepRef,
+    baseLabel: string,
+  ): Promise<boolean> {
     const position = `${stage.index}/1`;
     const inputs = fromInputs(parent);
     const key = stepKey(inputs);
@@ -278,6 +298,7 @@ export class Solver {
       });
     }
     this.report(fromRef, record ? 'hit' : 'miss', reason, 0, null);
+    return record !== undefined;
   }
 
   /** The stage with `layer` on top; its files known from the entries written, else read from the layer's listing. */
@@ -314,6 +335,13 @@ export class Solver {
 
   private async planCopyStep(step: CopyStep, state: StageResult): Promise<CopyPlan> {
     const source = await this.sources.copySource(step);
+    if (isLinkedCopy(step)) {
+      // Made on an empty filesystem, as BuildKit does: the stage's files (its /etc/passwd too) are not seen.
+      const owner = step.chown
+        ? linkedOwner(step.chown, this.copyOptions(step, undefined).location)
+        : undefined;
+      return planCopy(step, source, StageFs.empty(), this.copyOptions(step, owner));
+    }
     if (step.chown && !NUMERIC_OWNER.test(step.chown)) await this.ctx.imports.ensureLayers(state.layers);
     const owner = step.chown ? await resolveOwner(step.chown, state, this.ctx.views) : undefined;
     return planCopy(step, source, await state.fs(), this.copyOptions(step, owner));

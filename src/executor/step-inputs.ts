@@ -66,3 +66,12 @@ export function argInputs(step: Step): Record<string, string> | undefined {
 export function changesFilesystem(step: Step): boolean {
   return step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' || step.kind === 'workdir';
 }
+
+/**
+ * Whether a COPY/ADD is linked (`--link`): BuildKit then copies onto an empty filesystem and merges the result over
+ * the stage, so the layer is keyed and made without the stage's files, and is reused on any base. As in BuildKit,
+ * `--chmod` turns the link off (the copy is then an ordinary one).
+ */
+export function isLinkedCopy(step: Step): boolean {
+  return (step.kind === 'copy' || step.kind === 'add') && step.link && step.chmod === undefined;
+}

@@ -6,14 +6,16 @@
  * running build plans the COPY against the stage's files and builds the stages it reads; keying ahead plans it
  * against an empty stage and keys those stages ahead too.
  */
+import { canonicalJson } from '../store/canonical-json';
+import { sha256Digest } from '../store/digest';
 import { stepKey, type FileInput, type StepInputs } from '../cache/step-key';
-import type { CopyStep, RunStep, StageRef, Step } from '../planner/types';
+import type { CopyStep, Platform, RunStep, StageRef, Step } from '../planner/types';
 import type { Digest } from '../store/digest';
 import type { DockerfileText } from './dockerfile-text';
 import { contextMountInputs } from './ops/context-mount';
 import type { CopyPlan } from './ops/copy/plan-copy';
 import type { CopySourceFs } from './ops/copy/source-fs';
-import { argInputs, opInputs } from './step-inputs';
+import { argInputs, changesFilesystem, isLinkedCopy, opInputs } from './step-inputs';
 
 export interface KeyingEnv {
   dockerfile: DockerfileText;
@@ -35,7 +37,27 @@ export interface KeyedStep {
   copy?: CopyPlan;
 }
 
-/** `step`'s key, standing on the filesystem keyed `parent`. */
+/**
+ * What a step's key stands on: the stage's filesystem so far (`stateKey`), or — for a linked COPY/ADD — nothing but
+ * the platform, because its layer is made on an empty filesystem.
+ */
+export function keyParent(step: Step, stateKey: string, platform: Platform): string {
+  return isLinkedCopy(step)
+    ? `link:${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`
+    : stateKey;
+}
+
+/**
+ * The key of the stage's filesystem after `step` (keyed `key`): a filesystem step's own key; for a linked COPY/ADD
+ * the merge of the filesystem before it and its layer (so what follows still misses when either changed); a
+ * metadata step leaves it as it was.
+ */
+export function stateKeyAfter(step: Step, stateKey: string, key: Digest): string {
+  if (isLinkedCopy(step)) return sha256Digest(canonicalJson({ merge: [stateKey, key] }));
+  return changesFilesystem(step) ? key : stateKey;
+}
+
+/** `step`'s key, standing on the filesystem keyed `parent` (see `keyParent`). */
 export async function keyStep(step: Step, parent: string, env: KeyingEnv): Promise<KeyedStep> {
   const inputs: StepInputs = { parent, op: opInputs(step) };
   const args = argInputs(step);

@@ -195,6 +195,10 @@ describe('explainMiss', () => {
     );
     expect(explain({ current: cur, previous: prev, parentMissed: true })).toBe('parent step missed');
     expect(explain({ current: cur, previous: prev })).toBe('parent step changed');
+    // Standing on the base through COPY --link layers only: the base is the cause, not a step.
+    expect(
+      explain({ current: cur, previous: prev, baseChangedBelowLinks: true, baseLabel: 'stage base' }),
+    ).toBe('stage base changed below the linked layers');
   });
 
   it('the step’s own change is named before its parent’s', () => {

@@ -3,7 +3,14 @@
  * stage so far) and what must not (where it was written). Steps come from the real parser and planner.
  */
 import type { JsonValue } from '../../src/store/canonical-json';
-import { argInputs, changesFilesystem, displayInstruction, opInputs } from '../../src/executor/step-inputs';
+import {
+  argInputs,
+  changesFilesystem,
+  displayInstruction,
+  isLinkedCopy,
+  opInputs,
+} from '../../src/executor/step-inputs';
+import { keyParent, stateKeyAfter } from '../../src/executor/step-keyer';
 import { stepKey, type StepInputs } from '../../src/cache/step-key';
 import type { Step } from '../../src/planner';
 import { steps } from '../planner/helpers';
@@ -178,5 +185,47 @@ describe('changesFilesystem', () => {
       ['healthcheck', false],
       ['onbuild', false],
     ]);
+  });
+});
+
+describe('COPY --link keys', () => {
+  const PLATFORM = { os: 'linux', architecture: 'amd64' };
+
+  it('stand on the platform alone, not on the stage: the same key on any base', () => {
+    const linked = lastStep('FROM scratch\nCOPY --link a /a\n');
+    expect(isLinkedCopy(linked)).toBe(true);
+    expect(keyParent(linked, PARENT, PLATFORM)).toBe('link:linux/amd64');
+    expect(keyParent(linked, 'sha256:' + 'f'.repeat(64), PLATFORM)).toBe('link:linux/amd64');
+    expect(keyParent(linked, PARENT, { ...PLATFORM, architecture: 'arm64', variant: 'v8' })).toBe(
+      'link:linux/arm64/v8',
+    );
+  });
+
+  it('do not apply with --chmod (BuildKit copies in place then), nor to other steps', () => {
+    for (const text of [
+      'FROM scratch\nCOPY --link --chmod=600 a /a\n',
+      'FROM scratch\nCOPY a /a\n',
+      'FROM scratch\nRUN x\n',
+    ]) {
+      const step = lastStep(text);
+      expect(isLinkedCopy(step)).toBe(false);
+      expect(keyParent(step, PARENT, PLATFORM)).toBe(PARENT);
+    }
+  });
+
+  it('leave the stage keyed by the merge of what was below and the linked layer', () => {
+    const linked = lastStep('FROM scratch\nCOPY --link a /a\n');
+    const key = stepKey(inputsOf(linked));
+    const merged = stateKeyAfter(linked, PARENT, key);
+    expect(merged).not.toBe(key);
+    expect(merged).not.toBe(PARENT);
+    // Either side changing changes what the next step stands on.
+    expect(stateKeyAfter(linked, 'sha256:' + 'e'.repeat(64), key)).not.toBe(merged);
+    expect(stateKeyAfter(linked, PARENT, stepKey({ parent: 'x', op: { instruction: 'y' } }))).not.toBe(
+      merged,
+    );
+    // A plain filesystem step is the next parent itself; a metadata step leaves the parent as it was.
+    expect(stateKeyAfter(lastStep('FROM scratch\nCOPY a /a\n'), PARENT, key)).toBe(key);
+    expect(stateKeyAfter(lastStep('FROM scratch\nLABEL a=b\n'), PARENT, key)).toBe(PARENT);
   });
 });

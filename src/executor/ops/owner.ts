@@ -4,7 +4,7 @@
  * read from a read-only view of the stage's layers, confined to that root filesystem.
  */
 import type { LayerRecord } from '../../cache/key-index';
-import { BuildError } from '../../errors';
+import { BuildError, type SourceLocation } from '../../errors';
 import type { RootfsViews } from '../rootfs';
 import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from '../sandbox/rootfs-path';
 
@@ -29,6 +29,26 @@ export async function resolveOwner(
   const uid = NUMERIC.test(user) ? Number(user) : await lookup(rootDir, 'passwd', user);
   const gid =
     group === undefined ? uid : NUMERIC.test(group) ? Number(group) : await lookup(rootDir, 'group', group);
+  return { uid, gid };
+}
+
+/**
+ * `--chown` of a linked COPY/ADD: made on an empty filesystem, it has no `/etc/passwd` to look names up in, so only
+ * numeric ids and `root` work (BuildKit fails such a build late, with "invalid user index: -1"; this says why, at
+ * the step).
+ */
+export function linkedOwner(spec: string, location: SourceLocation): Owner {
+  const [user, group] = spec.split(':', 2);
+  const id = (name: string): number | undefined =>
+    NUMERIC.test(name) ? Number(name) : name === 'root' ? 0 : undefined;
+  const uid = id(user);
+  const gid = group === undefined ? uid : id(group);
+  if (uid === undefined || gid === undefined) {
+    throw new BuildError(
+      `--link --chown=${spec}: a linked copy is made without the stage's files, so it cannot look up user or group names; use numeric ids (or drop --link)`,
+      location,
+    );
+  }
   return { uid, gid };
 }
 
