@@ -29,6 +29,11 @@ export interface CacheRecord {
   durationMs: number;
   createdAt: string;
   lastUsedAt: string;
+  /**
+   * For a `COPY --from`: the key of the content it copied (see `executor/ops/copy/copied-content.ts`), which the
+   * steps after it stand on, so that a source rebuilt to the same files changes nothing after the copy.
+   */
+  resultKey?: Digest;
 }
 
 /** How stale `lastUsedAt` may get before a hit rewrites it; far below any sane prune duration. */

@@ -43,6 +43,12 @@ export class CacheLookup {
     return (await this.imports.peek(key)) !== undefined;
   }
 
+  /** The content key a COPY --from's record names (what the steps after it stand on), if it has one. */
+  async resultKey(key: Digest): Promise<Digest | undefined> {
+    const local = await this.index.get(key);
+    return local ? local.resultKey : (await this.imports.peek(key))?.resultKey;
+  }
+
   /** Imported records the build hit become local ones once their layer is here (else they stay remote). */
   async keepImportedRecords(): Promise<void> {
     for (const r of this.imports.usedRecords()) {
@@ -69,5 +75,6 @@ function toLocalRecord(r: ExportedRecord): CacheRecord {
     durationMs: r.durationMs,
     createdAt: r.createdAt,
     lastUsedAt: new Date().toISOString(),
+    ...(r.resultKey !== undefined ? { resultKey: r.resultKey } : {}),
   };
 }

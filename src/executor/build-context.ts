@@ -50,3 +50,21 @@ export function finalStageChain(plan: BuildPlan): number[] {
   }
   return chain;
 }
+
+/** The stages some needed COPY/ADD --from reads (their files get unpacked). */
+export function copiedFromStages(ctx: BuildContext): Set<number> {
+  const out = new Set<number>();
+  for (const i of ctx.plan.needed) {
+    for (const step of ctx.plan.stages[i].steps) {
+      if ((step.kind === 'copy' || step.kind === 'add') && step.from?.kind === 'stage')
+        out.add(step.from.index);
+    }
+  }
+  return out;
+}
+
+/** `fn` run once, on first call; every call gets the same promise. */
+export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}

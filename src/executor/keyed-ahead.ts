@@ -111,7 +111,10 @@ export class AheadKeyer {
       const step = stage.steps[i];
       const keyed = await keyStep(step, keyParent(step, key, stage.platform), env);
       steps.push({ position: `${stage.index}/${i + 2}`, key: keyed.key, inputs: keyed.inputs });
-      key = stateKeyAfter(step, key, keyed.key);
+      // After a COPY --from the stage stands on the content it copied, which its record names.
+      const resultKey =
+        step.kind === 'copy' && step.from ? await this.ctx.lookup.resultKey(keyed.key) : undefined;
+      key = stateKeyAfter(step, key, resultKey ?? keyed.key);
     }
     return { key, steps };
   }

@@ -8,16 +8,17 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { HistoryStep } from '../cache/build-history';
 import { explainMiss } from '../cache/explain';
-import type { LayerRecord } from '../cache/key-index';
+import type { CacheRecord, LayerRecord } from '../cache/key-index';
 import { stepKey, type FileInput, type StepInputs } from '../cache/step-key';
 import type { StepRef } from '../events';
 import { layerListing, type FsEntry } from '../layers/listing';
 import type { CopyStep, Stage, StageRef, Step } from '../planner/types';
 import { canonicalJson } from '../store/canonical-json';
 import { isDigest, sha256Digest, type Digest } from '../store/digest';
-import { fromInputs, scratchKey, type BuildContext } from './build-context';
+import { copiedFromStages, fromInputs, lazy, scratchKey, type BuildContext } from './build-context';
 import { BuildSources } from './build-sources';
 import { AheadKeyer, NUMERIC_OWNER } from './keyed-ahead';
+import { copiedContent } from './ops/copy/copied-content';
 import { planCopy, type CopyEntry, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-copy';
 import { applyStep, inheritConfig, scratchConfig } from './ops/image-config';
 import { toTarEntry, writeFilesLayer } from './ops/layer-writer';
@@ -142,6 +143,10 @@ export class Solver {
       let reason: string | undefined;
       let createdAt: string;
       let entries: CopyEntry[] | undefined = copy?.entries;
+      /** What the steps after a COPY --from stand on: the key of the content it copied. */
+      let resultKey = record?.resultKey;
+      /** A COPY --from whose source changed but whose copied content did not. */
+      let byContent: CacheRecord | undefined;
       if (record) {
         layer = record.layer;
         createdAt = record.createdAt;
@@ -150,50 +155,45 @@ export class Solver {
           copy = await this.planCopyStep(step, stageState);
           entries = copy.entries;
         }
+        let content: StepInputs | undefined;
+        if ((step.kind === 'copy' || step.kind === 'add') && step.from && copy) {
+          content = await this.contentInputs(inputs, copy.entries);
+          resultKey = stepKey(content);
+          byContent = await this.ctx.lookup.find(resultKey);
+        }
         if (step.kind === 'workdir') entries = await this.workdirChange(step, stageState);
-        layer =
-          step.kind === 'run'
-            ? await runCommand(this.runContext(), step, state.layers, stepRef)
-            : entries && (entries.length > 0 || (step.kind === 'workdir' && step.resolved !== '/'))
-              ? await writeFilesLayer(
-                  this.ctx.opts.root,
-                  this.ctx.blobs,
-                  entries.map(toTarEntry),
-                  filesLayerForm(plan, stage.index, i),
-                  this.ctx.opts.sourceDateEpoch,
-                )
-              : null;
+        const form = filesLayerForm(plan, stage.index, i);
+        layer = byContent
+          ? byContent.layer
+          : await this.makeLayer(step, state.layers, entries, stepRef, form);
         if (layer) await this.ctx.opts.inUse?.add([key, layer.digest, layer.diffId]);
-        createdAt = new Date().toISOString();
-        await this.ctx.index.put({
-          version: 1,
-          key,
-          description: stepRef.instruction,
-          layer,
-          inputs,
-          durationMs: Math.round(performance.now() - t0),
-          createdAt,
-          lastUsedAt: createdAt,
-        });
+        // A hit by content keeps the history time of the layer it reuses, so the image is the same as before.
+        createdAt = byContent?.createdAt ?? new Date().toISOString();
+        if (content && resultKey && !byContent)
+          await this.putRecord(resultKey, stepRef, layer, content, t0, createdAt);
+        await this.putRecord(key, stepRef, layer, inputs, t0, createdAt, resultKey);
         const previous = this.ctx.previous.get(position);
-        reason = explainMiss({
-          current: inputs,
-          currentFiles: keyed.files,
-          previous: previous && { inputs: previous, files: await this.previousFiles(previous) },
-          // A linked step stands on nothing of the stage: no step before it can be why it missed.
-          parentMissed: parentMissed && !linked,
-          isFirstStep: i === 0 && !linked,
-          baseChangedBelowLinks: fromMissed && onlyLinked && !linked,
-          noCache: this.ctx.opts.noCache,
-          baseLabel,
-        });
+        reason = byContent
+          ? undefined
+          : explainMiss({
+              current: inputs,
+              currentFiles: keyed.files,
+              previous: previous && { inputs: previous, files: await this.previousFiles(previous) },
+              // A linked step stands on nothing of the stage: no step before it can be why it missed.
+              parentMissed: parentMissed && !linked,
+              isFirstStep: i === 0 && !linked,
+              baseChangedBelowLinks: fromMissed && onlyLinked && !linked,
+              noCache: this.ctx.opts.noCache,
+              baseLabel,
+            });
       }
+      const hit = record !== undefined || byContent !== undefined;
       await Promise.all((copy?.temporary ?? []).map((t) => fsp.rm(t, { recursive: true, force: true })));
       // The next step stands on the filesystem: only a step that changes it can make the next one miss.
       // (A linked step's layer is merged over the filesystem: what follows misses if either changed.)
-      if (linked) parentMissed ||= !record;
+      if (linked) parentMissed ||= !hit;
       else if (changesFilesystem(step)) {
-        parentMissed = !record;
+        parentMissed = !hit;
         onlyLinked = false;
       }
       // A step's history time is when it was first built, so a fully cached rebuild gives the very same image.
@@ -201,15 +201,15 @@ export class Solver {
       applyStep(state.config, step, layer !== null, created, cmdSet);
       if (step.kind === 'cmd') cmdSet = true;
       if (layer) state = this.withLayer(state, layer, entries);
-      state.key = stateKeyAfter(step, state.key, key);
+      state.key = stateKeyAfter(step, state.key, resultKey ?? key);
       this.history.push({
         position,
         key,
         inputs,
-        cache: record ? 'hit' : 'miss',
+        cache: hit ? 'hit' : 'miss',
         ...(reason !== undefined ? { reason } : {}),
       });
-      this.report(stepRef, record ? 'hit' : 'miss', reason, performance.now() - t0, layer);
+      this.report(stepRef, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }
     if (parentMissed && copiedFromStages(this.ctx).has(stage.index)) {
       // A stage that missed has a new key, so every COPY --from it misses too and will need its files: unpack them
@@ -223,6 +223,55 @@ export class Solver {
       );
     }
     return state;
+  }
+
+  /** A missed filesystem step's layer: the RUN's change, or the COPY/ADD/WORKDIR entries written (null: none). */
+  private async makeLayer(
+    step: Step,
+    layers: readonly LayerRecord[],
+    entries: CopyEntry[] | undefined,
+    stepRef: StepRef,
+    form: ReturnType<typeof filesLayerForm>,
+  ): Promise<LayerRecord | null> {
+    if (step.kind === 'run') return runCommand(this.runContext(), step, layers, stepRef);
+    if (!entries || (entries.length === 0 && !(step.kind === 'workdir' && step.resolved !== '/')))
+      return null;
+    const { root, sourceDateEpoch } = this.ctx.opts;
+    return writeFilesLayer(root, this.ctx.blobs, entries.map(toTarEntry), form, sourceDateEpoch);
+  }
+
+  /** Writes the record of a step built now (or reused by content). */
+  private async putRecord(
+    key: Digest,
+    stepRef: StepRef,
+    layer: LayerRecord | null,
+    inputs: StepInputs,
+    t0: number,
+    createdAt = new Date().toISOString(),
+    resultKey?: Digest,
+  ): Promise<void> {
+    await this.ctx.index.put({
+      version: 1,
+      key,
+      description: stepRef.instruction,
+      layer,
+      inputs,
+      durationMs: Math.round(performance.now() - t0),
+      createdAt,
+      lastUsedAt: new Date().toISOString(),
+      ...(resultKey !== undefined ? { resultKey } : {}),
+    });
+  }
+
+  /** A COPY --from keyed by what it copies instead of by its source's key (BuildKit's content cache). */
+  private async contentInputs(inputs: StepInputs, entries: readonly CopyEntry[]): Promise<StepInputs> {
+    const op = Object.fromEntries(Object.entries(inputs.op).filter(([k]) => k !== 'fromKey'));
+    const rows = await copiedContent(entries);
+    return {
+      parent: inputs.parent,
+      op: { ...op, instruction: inputs.op.instruction, copiedContent: true },
+      filesDigest: await this.putListing(rows),
+    };
   }
 
   /** The state a stage starts in: its base's key, config, layers and files. */
@@ -284,19 +333,7 @@ export class Solver {
       cache: record ? 'hit' : 'miss',
       ...(reason !== undefined ? { reason } : {}),
     });
-    if (!record) {
-      const now = new Date().toISOString();
-      await this.ctx.index.put({
-        version: 1,
-        key,
-        description: fromRef.instruction,
-        layer: null,
-        inputs,
-        durationMs: 0,
-        createdAt: now,
-        lastUsedAt: now,
-      });
-    }
+    if (!record) await this.putRecord(key, fromRef, null, inputs, performance.now());
     this.report(fromRef, record ? 'hit' : 'miss', reason, 0, null);
     return record !== undefined;
   }
@@ -434,21 +471,4 @@ export class Solver {
       layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size },
     });
   }
-}
-
-/** The stages some needed COPY/ADD --from reads (their files get unpacked). */
-function copiedFromStages(ctx: BuildContext): Set<number> {
-  const out = new Set<number>();
-  for (const i of ctx.plan.needed) {
-    for (const step of ctx.plan.stages[i].steps) {
-      if ((step.kind === 'copy' || step.kind === 'add') && step.from?.kind === 'stage')
-        out.add(step.from.index);
-    }
-  }
-  return out;
-}
-
-function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
 }

@@ -50,6 +50,8 @@ export async function collectCacheConfig(
     ...new Set(view.steps.filter((s) => opts.mode === 'max' || final.has(s.stage)).map((s) => s.key)),
   ];
   const records: ExportedRecord[] = [];
+  // A COPY --from's content record goes with it (appended to `keys`, which the loop then reaches): an importer
+  // whose source stage differs can still hit by content.
   for (const key of keys) {
     const record = await exportedRecord(root, key, blobs, index, view.imports, opts.compression ?? 'gzip');
     if (!record) continue;
@@ -58,6 +60,7 @@ export async function collectCacheConfig(
       if (listing) record.listing = listing;
     }
     records.push(record);
+    if (record.resultKey !== undefined && !keys.includes(record.resultKey)) keys.push(record.resultKey);
   }
   const cacheMounts: ExportedCacheMount[] = [];
   if (opts.packCacheMount) {
@@ -112,6 +115,7 @@ async function exportedRecord(
     inputs: source.inputs,
     durationMs: source.durationMs,
     createdAt: source.createdAt,
+    ...(source.resultKey !== undefined ? { resultKey: source.resultKey } : {}),
   };
 }
 

@@ -44,6 +44,8 @@ export interface ExportedRecord {
   inputs: StepInputs;
   durationMs: number;
   createdAt: string;
+  /** As in the local record: the content key of a `COPY --from`, what later steps stand on. */
+  resultKey?: Digest;
 }
 
 export interface ExportedCacheMount {
@@ -98,6 +100,9 @@ export function parseCacheConfig(bytes: Uint8Array | string, where: string): Cac
       (typeof r.layer !== 'object' || !isDigest(r.layer.digest) || !isDigest(r.layer.diffId))
     ) {
       throw new CacheFormatError(`${where}: record ${r.key} has an invalid layer`);
+    }
+    if (r.resultKey !== undefined && (typeof r.resultKey !== 'string' || !isDigest(r.resultKey))) {
+      throw new CacheFormatError(`${where}: record ${r.key} has an invalid result key`);
     }
     if (!isStepInputs(r.inputs)) {
       throw new CacheFormatError(`${where}: record ${r.key} has no valid key inputs`);
