@@ -22,6 +22,11 @@ export interface HistoryStep {
   cache?: 'hit' | 'miss' | 'skipped';
   /** For a miss: why, as the build log said it. */
   reason?: string;
+  /**
+   * What the steps after it stand on, when that is not its own key: the content key of a COPY --from, the merge of a
+   * COPY --link with what was below.
+   */
+  resultKey?: string;
 }
 
 export interface BuildHistory {

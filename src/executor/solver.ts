@@ -208,6 +208,7 @@ export class Solver {
         inputs,
         cache: hit ? 'hit' : 'miss',
         ...(reason !== undefined ? { reason } : {}),
+        ...(changesFilesystem(step) && state.key !== key ? { resultKey: state.key } : {}),
       });
       this.report(stepRef, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer);
     }

@@ -3,6 +3,7 @@
  * containerd and BuildKit ask for — so our layers are byte-for-byte what those tools would produce from
  * the same file metadata: a plain USTAR block when every field fits, otherwise a PAX extended header
  * (named `<dir>/PaxHeaders.0/<base>`, records sorted by key) before the main block.
+ * `writeUstarHeader` is the fast path for the plain block, written in place into the tar writer's chunk.
  */
 
 export const BLOCK = 512;
@@ -198,11 +199,6 @@ function writeString(b: Buffer, offset: number, width: number, s: string): void 
   if (bytes.length < width) b[offset + bytes.length] = 0;
 }
 
-function isAscii(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(s);
-}
-
 /** Go's toASCII: drop non-ASCII characters and NULs (a best-effort name for old readers). */
 function toAscii(s: string): string {
   // eslint-disable-next-line no-control-regex
@@ -212,4 +208,62 @@ function toAscii(s: string): string {
 /** Go sorts strings by bytes; JS sorts by UTF-16 units. They differ above U+FFFF, so compare bytes. */
 export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * Write the header of a member whose fields all fit a plain USTAR block (ASCII names of at most 100 bytes,
+ * no PAX records, numbers within their octal fields) at `buf[offset]`, byte for byte what `encodeHeader`
+ * makes of it, and return true; return false, writing nothing, for anything else.
+ */
+export function writeUstarHeader(buf: Buffer, offset: number, h: HeaderFields, size: number): boolean {
+  if (h.extraPax !== undefined && h.extraPax.size > 0) return false;
+  if (h.name.length > NAME_SIZE || h.linkname.length > NAME_SIZE) return false;
+  if (!isAscii(h.name) || !isAscii(h.linkname)) return false;
+  if (
+    !fitsOctal(h.mode, 8) ||
+    !fitsOctal(h.uid, 8) ||
+    !fitsOctal(h.gid, 8) ||
+    !fitsOctal(size, 12) ||
+    !fitsOctal(h.mtime, 12) ||
+    !fitsOctal(h.devmajor, 8) ||
+    !fitsOctal(h.devminor, 8)
+  )
+    return false;
+  buf.fill(0, offset, offset + BLOCK);
+  buf.write(h.name, offset, 'latin1');
+  octal(buf, offset + 100, 8, h.mode);
+  octal(buf, offset + 108, 8, h.uid);
+  octal(buf, offset + 116, 8, h.gid);
+  octal(buf, offset + 124, 12, size);
+  octal(buf, offset + 136, 12, h.mtime);
+  buf.fill(0x20, offset + 148, offset + 156); // the checksum field counts as spaces
+  buf.write(h.typeflag, offset + 156, 1, 'latin1');
+  buf.write(h.linkname, offset + 157, 'latin1');
+  buf.write('ustar\x0000', offset + 257, 'latin1');
+  octal(buf, offset + 329, 8, h.devmajor);
+  octal(buf, offset + 337, 8, h.devminor);
+  let sum = 0;
+  for (let i = offset; i < offset + BLOCK; i++) sum += buf[i];
+  octal(buf, offset + 148, 7, sum);
+  buf[offset + 155] = 0x20;
+  return true;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+function fitsOctal(value: number, width: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value < 8 ** (width - 1);
+}
+
+/** Zero-padded octal in `width - 1` digits and a NUL, as Go's formatOctal. */
+function octal(buf: Buffer, offset: number, width: number, value: number): void {
+  let v = value;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  buf[offset + width - 1] = 0;
 }

@@ -96,11 +96,15 @@ export async function explainHistories(
     const prev = previousInStage;
     const parentNode =
       prev &&
-      (prev.step.key === cur.parent || (isFrom(prev.step) && inputsOf(prev.step).parent === cur.parent))
+      (prev.step.key === cur.parent ||
+        prev.step.resultKey === cur.parent ||
+        (isFrom(prev.step) && inputsOf(prev.step).parent === cur.parent))
         ? prev
         : byKey.get(cur.parent);
     // Keys repeat (a FROM's key is its base's): the first step to have a key is the one that produced it.
     if (!byKey.has(step.key)) byKey.set(step.key, node);
+    // What later steps stand on, when not the step's own key (a COPY --from's content, a COPY --link's merge).
+    if (step.resultKey !== undefined && !byKey.has(step.resultKey)) byKey.set(step.resultKey, node);
     previousInStage = node;
 
     const changed = old === undefined || old.key !== step.key;

@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { diffAgainstBaseline, diffUpperDir, recordBaseline, splitDev } from '../../src/layers/diff';
-import { planLayer, type LayerEntry } from '../../src/layers/tar-writer';
+import { planLayer } from '../../src/layers/tar-plan';
+import type { LayerEntry } from '../../src/layers/tar-writer';
 import { requireRoot, requireTools, tempDir } from '../executor/sandbox/support/fixtures';
 
 requireRoot();

@@ -3,8 +3,9 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LayerEntryError } from '../../src/layers/errors';
-import { encodeHeader, type HeaderFields } from '../../src/layers/tar-header';
-import { createLayerTar, planLayer, writeUstarHeader, type LayerEntry } from '../../src/layers/tar-writer';
+import { encodeHeader, writeUstarHeader, type HeaderFields } from '../../src/layers/tar-header';
+import { planLayer } from '../../src/layers/tar-plan';
+import { createLayerTar, type LayerEntry } from '../../src/layers/tar-writer';
 import { collect, gnuTarList, readAll, sha256 } from './support/tar-helpers';
 
 let tmp: string;

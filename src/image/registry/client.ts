@@ -7,44 +7,30 @@
  * Nothing unverified enters the store: manifests are hashed before they are returned (and checked against
  * the digest asked for and the registry's `Docker-Content-Digest`), blobs stream into `BlobStore.put` with
  * their expected digest and size, which keeps nothing that does not match.
+ *
+ * Each request goes through `transport.ts` (credentials, scheme fallback, transient statuses); which manifest
+ * media types are accepted and how a fetched one is typed is `manifest-media-type.ts`'s.
  */
 import { Readable } from 'node:stream';
 import type { BlobStore } from '../../store/blob-store';
 import { isDigest, sha256Digest, type Digest } from '../../store/digest';
 import { DigestMismatchError } from '../../store/errors';
-import { MediaType, declaredMediaType, type Descriptor } from '../oci-types';
-import { Authenticator, errorMessage, type Scope } from './auth';
-import { ANONYMOUS, DockerConfigCredentials, type CredentialStore } from './credentials';
+import type { Descriptor } from '../oci-types';
+import type { Scope } from './auth';
+import { chunks, counting } from './byte-streams';
+import { ANONYMOUS } from './credentials';
 import { ManifestUnknownError, RegistryError } from './errors';
-import { registryEndpoint, type RegistryEndpoint, type Scheme } from './hosts';
-import {
-  TlsHandshakeError,
-  discard,
-  header,
-  readBytes,
-  readText,
-  send,
-  type HttpResponse,
-  type Method,
-} from './http';
-import {
-  DEFAULT_RETRY_POLICY,
-  parseRetryAfter,
-  withRetries,
-  type RetryNotice,
-  type RetryPolicy,
-} from './retry';
+import type { RegistryEndpoint } from './hosts';
+import { discard, header, readBytes, type HttpResponse } from './http';
+import { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, manifestMediaType } from './manifest-media-type';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryNotice, type RetryPolicy } from './retry';
+import { RegistryTransport, unexpected, type RequestSpec, type TransportOptions } from './transport';
 
-export interface RegistryClientOptions {
-  /** Registries (`host` or `host:port`) reached over HTTPS without certificate checks, or plain HTTP. */
-  insecureRegistries?: readonly string[];
-  /** Where credentials come from (default: the docker config file and its credential helpers). */
-  credentials?: CredentialStore;
+/** The transport's options (insecure registries, credentials, socket timeout, user agent) and the client's. */
+export interface RegistryClientOptions extends TransportOptions {
   retry?: Partial<RetryPolicy>;
   /** Blobs larger than this are uploaded in PATCH chunks of this size (default 32 MiB). */
   chunkSize?: number;
-  /** Idle socket timeout per request (default 60 s). */
-  timeoutMs?: number;
   /**
    * The slowest a blob download may be on average before it is given up (and retried): its deadline is 60 s plus
    * its size at this rate (default 64 KiB/s), so a server dripping a byte now and then cannot hold a pull forever.
@@ -52,7 +38,6 @@ export interface RegistryClientOptions {
   minBytesPerSecond?: number;
   /** The fixed part of that deadline (default 60 s; tests shorten it). */
   blobDeadlineGraceMs?: number;
-  userAgent?: string;
   /** Told about each retry, e.g. to print "retrying in 0.5 s". */
   onRetry?: (operation: string, notice: RetryNotice) => void;
 }
@@ -84,53 +69,20 @@ export interface PushBlobOptions {
   fetchMissing?: (desc: Descriptor) => Promise<void>;
 }
 
-export const MANIFEST_MEDIA_TYPES: readonly string[] = [
-  MediaType.ociManifest,
-  MediaType.ociIndex,
-  MediaType.dockerManifest,
-  MediaType.dockerManifestList,
-];
-const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
-const SCHEMA1_MEDIA_TYPES = new Set([
-  'application/vnd.docker.distribution.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v1+prettyjws',
-]);
 /** The distribution spec lets registries refuse manifests over 4 MiB; nothing real comes close. */
 const MAX_MANIFEST_BYTES = 4 << 20;
 const DEFAULT_CHUNK_SIZE = 32 << 20;
 const MAX_MOUNT_CANDIDATES = 3;
-/** What a 401 means when it has no body to say more (every answer to HEAD): distribution's own words. */
-const UNAUTHORIZED_DEFAULT = 'authentication required';
-
-interface RequestSpec {
-  method: Method;
-  /** Path under `/v2/` (`team/app/manifests/1.0`), or an absolute URL the registry gave us (an upload). */
-  path?: string;
-  url?: URL;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: Buffer | Readable;
-  scopes: readonly Scope[];
-}
 
 export class RegistryClient {
-  private readonly auth: Authenticator;
+  private readonly transport: RegistryTransport;
   private readonly policy: RetryPolicy;
-  private readonly insecure: readonly string[];
-  /** The scheme that worked, per registry (an insecure registry may turn out to speak plain HTTP). */
-  private readonly schemes = new Map<string, Scheme>();
   readonly chunkSize: number;
 
   constructor(private readonly options: RegistryClientOptions = {}) {
-    const credentials = options.credentials ?? new DockerConfigCredentials();
-    this.auth = new Authenticator(credentials, this.userAgent, options.timeoutMs);
+    this.transport = new RegistryTransport(options);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-    this.insecure = options.insecureRegistries ?? [];
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  }
-
-  private get userAgent(): string {
-    return this.options.userAgent ?? 'tsbuild';
   }
 
   /** A client that sends no credentials (for tests and for registries that must be reached anonymously). */
@@ -139,7 +91,7 @@ export class RegistryClient {
   }
 
   endpoint(registry: string): RegistryEndpoint {
-    return registryEndpoint(registry, this.insecure);
+    return this.transport.endpoint(registry);
   }
 
   // ---- manifests ---------------------------------------------------------------------------------------
@@ -434,62 +386,9 @@ export class RegistryClient {
     return withRetries(this.policy, fn, onRetry === undefined ? undefined : (n) => onRetry(operation, n));
   }
 
-  /**
-   * One request with auth: anonymous (or with what the registry asked for before); on a 401, learn the
-   * challenge and try once more. A body that is a stream cannot be sent twice: a 401 on it becomes a
-   * retryable error, and the retried operation starts with the right credentials.
-   */
-  private async request(repo: Repository, spec: RequestSpec): Promise<HttpResponse> {
-    const endpoint = this.endpoint(repo.registry);
-    const first = await this.auth.authorization(endpoint, spec.scopes);
-    const res = await this.sendTo(endpoint, spec, first);
-    if (res.status !== 401) return checkTransient(res, endpoint);
-    const message = errorMessage(await readText(res.body)) ?? UNAUTHORIZED_DEFAULT;
-    const second = await this.auth.challenged(endpoint, res, spec.scopes, first, message);
-    if (spec.body instanceof Readable) {
-      spec.body.destroy();
-      throw new RegistryError(`${repo.registry} asked for credentials during an upload`, { retryable: true });
-    }
-    const again = await this.sendTo(endpoint, spec, second);
-    if (again.status !== 401) return checkTransient(again, endpoint);
-    const refused = errorMessage(await readText(again.body)) ?? UNAUTHORIZED_DEFAULT;
-    throw await this.auth.refused(endpoint, refused);
-  }
-
-  private async sendTo(
-    endpoint: RegistryEndpoint,
-    spec: RequestSpec,
-    authorization: string | undefined,
-  ): Promise<HttpResponse> {
-    const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...spec.headers };
-    if (authorization !== undefined) headers.Authorization = authorization;
-    const schemes = this.schemesFor(endpoint);
-    for (let i = 0; ; i++) {
-      const scheme = schemes[i] as Scheme;
-      const url = spec.url ?? new URL(`${scheme}://${endpoint.host}/v2/${spec.path ?? ''}`);
-      for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
-      try {
-        const res = await send({
-          method: spec.method,
-          url,
-          headers,
-          body: spec.body,
-          verifyTls: endpoint.verifyTls,
-          timeoutMs: this.options.timeoutMs,
-        });
-        if (spec.url === undefined) this.schemes.set(endpoint.registry, scheme);
-        return res;
-      } catch (err) {
-        // An insecure registry that does not speak TLS: Docker falls back to plain HTTP, and so do we.
-        const fallback = err instanceof TlsHandshakeError && spec.url === undefined && i + 1 < schemes.length;
-        if (!fallback) throw hintTls(err, endpoint);
-      }
-    }
-  }
-
-  private schemesFor(endpoint: RegistryEndpoint): readonly Scheme[] {
-    const known = this.schemes.get(endpoint.registry);
-    return known === undefined ? endpoint.schemes : [known];
+  /** One authenticated request to the repository's registry (`transport.ts`). */
+  private request(repo: Repository, spec: RequestSpec): Promise<HttpResponse> {
+    return this.transport.request(repo.registry, spec);
   }
 }
 
@@ -509,98 +408,9 @@ function contentType(res: HttpResponse): string | undefined {
   return header(res, 'content-type')?.split(';')[0]?.trim().toLowerCase();
 }
 
-/** The media type of a fetched manifest: the header when it is one we know, else what the JSON says. */
-function manifestMediaType(fromHeader: string | undefined, bytes: Buffer, name: string): string {
-  let declared: string | undefined;
-  let shape: { manifests?: unknown; config?: unknown; schemaVersion?: unknown } = {};
-  try {
-    declared = declaredMediaType(bytes);
-    shape = JSON.parse(bytes.toString('utf8')) as typeof shape;
-  } catch {
-    throw new RegistryError(`manifest ${name}: the registry sent something that is not JSON`);
-  }
-  const type = fromHeader !== undefined && MANIFEST_MEDIA_TYPES.includes(fromHeader) ? fromHeader : declared;
-  if ((type !== undefined && SCHEMA1_MEDIA_TYPES.has(type)) || shape.schemaVersion === 1) {
-    throw new RegistryError(
-      `manifest ${name} is a Docker schema 1 manifest, which is deprecated and not supported`,
-    );
-  }
-  if (type !== undefined && MANIFEST_MEDIA_TYPES.includes(type)) return type;
-  // No usable media type anywhere: the OCI spec lets a manifest omit it; its shape tells.
-  if (Array.isArray(shape.manifests)) return MediaType.ociIndex;
-  if (typeof shape.config === 'object' && shape.config !== null) return MediaType.ociManifest;
-  throw new RegistryError(`manifest ${name} has unsupported media type ${type ?? fromHeader ?? '(none)'}`);
-}
-
 function uploadLocation(res: HttpResponse): URL {
   const location = header(res, 'location');
   if (location === undefined)
     throw new RegistryError(`the registry opened an upload without a Location (${res.url.host})`);
   return new URL(location, res.url);
-}
-
-/** 5xx and 429 are the registry's trouble, not ours: a retryable error. Anything else goes to the caller. */
-async function checkTransient(res: HttpResponse, endpoint: RegistryEndpoint): Promise<HttpResponse> {
-  if (res.status < 500 && res.status !== 429) return res;
-  const message = errorMessage(await readText(res.body).catch(() => '')) ?? '';
-  return Promise.reject(
-    new RegistryError(
-      `${endpoint.registry} answered HTTP ${res.status} to ${res.url.pathname}${message ? `: ${message}` : ''}`,
-      {
-        retryable: true,
-        retryAfterMs: parseRetryAfter(header(res, 'retry-after')),
-      },
-    ),
-  );
-}
-
-/** A one-line error for a status the operation did not expect, with the registry's own words. */
-async function unexpected(res: HttpResponse, what: string): Promise<RegistryError> {
-  const message = errorMessage(await readText(res.body).catch(() => ''));
-  const said = message === undefined ? '' : `: ${message}`;
-  if (res.status === 403) return new RegistryError(`${what}: access denied${said}`);
-  return new RegistryError(`${what}: unexpected HTTP ${res.status}${said}`);
-}
-
-function hintTls(err: unknown, endpoint: RegistryEndpoint): unknown {
-  if (err instanceof TlsHandshakeError && endpoint.schemes.length === 1 && endpoint.schemes[0] === 'https') {
-    return new RegistryError(
-      `${err.message}; if ${endpoint.registry} serves plain HTTP, pass --insecure-registry ${endpoint.registry}`,
-    );
-  }
-  return err;
-}
-
-async function* counting(
-  source: AsyncIterable<Uint8Array>,
-  onBytes?: (n: number) => void,
-): AsyncGenerator<Uint8Array> {
-  let n = 0;
-  for await (const chunk of source) {
-    n += chunk.length;
-    onBytes?.(n);
-    yield chunk;
-  }
-}
-
-/** Re-cut a stream into buffers of exactly `size` bytes (the last one shorter). */
-async function* chunks(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let length = 0;
-  for await (const piece of source) {
-    let buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    while (length + buf.length >= size) {
-      const take = size - length;
-      pending.push(buf.subarray(0, take));
-      yield Buffer.concat(pending, size);
-      pending = [];
-      length = 0;
-      buf = buf.subarray(take);
-    }
-    if (buf.length > 0) {
-      pending.push(Buffer.from(buf));
-      length += buf.length;
-    }
-  }
-  if (length > 0) yield Buffer.concat(pending, length);
 }

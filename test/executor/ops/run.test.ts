@@ -16,8 +16,8 @@ import {
   ensureSnapshots,
   snapshotLayerTar,
   snapshotPath,
-  unpackInto,
 } from '../../../src/layers/snapshots';
+import { unpackInto } from '../../../src/layers/snapshot-unpack';
 import { readTar } from '../../../src/layers/tar-reader';
 import { decompressLayer } from '../../../src/layers/compress';
 import { createLayerTar, type LayerEntry } from '../../../src/layers/tar-writer';
