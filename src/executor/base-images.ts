@@ -6,6 +6,7 @@
 import type { CacheImports } from '../cache/transfer/build-imports';
 import { BuildError, TsbuildError } from '../errors';
 import type { EventSink } from '../events';
+import { formatPlatform } from '../planner';
 import type { BaseImageConfig, Platform, Stage, StageRef } from '../planner/types';
 import type { DockerfileText } from './dockerfile-text';
 import type { BuildOptions, ResolvedImage } from './types';
@@ -93,11 +94,9 @@ function platformMismatch(
   config: { os: string; architecture: string; variant?: string },
   wanted: Platform,
 ): { actual: string; expected: string } | undefined {
-  const show = (p: { os: string; architecture: string; variant?: string }): string =>
-    [p.os, p.architecture, p.variant].filter((x) => x !== undefined && x !== '').join('/');
   const same =
     config.os === wanted.os &&
     config.architecture === wanted.architecture &&
     (wanted.variant === undefined || config.variant === undefined || config.variant === wanted.variant);
-  return same ? undefined : { actual: show(config), expected: show(wanted) };
+  return same ? undefined : { actual: formatPlatform(config), expected: formatPlatform(wanted) };
 }

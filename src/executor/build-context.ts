@@ -7,7 +7,8 @@ import type { KeyIndex } from '../cache/key-index';
 import type { CacheLookup } from '../cache/lookup';
 import type { StepInputs } from '../cache/step-key';
 import type { CacheImports } from '../cache/transfer/build-imports';
-import type { BuildPlan, Stage } from '../planner/types';
+import { formatPlatform } from '../planner';
+import type { BuildPlan, Platform, Stage } from '../planner/types';
 import type { BlobStore } from '../store/blob-store';
 import type { BaseImages } from './base-images';
 import type { DockerfileText } from './dockerfile-text';
@@ -31,8 +32,8 @@ export interface BuildContext {
 }
 
 /** What a stage `FROM scratch` stands on, for its keys: nothing but its platform. */
-export function scratchKey(platform: { os: string; architecture: string; variant?: string }): string {
-  return `scratch:${platform.os}/${platform.architecture}${platform.variant ? '/' + platform.variant : ''}`;
+export function scratchKey(platform: Platform): string {
+  return `scratch:${formatPlatform(platform)}`;
 }
 
 /** The `FROM` step's key inputs: the base alone. */

@@ -11,9 +11,8 @@ import type { Digest } from '../store/digest';
 import { finalStageChain, fromInputs, scratchKey, type BuildContext } from './build-context';
 import type { BuildSources } from './build-sources';
 import { planCopy, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-copy';
-import { linkedOwner, resolveOwner, type Owner } from './ops/owner';
+import { copyOwner, ownerNeedsStageFiles, type Owner } from './ops/owner';
 import { StageFs } from './stage-fs';
-import { isLinkedCopy } from './step-inputs';
 import { keyParent, keyStep, stateKeyAfter, type KeyingEnv } from './step-keyer';
 
 /** A step keyed ahead: its place (`stage/step`), key and key inputs, as the solver would record them. */
@@ -31,9 +30,6 @@ export interface DryStage {
 
 /** A stage read by a step could not be keyed ahead. */
 class DryKeyUnavailable extends Error {}
-
-/** A uid[:gid] `--chown` needs no lookup in the stage's files. */
-export const NUMERIC_OWNER = /^\d+(:\d+)?$/;
 
 export interface AheadEnv {
   sources: BuildSources;
@@ -122,14 +118,10 @@ export class AheadKeyer {
   /** A COPY's inputs are its source files; the stage's files only shape the layer, so an empty one will do. */
   private async planCopy(step: CopyStep): Promise<CopyPlan> {
     if (step.kind === 'add') throw new DryKeyUnavailable();
-    const linked = isLinkedCopy(step);
-    if (step.chown && !NUMERIC_OWNER.test(step.chown) && !linked) throw new DryKeyUnavailable();
-    const location = this.env.copyOptions(step, undefined).location;
-    const owner = !step.chown
-      ? undefined
-      : linked
-        ? linkedOwner(step.chown, location)
-        : await resolveOwner(step.chown, { layers: [] }, this.ctx.views);
+    // A name is looked up in the stage's files, which keying ahead does not have (a linked copy refuses names).
+    if (ownerNeedsStageFiles(step)) throw new DryKeyUnavailable();
+    const where = this.ctx.dockerfile.location(step.line, step.endLine);
+    const owner = await copyOwner(step, { layers: [] }, this.ctx.views, where);
     const planned = await planCopy(
       step,
       await this.env.sources.contextSource(),

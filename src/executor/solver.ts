@@ -17,12 +17,12 @@ import { canonicalJson } from '../store/canonical-json';
 import { isDigest, sha256Digest, type Digest } from '../store/digest';
 import { copiedFromStages, fromInputs, lazy, scratchKey, type BuildContext } from './build-context';
 import { BuildSources } from './build-sources';
-import { AheadKeyer, NUMERIC_OWNER } from './keyed-ahead';
+import { AheadKeyer } from './keyed-ahead';
 import { copiedContent } from './ops/copy/copied-content';
 import { planCopy, type CopyEntry, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-copy';
 import { applyStep, inheritConfig, scratchConfig } from './ops/image-config';
 import { toTarEntry, writeFilesLayer } from './ops/layer-writer';
-import { linkedOwner, resolveOwner, type Owner } from './ops/owner';
+import { copyOwner, ownerNeedsStageFiles, resolveOwner, type Owner } from './ops/owner';
 import { runCommand } from './ops/run-command';
 import { workdirEntries } from './ops/workdir';
 import { filesLayerForm } from './layer-use';
@@ -47,18 +47,7 @@ export class Solver {
   private readonly background: Promise<unknown>[] = [];
 
   constructor(private readonly ctx: BuildContext) {
-    const { plan } = ctx;
-    this.sources = new BuildSources(
-      ctx.opts,
-      ctx.opts.events,
-      ctx.dockerfile,
-      ctx.images,
-      ctx.imports,
-      ctx.views,
-      (index) => this.stage(index),
-      (index) => plan.stages[index].displayName,
-      () => plan.targetPlatform,
-    );
+    this.sources = new BuildSources(ctx, (index) => this.stage(index));
     this.ahead = new AheadKeyer(ctx, {
       sources: this.sources,
       sourceKey: (from, flag) => this.sourceKey(from, flag),
@@ -373,16 +362,12 @@ export class Solver {
 
   private async planCopyStep(step: CopyStep, state: StageResult): Promise<CopyPlan> {
     const source = await this.sources.copySource(step);
-    if (isLinkedCopy(step)) {
-      // Made on an empty filesystem, as BuildKit does: the stage's files (its /etc/passwd too) are not seen.
-      const owner = step.chown
-        ? linkedOwner(step.chown, this.copyOptions(step, undefined).location)
-        : undefined;
-      return planCopy(step, source, StageFs.empty(), this.copyOptions(step, owner));
-    }
-    if (step.chown && !NUMERIC_OWNER.test(step.chown)) await this.ctx.imports.ensureLayers(state.layers);
-    const owner = step.chown ? await resolveOwner(step.chown, state, this.ctx.views) : undefined;
-    return planCopy(step, source, await state.fs(), this.copyOptions(step, owner));
+    const linked = isLinkedCopy(step);
+    if (ownerNeedsStageFiles(step)) await this.ctx.imports.ensureLayers(state.layers);
+    const where = this.ctx.dockerfile.location(step.line, step.endLine);
+    const owner = await copyOwner(step, state, this.ctx.views, where);
+    // A linked copy is made on an empty filesystem, as BuildKit does: the stage's files are not seen.
+    return planCopy(step, source, linked ? StageFs.empty() : await state.fs(), this.copyOptions(step, owner));
   }
 
   /** The directory a WORKDIR creates, owned by the stage's user. */

@@ -6,11 +6,11 @@
  * running build plans the COPY against the stage's files and builds the stages it reads; keying ahead plans it
  * against an empty stage and keys those stages ahead too.
  */
+import { formatPlatform } from '../planner';
 import { canonicalJson } from '../store/canonical-json';
-import { sha256Digest } from '../store/digest';
 import { stepKey, type FileInput, type StepInputs } from '../cache/step-key';
 import type { CopyStep, Platform, RunStep, StageRef, Step } from '../planner/types';
-import type { Digest } from '../store/digest';
+import { sha256Digest, type Digest } from '../store/digest';
 import type { DockerfileText } from './dockerfile-text';
 import { contextMountInputs } from './ops/context-mount';
 import type { CopyPlan } from './ops/copy/plan-copy';
@@ -42,9 +42,7 @@ export interface KeyedStep {
  * the platform, because its layer is made on an empty filesystem.
  */
 export function keyParent(step: Step, stateKey: string, platform: Platform): string {
-  return isLinkedCopy(step)
-    ? `link:${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`
-    : stateKey;
+  return isLinkedCopy(step) ? `link:${formatPlatform(platform)}` : stateKey;
 }
 
 /**

@@ -5,7 +5,9 @@
  */
 import type { LayerRecord } from '../../cache/key-index';
 import { BuildError, type SourceLocation } from '../../errors';
+import type { CopyStep } from '../../planner/types';
 import type { RootfsViews } from '../rootfs';
+import { isLinkedCopy } from '../step-inputs';
 import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from '../sandbox/rootfs-path';
 
 export interface Owner {
@@ -32,12 +34,34 @@ export async function resolveOwner(
   return { uid, gid };
 }
 
+/** A uid[:gid] `--chown` needs no lookup in the stage's files. */
+const NUMERIC_OWNER = /^\d+(:\d+)?$/;
+
+/** Whether a COPY/ADD's `--chown` is looked up in the stage's `/etc/passwd` and `/etc/group`. */
+export function ownerNeedsStageFiles(step: CopyStep): boolean {
+  return step.chown !== undefined && !NUMERIC_OWNER.test(step.chown) && !isLinkedCopy(step);
+}
+
+/**
+ * The owner a COPY/ADD's `--chown` names, if any: looked up in the stage's files, or — for a linked copy, made
+ * without them — numeric ids only.
+ */
+export async function copyOwner(
+  step: CopyStep,
+  stage: { layers: readonly LayerRecord[] },
+  views: RootfsViews,
+  location: SourceLocation,
+): Promise<Owner | undefined> {
+  if (!step.chown) return undefined;
+  return isLinkedCopy(step) ? linkedOwner(step.chown, location) : resolveOwner(step.chown, stage, views);
+}
+
 /**
  * `--chown` of a linked COPY/ADD: made on an empty filesystem, it has no `/etc/passwd` to look names up in, so only
  * numeric ids and `root` work (BuildKit fails such a build late, with "invalid user index: -1"; this says why, at
  * the step).
  */
-export function linkedOwner(spec: string, location: SourceLocation): Owner {
+function linkedOwner(spec: string, location: SourceLocation): Owner {
   const [user, group] = spec.split(':', 2);
   const id = (name: string): number | undefined =>
     NUMERIC.test(name) ? Number(name) : name === 'root' ? 0 : undefined;
