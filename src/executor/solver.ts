@@ -147,6 +147,8 @@ export class Solver {
         let content: StepInputs | undefined;
         if ((step.kind === 'copy' || step.kind === 'add') && step.from && copy) {
           content = await this.contentInputs(inputs, copy.entries);
+          // Its listing is kept from a concurrent prune as every other step's file listing is.
+          if (content.filesDigest) await this.ctx.opts.inUse?.add([content.filesDigest]);
           resultKey = stepKey(content);
           byContent = await this.ctx.lookup.find(resultKey);
         }
