@@ -6,15 +6,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, isErrno } from '../store/atomic';
+import type { LayerRecord } from '../image/stored-image';
 import type { StepInputs } from './step-key';
 import { digestHex, type Digest } from '../store/digest';
-
-export interface LayerRecord {
-  digest: Digest;
-  diffId: Digest;
-  size: number;
-  mediaType: string;
-}
 
 export interface CacheRecord {
   version: 1;

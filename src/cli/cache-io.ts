@@ -3,7 +3,7 @@
  * yet — the first CI run — is a warning), and export the finished build's records to each destination after it.
  */
 import { BlobStore } from '../store/blob-store';
-import type { ExportCompression } from '../image/export-layers';
+import type { Compression } from '../store/compression';
 import { KeyIndex } from '../cache/key-index';
 import type { Digest } from '../store/digest';
 import { formatSize } from '../cache/units';
@@ -75,7 +75,7 @@ export async function exportCacheTo(
   specs: readonly CacheToSpec[],
   clientOptions: RegistryClientOptions,
   say: Say,
-  compression: ExportCompression = 'gzip',
+  compression: Compression = 'gzip',
 ): Promise<void> {
   const blobs = new BlobStore(root);
   const index = new KeyIndex(root);
@@ -102,7 +102,7 @@ async function exportOne(
   spec: CacheToSpec,
   registry: () => RegistryClient,
   say: Say,
-  compression: ExportCompression,
+  compression: Compression,
 ): Promise<void> {
   const { location } = spec;
   // A blob of a hit whose layer stayed in the imported cache is fetched only if the destination lacks it.

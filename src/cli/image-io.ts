@@ -5,24 +5,19 @@
 import * as path from 'node:path';
 import { atomicWriteStream } from '../store/atomic';
 import { BlobStore } from '../store/blob-store';
-import type { LayerRecord } from '../cache/key-index';
 import { layerAvailable } from '../store/snapshot-layers';
 import type { BuiltImage, ResolvedImage } from '../executor/build';
 import { RootfsViews } from '../executor/rootfs';
 import { exportDirectory } from '../layers/export-dir';
-import { exportableImage, type ExportCompression } from '../image/export-layers';
+import { exportableImage } from '../image/export-layers';
+import type { Compression } from '../store/compression';
 import { ImageStore } from '../image/image-store';
 import { ociLayoutTar, writeOciLayout } from '../image/oci-layout';
-import {
-  isIndexMediaType,
-  parseImageConfig,
-  parseIndex,
-  parseManifest,
-  type Descriptor,
-} from '../image/oci-types';
+import type { Descriptor } from '../image/oci-types';
+import { loadImage, type LayerRecord } from '../image/stored-image';
 import { normalizeReference, parseDockerReference } from '../image/reference';
 import { UserError } from '../errors';
-import type { Platform } from '../planner/types';
+import type { Platform } from '../platform';
 import type { OutputSpec } from './build-options';
 import { writeDockerArchive } from '../image/docker-archive';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
@@ -118,43 +113,13 @@ export async function openImageStore(
   };
 }
 
-/** A manifest (or the platform's manifest of an index) with its config and layers, all read verified. */
-export async function loadImage(
-  blobs: BlobStore,
-  target: Descriptor,
-  platform: Platform,
-): Promise<ResolvedImage | undefined> {
-  let desc = target;
-  if (isIndexMediaType(desc.mediaType)) {
-    const index = parseIndex(await blobs.readAll(desc.digest));
-    const match =
-      index.manifests.find(
-        (m) =>
-          m.platform?.os === platform.os &&
-          m.platform.architecture === platform.architecture &&
-          (platform.variant === undefined || m.platform.variant === platform.variant),
-      ) ?? (index.manifests.length === 1 ? index.manifests[0] : undefined);
-    if (!match) return undefined;
-    desc = match;
-  }
-  const manifest = parseManifest(await blobs.readAll(desc.digest));
-  const config = parseImageConfig(await blobs.readAll(manifest.config.digest));
-  const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
-    digest: l.digest,
-    diffId: config.rootfs.diff_ids[i],
-    size: l.size,
-    mediaType: l.mediaType,
-  }));
-  return { manifestDigest: desc.digest, config, layers };
-}
-
 export async function writeOutputs(
   root: string,
   image: BuiltImage,
   outputs: readonly OutputSpec[],
   name: string | undefined,
   clientOptions: RegistryClientOptions = {},
-  compression: ExportCompression = 'gzip',
+  compression: Compression = 'gzip',
 ): Promise<Descriptor> {
   // Returns the manifest the outputs carry: the built one, or its copy with layers compressed for them.
   const blobs = new BlobStore(root);

@@ -3,11 +3,12 @@
  * `RUN --mount from=`, resolved once per build through the caller's `resolveImage`, marked in use, and — when its
  * layers stayed in a registry — offered to the cache imports so they are fetched only if something needs them.
  */
+import { formatPlatform, type Platform } from '../platform';
 import type { CacheImports } from '../cache/transfer/build-imports';
 import { BuildError, TsbuildError } from '../errors';
 import type { EventSink } from '../events';
-import { formatPlatform } from '../planner';
-import type { BaseImageConfig, Platform, Stage, StageRef } from '../planner/types';
+
+import type { BaseImageConfig, Stage, StageRef } from '../planner/types';
 import type { DockerfileText } from './dockerfile-text';
 import type { BuildOptions, ResolvedImage } from './types';
 

@@ -3,12 +3,13 @@
  * index, lookup, read-only views), the imported caches, the Dockerfile text for locations, the resolved images, and
  * the previous build's key inputs by position (what a miss is explained against).
  */
+import { formatPlatform, type Platform } from '../platform';
 import type { KeyIndex } from '../cache/key-index';
 import type { CacheLookup } from '../cache/lookup';
 import type { StepInputs } from '../cache/step-key';
 import type { CacheImports } from '../cache/transfer/build-imports';
-import { formatPlatform } from '../planner';
-import type { BuildPlan, Platform, Stage } from '../planner/types';
+
+import type { BuildPlan, Stage } from '../planner/types';
 import type { BlobStore } from '../store/blob-store';
 import type { BaseImages } from './base-images';
 import type { DockerfileText } from './dockerfile-text';

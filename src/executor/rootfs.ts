@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { isErrno } from '../store/atomic';
 import type { BlobStore } from '../store/blob-store';
 import { sha256Digest, digestHex } from '../store/digest';
-import type { LayerRecord } from '../cache/key-index';
+import type { LayerRecord } from '../image/stored-image';
 import { applyLayer } from '../layers/apply';
 import { mountOverlay, OverlayUnavailableError, removeScratch, type MountedOverlay } from '../layers/overlay';
 import { openRunsDir } from '../layers/runs-dir';

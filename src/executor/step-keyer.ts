@@ -6,10 +6,11 @@
  * running build plans the COPY against the stage's files and builds the stages it reads; keying ahead plans it
  * against an empty stage and keys those stages ahead too.
  */
-import { formatPlatform } from '../planner';
+
+import { formatPlatform, type Platform } from '../platform';
 import { canonicalJson } from '../store/canonical-json';
 import { stepKey, type FileInput, type StepInputs } from '../cache/step-key';
-import type { CopyStep, Platform, RunStep, StageRef, Step } from '../planner/types';
+import type { CopyStep, RunStep, StageRef, Step } from '../planner/types';
 import { sha256Digest, type Digest } from '../store/digest';
 import type { DockerfileText } from './dockerfile-text';
 import { contextMountInputs } from './ops/context-mount';

@@ -2,25 +2,22 @@
  * What goes into a build and what comes out of it, and what a stage is while the build runs: the executor's
  * vocabulary, shared by the solver, the image writer and the callers of `build()`.
  */
+import type { Platform } from '../platform';
 import type { InUseMarker } from '../cache/in-use';
-import type { LayerRecord } from '../cache/key-index';
+import type { LayerRecord, StoredImage } from '../image/stored-image';
 import type { BuildCacheView } from '../cache/transfer/build-export';
 import type { ImportStats } from '../cache/transfer/build-imports';
 import type { CacheBlobSource, LoadedCache } from '../cache/transfer/types';
 import type { EventSink } from '../events';
-import type { ImageManifest } from '../image/oci-types';
-import type { ImageConfigFile } from './ops/image-config';
-import type { Platform } from '../planner/types';
+import type { ImageConfig, ImageManifest } from '../image/oci-types';
+
 import type { Digest } from '../store/digest';
-import type { Compression } from './ops/layer-writer';
+import type { Compression } from '../store/compression';
 import type { Isolation } from './sandbox';
 import type { StageFs } from './stage-fs';
 
 /** An image the build can start from (from the local store). */
-export interface ResolvedImage {
-  manifestDigest: Digest;
-  config: ImageConfigFile;
-  layers: LayerRecord[];
+export interface ResolvedImage extends StoredImage {
   /**
    * Where the layers this store lacks are (a base left in its registry by a build that may not need it): fetched
    * from there only when a step or an output needs them, as layers of an imported cache are.
@@ -69,7 +66,7 @@ export interface BuildOptions {
 }
 
 export interface BuiltImage {
-  config: ImageConfigFile;
+  config: ImageConfig;
   configDigest: Digest;
   configSize: number;
   manifestDigest: Digest;
@@ -88,7 +85,7 @@ export interface BuiltImage {
 /** A stage as far as it is built: the key of its filesystem, its config, its layers and a lazy view of its files. */
 export interface StageResult {
   key: string;
-  config: ImageConfigFile;
+  config: ImageConfig;
   layers: LayerRecord[];
   fs: () => Promise<StageFs>;
 }

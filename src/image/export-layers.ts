@@ -12,7 +12,8 @@
 import type { BlobStore } from '../store/blob-store';
 import { readCompressedNote, writeCompressedNote } from '../store/compressed-notes';
 import { isSnapshotLayer, type LayerRef } from '../store/snapshot-layers';
-import { storeLayer, type Compression } from '../layers/compress';
+import { storeLayer } from '../layers/compress';
+import type { Compression } from '../store/compression';
 import { snapshotLayerTar } from '../layers/snapshots';
 import {
   isManifestMediaType,
@@ -23,8 +24,6 @@ import {
   serializeManifest,
   type Descriptor,
 } from './oci-types';
-
-export type ExportCompression = Exclude<Compression, 'none'>;
 
 export interface ExportableLayer extends LayerRef {
   size: number;
@@ -39,7 +38,7 @@ export async function compressedLayer<L extends ExportableLayer>(
   root: string,
   blobs: BlobStore,
   layer: L,
-  compression: ExportCompression,
+  compression: Compression,
   flavour: 'oci' | 'docker' = 'oci',
 ): Promise<L> {
   if (!isSnapshotLayer(layer)) return layer;
@@ -81,14 +80,14 @@ export async function exportableImage(
   root: string,
   blobs: BlobStore,
   target: Descriptor,
-  compression: ExportCompression = 'gzip',
+  compression: Compression = 'gzip',
 ): Promise<Descriptor> {
   if (!isManifestMediaType(target.mediaType)) return target; // indexes come from registries, whole
   const manifest = parseManifest(await blobs.readAll(target.digest));
   const diffIds = parseImageConfig(await blobs.readAll(manifest.config.digest)).rootfs.diff_ids;
   const flavour = manifest.mediaType === MediaType.dockerManifest ? 'docker' : 'oci';
   // Docker v2 manifests cannot carry zstd layers.
-  const chosen: ExportCompression = flavour === 'docker' ? 'gzip' : compression;
+  const chosen: Compression = flavour === 'docker' ? 'gzip' : compression;
   let changed = false;
   const layers: Descriptor[] = [];
   for (const [i, l] of manifest.layers.entries()) {

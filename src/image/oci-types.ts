@@ -4,9 +4,10 @@
  * BuildKit's `dockerspec.DockerOCIImageConfig`, `v1.Manifest`, `v1.Index`, `v1.Descriptor`), with Go's
  * omitempty rules, so our digests are stable and match what Go tooling would write for the same values.
  */
+import type { Platform } from '../platform';
 import type { Digest } from '../store/digest';
 import { isDigest } from '../store/digest';
-import type { Compression } from '../layers/compress';
+import type { BlobCompression } from '../store/compression';
 import { encodeJson, goMap, struct, type JsonNode, type JsonObject } from './go-json';
 import { ImageFormatError } from './errors';
 
@@ -80,12 +81,10 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-export interface Platform {
-  architecture: string;
-  os: string;
+/** The platform of an index entry: the ground floor's Platform and the two fields Windows images add. */
+export interface DescriptorPlatform extends Platform {
   'os.version'?: string;
   'os.features'?: string[];
-  variant?: string;
 }
 
 export interface Descriptor {
@@ -96,7 +95,7 @@ export interface Descriptor {
   annotations?: Record<string, string>;
   /** Base64 embedded content. */
   data?: string;
-  platform?: Platform;
+  platform?: DescriptorPlatform;
   artifactType?: string;
 }
 
@@ -133,7 +132,7 @@ const setMap = (v: Readonly<Record<string, unknown>> | undefined): JsonObject | 
 
 // ---- serialisers ------------------------------------------------------------------------------------
 
-function platformFields(p: Platform): [string, JsonNode | undefined][] {
+function platformFields(p: DescriptorPlatform): [string, JsonNode | undefined][] {
   return [
     ['architecture', p.architecture],
     ['os', p.os],
@@ -248,7 +247,7 @@ export function formatTimestamp(t: Date | number): string {
 
 // ---- media types ------------------------------------------------------------------------------------
 
-export function layerMediaType(compression: Compression, flavour: 'oci' | 'docker' = 'oci'): string {
+export function layerMediaType(compression: BlobCompression, flavour: 'oci' | 'docker' = 'oci'): string {
   if (flavour === 'docker') {
     if (compression === 'zstd')
       throw new ImageFormatError('Docker v2 manifests cannot carry zstd layers; use OCI');
@@ -259,7 +258,7 @@ export function layerMediaType(compression: Compression, flavour: 'oci' | 'docke
 }
 
 /** The compression a layer media type declares; undefined for media types that are not layers. */
-export function layerCompression(mediaType: string): Compression | undefined {
+export function layerCompression(mediaType: string): BlobCompression | undefined {
   switch (mediaType) {
     case MediaType.ociLayer:
     case MediaType.dockerLayer:
@@ -362,7 +361,7 @@ function dropUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-function parsePlatform(o: Obj, what: string): Platform {
+function parsePlatform(o: Obj, what: string): DescriptorPlatform {
   return dropUndefined({
     architecture: reqString(o, 'architecture', what),
     os: reqString(o, 'os', what),

@@ -12,6 +12,7 @@
  * one, so one worker is asked for even on a single core. (A different zlib or zstd build may compress
  * differently; the diff_id never changes.)
  */
+import type { BlobCompression } from '../store/compression';
 import { availableParallelism } from 'node:os';
 import { Readable, pipeline, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -22,10 +23,8 @@ import { TsbuildError } from '../errors';
 import { LayerFormatError } from './errors';
 import { ParallelGzip } from './gzip-parallel';
 
-export type Compression = 'gzip' | 'zstd' | 'none';
-
 export interface CompressOptions {
-  compression: Compression;
+  compression: BlobCompression;
   /** gzip 1–9 (default 6, as `gzip`/containerd), zstd 1–19 (default 3, as `zstd`). */
   level?: number;
 }
@@ -37,7 +36,7 @@ export interface StoredLayer {
   /** sha256 of the uncompressed tar: the image config's rootfs.diff_ids entry. */
   diffId: Digest;
   uncompressedSize: number;
-  compression: Compression;
+  compression: BlobCompression;
 }
 
 export const DEFAULT_GZIP_LEVEL = 6;
@@ -87,7 +86,7 @@ export function createCompressor(options: CompressOptions): Transform | undefine
 }
 
 /** Which compression a layer blob uses, from its first bytes (4 are enough). */
-export function detectCompression(head: Uint8Array): Compression {
+export function detectCompression(head: Uint8Array): BlobCompression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
     return 'zstd';

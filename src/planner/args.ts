@@ -3,12 +3,13 @@
  * (BuildKit's defaultArgs + buildMetaArgs). This is the only environment FROM lines see; inside a stage a global
  * value is visible only after `ARG NAME` redeclares it.
  */
+import { formatPlatform, type Platform } from '../platform';
 import type { ShellLex } from '../parser/shell/lex';
 import type { ArgCommand } from './commands';
 import { EnvList } from './env-list';
 import type { SourceText } from './fault';
-import { formatPlatform } from './platform';
-import type { MetaArg, Platform } from './types';
+
+import type { MetaArg } from './types';
 
 /** Args BuildKit defines itself; a build arg of the same name overrides the value. */
 export const AUTOMATIC_ARGS = [

@@ -7,7 +7,7 @@ export type * from './types';
 export { planBuild, expandOnBuildTriggers, type OnBuildContext } from './plan';
 export { buildChecks, looksLikeSecret, skippedChecks, type CheckWarning } from './checks';
 export { applyChmod } from './chmod';
-export { formatPlatform, hostPlatform, parsePlatform, parsePlatformOption } from './platform';
+export { parsePlatform, parsePlatformOption } from './platform';
 export { parseImageRef, type ParsedImageRef } from './image-ref';
 export { formatGoDuration } from './duration';
 export { unresolvedBaseImages, type BaseImageRequest } from './queries';

@@ -13,7 +13,7 @@ import { dispatchCommands } from './dispatch';
 import { SourceText } from './fault';
 import { commandEdges, findCycle, reachable, type Edge } from './graph';
 import { parseTriggers } from './onbuild';
-import { hostPlatform, normalizePlatform } from './platform';
+import { hostPlatform, normalizePlatform } from '../platform';
 import { resolveImageBases, resolveTarget, stageHeaders, type StageHeader } from './stages';
 import { StageState } from './state';
 import { shapeOf } from './structure';

@@ -3,7 +3,8 @@
  * then plan again with `PlanOptions.baseImage` answering from those configs, so that base-image ENV, WORKDIR,
  * USER, SHELL and ONBUILD triggers are part of every expansion.
  */
-import type { BuildPlan, Platform } from './types';
+import type { Platform } from '../platform';
+import type { BuildPlan } from './types';
 
 export interface BaseImageRequest {
   /** The normalised reference to resolve. */

@@ -3,6 +3,7 @@
  * the global args, the base bound to an earlier stage of that name, `scratch`, or an image; stage names checked for
  * duplicates; the target picked.
  */
+import type { Platform } from '../platform';
 import type { ShellLex } from '../parser/shell/lex';
 import type { EnvList } from './env-list';
 import { PlanFault, type SourceText } from './fault';
@@ -11,7 +12,7 @@ import { parseImageRef } from './image-ref';
 import { parsePlatform } from './platform';
 import type { RawStage } from './structure';
 import { withSuggestion } from './suggest';
-import type { Platform, SourceSpan, StageRef } from './types';
+import type { SourceSpan, StageRef } from './types';
 
 export interface StageHeader {
   index: number;

@@ -7,12 +7,7 @@
  * to the cache records it explains.
  */
 
-/** An OCI platform. `variant` is omitted when empty (arm64 has none; arm defaults to `v7`). */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+import type { Platform } from '../platform';
 
 /** One name=value pair, in the order it was written or set. */
 export interface KeyValue {

@@ -7,9 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, isErrno, readdirOrEmpty } from './atomic';
+import type { Compression } from './compression';
 import { digestHex, isDigest, type Digest } from './digest';
-
-export type NoteCompression = 'gzip' | 'zstd';
 
 export interface CompressedBlob {
   digest: Digest;
@@ -22,14 +21,14 @@ function notesDir(root: string): string {
   return path.join(root, 'compressed');
 }
 
-function notePath(root: string, diffId: Digest, compression: NoteCompression): string {
+function notePath(root: string, diffId: Digest, compression: Compression): string {
   return path.join(notesDir(root), `${digestHex(diffId)}.${compression}.json`);
 }
 
 export async function readCompressedNote(
   root: string,
   diffId: Digest,
-  compression: NoteCompression,
+  compression: Compression,
 ): Promise<CompressedBlob | undefined> {
   let text: string;
   try {
@@ -44,7 +43,7 @@ export async function readCompressedNote(
 export async function writeCompressedNote(
   root: string,
   diffId: Digest,
-  compression: NoteCompression,
+  compression: Compression,
   blob: CompressedBlob,
 ): Promise<void> {
   await fsp.mkdir(notesDir(root), { recursive: true });

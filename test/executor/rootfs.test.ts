@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BlobStore } from '../../src/store/blob-store';
 import type { Digest } from '../../src/store/digest';
-import type { LayerRecord } from '../../src/cache/key-index';
+import type { LayerRecord } from '../../src/image/stored-image';
 import { RootfsViews } from '../../src/executor/rootfs';
 import { LayerFormatError } from '../../src/layers/errors';
 import { mountsUnder, requireRoot, storeEntries, tempDir } from './sandbox/support/fixtures';

@@ -1,17 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import type { BlobCompression } from '../../src/store/compression';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { CompressStream } from 'zstd-napi';
 import { BlobStore } from '../../src/store/blob-store';
-import {
-  decompressLayer,
-  detectCompression,
-  storeLayer,
-  ZSTD_JOB_SIZE,
-  type Compression,
-} from '../../src/layers/compress';
+import { decompressLayer, detectCompression, storeLayer, ZSTD_JOB_SIZE } from '../../src/layers/compress';
 import { LayerFormatError } from '../../src/layers/errors';
 import { createLayerTar, type LayerEntry } from '../../src/layers/tar-writer';
 import { collect, sha256 } from './support/tar-helpers';
@@ -37,7 +32,7 @@ function entries(): LayerEntry[] {
 }
 
 describe('storeLayer', () => {
-  it.each<Compression>(['gzip', 'zstd', 'none'])(
+  it.each<BlobCompression>(['gzip', 'zstd', 'none'])(
     '%s: one pass gives blob digest, size and diff_id, deterministically',
     async (compression) => {
       const tar = await collect(createLayerTar(entries()));

@@ -1,6 +1,6 @@
+import { formatPlatform, hostPlatform, normalizePlatform } from '../../src/platform';
 import { UserError } from '../../src/errors';
-import { formatPlatform, hostPlatform, parsePlatform, parsePlatformOption } from '../../src/planner';
-import { normalizePlatform } from '../../src/planner/platform';
+import { parsePlatform, parsePlatformOption } from '../../src/planner';
 
 const HOST = { os: 'linux', architecture: 'amd64' };
 

@@ -11,7 +11,8 @@ import type { BlobRef, CacheConfig, ExportedCacheMount, ExportedHistory, Exporte
 import type { CacheImports } from './build-imports';
 import { layerListingBytes } from '../../layers/listing';
 import { layerAvailable } from '../../store/snapshot-layers';
-import { compressedLayer, type ExportCompression } from '../../image/export-layers';
+import { compressedLayer } from '../../image/export-layers';
+import type { Compression } from '../../store/compression';
 
 /** A finished build as the cache exporter sees it. */
 export interface BuildCacheView {
@@ -35,7 +36,7 @@ export interface CollectOptions {
   /** Packs a cache mount into the store; absent when cache mounts are not exported. */
   packCacheMount?: (id: string) => Promise<BlobRef | undefined>;
   /** How layers kept only as snapshots are compressed for the export (default gzip). */
-  compression?: ExportCompression;
+  compression?: Compression;
 }
 
 export async function collectCacheConfig(
@@ -96,7 +97,7 @@ async function exportedRecord(
   blobs: BlobStore,
   index: KeyIndex,
   imports: CacheImports,
-  compression: ExportCompression,
+  compression: Compression,
 ): Promise<ExportedRecord | undefined> {
   const local = await index.get(key);
   // Asked, not hit: exporting a record is not this build using it.

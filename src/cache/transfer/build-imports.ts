@@ -6,7 +6,7 @@
  */
 import type { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
-import type { LayerRecord } from '../key-index';
+import type { LayerRecord } from '../../image/stored-image';
 import { layerAvailable } from '../../store/snapshot-layers';
 import type { BlobRef, ExportedRecord, ExportedCacheMount } from './format';
 import {

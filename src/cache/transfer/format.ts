@@ -8,7 +8,7 @@
 import type { Digest } from '../../store/digest';
 import { isDigest, sha256Digest } from '../../store/digest';
 import { isStepInputs, type StepInputs } from '../step-key';
-import type { LayerRecord } from '../key-index';
+import type { LayerRecord } from '../../image/stored-image';
 import {
   MediaType,
   parseManifest,

@@ -1,3 +1,4 @@
+import { hostPlatform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { build, type BuildOptions, type BuiltImage } from '../../executor/build'
 import { parseCacheFrom, parseCacheTo } from '../../cache/transfer/cache-spec';
 import { formatSize } from '../../cache/units';
 import { exportCacheTo, loadCacheFrom } from '../cache-io';
-import { parsePlatformOption, hostPlatform } from '../../planner';
+import { parsePlatformOption } from '../../planner';
 import { ReportCollector } from '../../report/build-report';
 import type { EventSink } from '../../events';
 import { jsonProgress } from '../../report/json-progress';

@@ -1,12 +1,13 @@
+import { hostPlatform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
 import { BlobStore } from '../../store/blob-store';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { parseManifest } from '../../image/oci-types';
-import { hostPlatform } from '../../planner';
+
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
-import { loadImage } from '../image-io';
+import { loadImage } from '../../image/stored-image';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Print the config of an image in the local store.';

@@ -1,11 +1,12 @@
+import { hostPlatform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
-import { hostPlatform, parsePlatformOption } from '../../planner';
+import { parsePlatformOption } from '../../planner';
 import { RegistryClient } from '../../image/registry/client';
 import { pullImage, type PullEvent } from '../../image/registry/pull';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
 import { storeRoot } from '../build-options';
-import { loadImage } from '../image-io';
+import { loadImage } from '../../image/stored-image';
 import { BlobStore } from '../../store/blob-store';
 import { ensureSnapshots } from '../../layers/snapshots';
 

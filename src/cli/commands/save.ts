@@ -1,3 +1,4 @@
+import { formatPlatform, hostPlatform, type Platform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
 import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
@@ -17,10 +18,10 @@ import {
   serializeManifest,
   type Descriptor,
 } from '../../image/oci-types';
-import { formatPlatformSpec, selectManifest, type PlatformSpec } from '../../image/registry/platform-match';
+import { selectManifest } from '../../image/registry/platform-match';
 import { RegistryClient } from '../../image/registry/client';
 import { fetchDroppedLayers, originFetcher } from '../../image/registry/origin-fetch';
-import { hostPlatform, parsePlatformOption } from '../../planner';
+import { parsePlatformOption } from '../../planner';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
 
@@ -130,13 +131,13 @@ const OCI_LAYER_TYPES: Readonly<Record<string, string>> = {
 async function singlePlatform(
   blobs: BlobStore,
   target: Descriptor,
-  platform: PlatformSpec,
+  platform: Platform,
   name: string,
 ): Promise<Descriptor> {
   if (!isIndexMediaType(target.mediaType)) return target;
   const entry = selectManifest(parseIndex(await blobs.readAll(target.digest)), platform);
   if (entry === undefined || !(await blobs.has(entry.digest))) {
-    throw new BuildError(`${name} has no image for ${formatPlatformSpec(platform)} in the local store`);
+    throw new BuildError(`${name} has no image for ${formatPlatform(platform)} in the local store`);
   }
   return entry;
 }

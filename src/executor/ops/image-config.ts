@@ -3,16 +3,15 @@
  * frontend does (`dispatchEnv`, `dispatchCmd`, …): same fields, same history `created_by` text, `empty_layer` for
  * steps without a layer.
  */
+import type { Platform } from '../../platform';
 import type { ImageConfig } from '../../image/oci-types';
-import type { Platform, Step } from '../../planner/types';
-
-export type ImageConfigFile = ImageConfig;
+import type { Step } from '../../planner/types';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 
 /** A stage starting from nothing: the platform, and PATH, which BuildKit always sets when the base has none. */
-export function scratchConfig(platform: Platform): ImageConfigFile {
+export function scratchConfig(platform: Platform): ImageConfig {
   return withDefaultPath({
     architecture: platform.architecture,
     os: platform.os,
@@ -24,13 +23,13 @@ export function scratchConfig(platform: Platform): ImageConfigFile {
 }
 
 /** A deep copy to build on; a stage never mutates its base's config. ONBUILD triggers do not carry over. */
-export function inheritConfig(base: ImageConfigFile): ImageConfigFile {
-  const copy = JSON.parse(JSON.stringify(base)) as ImageConfigFile;
+export function inheritConfig(base: ImageConfig): ImageConfig {
+  const copy = JSON.parse(JSON.stringify(base)) as ImageConfig;
   delete copy.config.OnBuild;
   return withDefaultPath(copy);
 }
 
-function withDefaultPath(image: ImageConfigFile): ImageConfigFile {
+function withDefaultPath(image: ImageConfig): ImageConfig {
   const env = image.config.Env ?? [];
   if (!env.some((e) => e.split('=')[0] === 'PATH')) image.config.Env = [...env, `PATH=${DEFAULT_PATH}`];
   return image;
@@ -50,7 +49,7 @@ function setEnv(env: string[], key: string, value: string): string[] {
  * inherited CMD only.
  */
 export function applyStep(
-  image: ImageConfigFile,
+  image: ImageConfig,
   step: Step,
   withLayer: boolean,
   created: string | undefined,

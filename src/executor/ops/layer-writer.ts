@@ -4,19 +4,18 @@
  * is held whole. A RUN's layer on an overlay is committed as its snapshot instead (`commitRunLayer`), and a COPY's
  * is written into one (`writeFilesLayer`).
  */
+import type { BlobCompression } from '../../store/compression';
 import type { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
 import { storeLayer } from '../../layers/compress';
 import { splitDev } from '../../layers/diff';
-import type { LayerRecord } from '../../cache/key-index';
+import type { LayerRecord } from '../../image/stored-image';
 import { createLayerTar, type LayerEntry } from '../../layers/tar-writer';
 import { listingCollector, saveListing } from '../../layers/listing';
 import { commitLayerEntries, commitUpperDir } from '../../layers/snapshots';
 import { layerMediaType } from '../../image/oci-types';
 import type { CopyEntry } from './copy/plan-copy';
 import type { FilesLayerForm } from '../layer-use';
-
-export type Compression = 'gzip' | 'zstd';
 
 export function toTarEntry(e: CopyEntry): LayerEntry {
   // Object literals of one fixed shape each: a spread of shared metadata gave every one of 50,000 entries its
@@ -49,7 +48,7 @@ export async function writeLayer(
   root: string,
   blobs: BlobStore,
   entries: readonly LayerEntry[],
-  compression: Compression | 'none',
+  compression: BlobCompression,
   sourceDateEpoch?: number,
 ): Promise<LayerRecord> {
   const listing = listingCollector();

@@ -3,12 +3,12 @@
  * the stage's `/etc/passwd` and `/etc/group`; without a group, the gid is the same number as the uid. The files are
  * read from a read-only view of the stage's layers, confined to that root filesystem.
  */
-import type { LayerRecord } from '../../cache/key-index';
+import type { LayerRecord } from '../../image/stored-image';
 import { BuildError, type SourceLocation } from '../../errors';
 import type { CopyStep } from '../../planner/types';
 import type { RootfsViews } from '../rootfs';
 import { isLinkedCopy } from '../step-inputs';
-import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from '../sandbox/rootfs-path';
+import { readGroups, readPasswd } from '../sandbox/accounts';
 
 export interface Owner {
   uid: number;
@@ -78,11 +78,11 @@ function linkedOwner(spec: string, location: SourceLocation): Owner {
 
 async function lookup(rootDir: string, file: 'passwd' | 'group', name: string): Promise<number> {
   // No such file: no names can be resolved.
-  const text = (await readRootfsFile(rootDir, `/etc/${file}`, MAX_ACCOUNT_FILE_BYTES)) ?? '';
-  for (const line of text.split('\n')) {
-    const fields = line.split(':');
-    if (fields[0] === name && fields.length > 2 && NUMERIC.test(fields[2])) return Number(fields[2]);
-  }
+  const id =
+    file === 'passwd'
+      ? (await readPasswd(rootDir)).find((entry) => entry.name === name)?.uid
+      : (await readGroups(rootDir)).find((entry) => entry.name === name)?.gid;
+  if (id !== undefined) return id;
   const what = file === 'passwd' ? 'user' : 'group';
   throw new BuildError(`unable to find ${what} ${name}: no matching entries in ${file} file`);
 }

@@ -4,7 +4,7 @@
  * its output streamed as events; its change becomes the layer (the overlay's upper dir as the snapshot itself).
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { LayerRecord } from '../../cache/key-index';
+import type { LayerRecord } from '../../image/stored-image';
 import type { CacheImports } from '../../cache/transfer/build-imports';
 import type { EventSink, StepRef } from '../../events';
 import type { RunStep } from '../../planner/types';

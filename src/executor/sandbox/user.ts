@@ -1,12 +1,11 @@
 /**
  * USER as Docker runs it: `name`, `uid`, `name:group`, `uid:gid` …, names looked up in the rootfs's own
- * /etc/passwd and /etc/group (read through `readRootfsFile`, so a symlinked /etc/passwd cannot point at the host's, and a FIFO or a huge
- * file there cannot hang or swamp the build).
+ * /etc/passwd and /etc/group (`accounts.ts`, confined to the rootfs).
  * Without a group the primary group is the passwd entry's, or 0 for a uid with no entry, and the group list is
  * what `initgroups` gives (the primary group and every group listing the user); with a group, just that group. HOME is the passwd entry's home, else /root.
  */
 import { BuildError } from '../../errors';
-import { MAX_ACCOUNT_FILE_BYTES, readRootfsFile } from './rootfs-path';
+import { readGroups, readPasswd } from './accounts';
 
 export interface ExecUser {
   uid: number;
@@ -20,24 +19,11 @@ export interface ExecUser {
 const NUMERIC = /^\d+$/;
 const MAX_ID = 2 ** 32 - 2;
 
-interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-interface GroupEntry {
-  name: string;
-  gid: number;
-  members: string[];
-}
-
 export async function resolveUser(rootfs: string, spec: string): Promise<ExecUser> {
   // No USER is uid 0, looked up by number: an image without /etc/passwd (scratch + a static binary) runs as 0:0.
   const [userPart = '', groupPart] = (spec === '' ? '0' : spec).split(':', 2) as [string, string | undefined];
   if (userPart === '') throw new BuildError(`invalid user ${JSON.stringify(spec)}`);
-  const passwd = parsePasswd(await readEtc(rootfs, '/etc/passwd'));
+  const passwd = await readPasswd(rootfs);
   const entry = NUMERIC.test(userPart)
     ? passwd.find((p) => p.uid === Number(userPart))
     : passwd.find((p) => p.name === userPart);
@@ -47,7 +33,7 @@ export async function resolveUser(rootfs: string, spec: string): Promise<ExecUse
   const uid = entry?.uid ?? checkId(Number(userPart), spec);
 
   const needGroups = groupPart !== undefined || entry !== undefined;
-  const groups = needGroups ? parseGroup(await readEtc(rootfs, '/etc/group')) : [];
+  const groups = needGroups ? await readGroups(rootfs) : [];
   let gid: number;
   let additionalGids: number[] = [];
   if (groupPart !== undefined && groupPart !== '') {
@@ -75,34 +61,4 @@ function checkId(n: number, spec: string): number {
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ID)
     throw new BuildError(`invalid user ${JSON.stringify(spec)}`);
   return n;
-}
-
-async function readEtc(rootfs: string, file: string): Promise<string> {
-  return (await readRootfsFile(rootfs, file, MAX_ACCOUNT_FILE_BYTES)) ?? '';
-}
-
-function parsePasswd(text: string): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length < 7 || !NUMERIC.test(f[2] as string) || !NUMERIC.test(f[3] as string)) continue;
-    out.push({ name: f[0] as string, uid: Number(f[2]), gid: Number(f[3]), home: f[5] as string });
-  }
-  return out;
-}
-
-function parseGroup(text: string): GroupEntry[] {
-  const out: GroupEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length < 4 || !NUMERIC.test(f[2] as string)) continue;
-    out.push({
-      name: f[0] as string,
-      gid: Number(f[2]),
-      members: (f[3] as string).split(',').filter(Boolean),
-    });
-  }
-  return out;
 }

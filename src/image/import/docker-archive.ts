@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
-import { decompressLayer, detectCompression, type Compression } from '../../layers/compress';
+import { decompressLayer, detectCompression } from '../../layers/compress';
+import type { BlobCompression } from '../../store/compression';
 import { ImageFormatError } from '../errors';
 import { MediaType, parseImageConfig, serializeManifest, type Descriptor } from '../oci-types';
 import { formatReference, parseDockerReference } from '../reference';
@@ -40,7 +41,7 @@ export async function readDockerArchive(archive: ScannedArchive, store: BlobStor
         `${what}: ${item.Layers.length} layer files but ${diffIds.length} diff_ids in its config`,
       );
     }
-    const layers: { digest: Digest; size: number; compression: Compression }[] = [];
+    const layers: { digest: Digest; size: number; compression: BlobCompression }[] = [];
     for (const [n, file] of item.Layers.entries()) {
       const blob = await blobFor(archive, store, file);
       const compression = await blobCompression(store, blob.digest);
@@ -113,13 +114,13 @@ function normalizeTag(tag: string): string {
   }
 }
 
-function layerType(compression: Compression, oci: boolean): string {
+function layerType(compression: BlobCompression, oci: boolean): string {
   if (compression === 'zstd') return MediaType.ociLayerZstd;
   if (compression === 'gzip') return oci ? MediaType.ociLayerGzip : MediaType.dockerLayerGzip;
   return oci ? MediaType.ociLayer : MediaType.dockerLayer;
 }
 
-async function blobCompression(store: BlobStore, digest: Digest): Promise<Compression> {
+async function blobCompression(store: BlobStore, digest: Digest): Promise<BlobCompression> {
   const stream = store.open(digest);
   try {
     for await (const chunk of stream) return detectCompression(chunk as Buffer);

@@ -16,7 +16,8 @@ import {
   parseManifest,
   type Descriptor,
 } from '../oci-types';
-import { selectManifest, type PlatformSpec } from './platform-match';
+import type { Platform } from '../../platform';
+import { selectManifest } from './platform-match';
 
 /**
  * The platform's image manifest descriptor when `digest` (a manifest, or an index whose entry for the
@@ -25,7 +26,7 @@ import { selectManifest, type PlatformSpec } from './platform-match';
 export async function completeLocalImage(
   store: BlobStore,
   digest: Digest,
-  platform: PlatformSpec,
+  platform: Platform,
 ): Promise<Descriptor | undefined> {
   const top = await readDescriptor(store, digest);
   if (top === undefined) return undefined;

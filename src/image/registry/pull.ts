@@ -28,7 +28,8 @@ import { formatReference, parseDockerReference, repositoryName, type Reference }
 import { RegistryClient, type FetchedManifest, type RegistryClientOptions, type Repository } from './client';
 import { RegistryError } from './errors';
 import { completeLocalImage, storedMediaType } from './local-image';
-import { availablePlatforms, formatPlatformSpec, selectManifest, type PlatformSpec } from './platform-match';
+import { formatPlatform, type Platform } from '../../platform';
+import { availablePlatforms, selectManifest } from './platform-match';
 
 export interface PullOptions {
   /** Reuse a client (and its token cache) across pulls; else one is made from `clientOptions`. */
@@ -73,7 +74,7 @@ const DEFAULT_CONCURRENCY = 3;
 export async function pullImage(
   root: string,
   reference: string,
-  platform: PlatformSpec,
+  platform: Platform,
   options: PullOptions = {},
 ): Promise<PullResult> {
   const ref = parseDockerReference(reference);
@@ -129,7 +130,7 @@ export async function pullImage(
     if (entry === undefined) {
       const offered = availablePlatforms(index);
       throw new RegistryError(
-        `${name} has no image for ${formatPlatformSpec(platform)}` +
+        `${name} has no image for ${formatPlatform(platform)}` +
           (offered.length > 0 ? ` (it has ${offered.join(', ')})` : ''),
       );
     }
@@ -139,7 +140,7 @@ export async function pullImage(
       const fetched = await client.getManifest(repo, entry.digest);
       if (!isManifestMediaType(fetched.descriptor.mediaType)) {
         throw new ImageFormatError(
-          `${name}: the index entry for ${formatPlatformSpec(platform)} is not an image manifest`,
+          `${name}: the index entry for ${formatPlatform(platform)} is not an image manifest`,
         );
       }
       await keep(store, fetched);

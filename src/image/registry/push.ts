@@ -12,7 +12,8 @@ import { mapLimit } from '../../store/map-limit';
 import { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
 import { BuildError, UserError } from '../../errors';
-import { exportableImage, type ExportCompression } from '../export-layers';
+import { exportableImage } from '../export-layers';
+import type { Compression } from '../../store/compression';
 import { ImageStore } from '../image-store';
 import {
   isIndexMediaType,
@@ -37,7 +38,7 @@ export interface PushOptions {
   /** Blob uploads at once (default 3). */
   concurrency?: number;
   /** For layers kept only as snapshots: how to compress them (default gzip). */
-  compression?: ExportCompression;
+  compression?: Compression;
 }
 
 export type PushEvent =

@@ -1,7 +1,8 @@
 /** Builds a small two-layer image in a blob store, the way the build engine will. */
 import { BlobStore } from '../../../src/store/blob-store';
 import type { Digest } from '../../../src/store/digest';
-import { storeLayer, type Compression, type StoredLayer } from '../../../src/layers/compress';
+import { storeLayer, type StoredLayer } from '../../../src/layers/compress';
+import type { BlobCompression } from '../../../src/store/compression';
 import { createLayerTar, type LayerEntry } from '../../../src/layers/tar-writer';
 import { assembleImage, layerDescriptor, type AssembledImage } from '../../../src/image/assemble';
 import { formatTimestamp, type ImageConfig } from '../../../src/image/oci-types';
@@ -68,7 +69,7 @@ export interface TestImage extends AssembledImage {
 
 export async function buildTestImage(
   store: BlobStore,
-  compression: [Compression, Compression] = ['gzip', 'gzip'],
+  compression: [BlobCompression, BlobCompression] = ['gzip', 'gzip'],
   flavour: 'oci' | 'docker' = 'oci',
 ): Promise<TestImage> {
   const layers = [
