@@ -16,8 +16,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isErrno } from '../store/atomic';
-import { processAlive } from '../store/process';
-import { processStartTime, withFileLock } from '../store/file-lock';
+import { ownerAlive, processStartTime } from '../store/process';
+import { withFileLock } from '../store/file-lock';
 
 export interface InUseMarker {
   readonly path: string;
@@ -134,7 +134,7 @@ export async function readInUse(root: string, self?: string): Promise<InUseSet> 
     }
     // A marker is renamed into place whole, so one we cannot parse was not written by us: ignore it.
     if (marker === undefined) continue;
-    if (!isAlive(marker)) {
+    if (!ownerAlive(marker)) {
       await fsp.rm(file, { force: true });
       continue;
     }
@@ -171,15 +171,4 @@ function parseMarker(text: string): MarkerFile | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isAlive(marker: MarkerFile): boolean {
-  // A marker from another machine sharing the store cannot be checked from here: trust it.
-  if (marker.host !== os.hostname()) return true;
-  if (!processAlive(marker.pid)) return false;
-  if (marker.start !== null) {
-    const now = processStartTime(marker.pid);
-    if (now !== null && now !== marker.start) return false; // the pid now belongs to a newer process
-  }
-  return true;
 }

@@ -6,7 +6,7 @@
  * insides are not matched separately).
  */
 import { goMatch, validateGoPattern, containsWildcards } from './glob';
-import { goClean } from './go-path';
+import { goClean } from '../go/path';
 import type { ContextTree } from './tree';
 
 /** BuildKit's `splitWildcards`: the literal leading directories, and the pattern from the first wildcard on. */

@@ -6,7 +6,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { goClean, goTrimSpace } from './go-path';
+import { goClean } from '../go/path';
+import { goTrimSpace } from './go-path';
 import { PatternMatcher } from './pattern-matcher';
 
 export interface IgnorePattern {

@@ -1,29 +1,10 @@
 /**
  * The few Go standard-library string helpers whose exact behaviour `.dockerignore` handling depends on
- * (`path.Clean`, `filepath.Dir`, `strings.TrimSpace`). Node's `path.posix.normalize` and `String.trim` differ in
+ * (`filepath.Dir`, `strings.TrimSpace`; `path.Clean` is the ground floor's, `src/go/path.ts`). Node's `path.posix.normalize` and `String.trim` differ in
  * small ways (`normalize` keeps a trailing `/` and leading `..` of rooted paths; `trim` strips U+FEFF but not
  * U+0085), and those differences would change which files a build context contains.
  */
-
-/** Go's `path.Clean` (= `filepath.Clean` on Unix): lexical cleaning, `""` → `"."`, no trailing slash. */
-export function goClean(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      // A rooted path cannot go above `/`: the `..` is dropped.
-      continue;
-    }
-    out.push(seg);
-  }
-  const joined = out.join('/');
-  if (rooted) return '/' + joined;
-  return joined === '' ? '.' : joined;
-}
+import { goClean } from '../go/path';
 
 /** Go's `filepath.Dir` on Unix: everything before the last `/`, cleaned; `"."` when there is no `/`. */
 export function goDir(p: string): string {

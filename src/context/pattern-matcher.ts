@@ -6,7 +6,8 @@
  */
 import { UserError, type SourceLocation } from '../errors';
 import { BadPatternError, validateGoPattern } from './glob';
-import { goClean, goDir, goTrimSpace } from './go-path';
+import { goClean } from '../go/path';
+import { goDir, goTrimSpace } from './go-path';
 import { Pattern, PatternCompileError } from './pattern';
 
 /**

@@ -4,7 +4,8 @@
  * (containerd's `fs.RootPath`, which BuildKit uses), and listing a directory's subtree in walk order.
  */
 import { BuildError } from '../errors';
-import { compareCodePoints, goClean } from './go-path';
+import { goClean } from '../go/path';
+import { compareCodePoints } from './go-path';
 import type { EntryType } from './types';
 
 export interface TreeNode {

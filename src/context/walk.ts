@@ -11,7 +11,8 @@
  */
 import * as fs from 'node:fs';
 import { BuildError, UserError } from '../errors';
-import { compareCodePoints, goClean } from './go-path';
+import { goClean } from '../go/path';
+import { compareCodePoints } from './go-path';
 import type { MatchInfo, PatternMatcher } from './pattern-matcher';
 import { entryStat, entryTypeOf, type WalkEntry } from './types';
 

@@ -1,35 +1,17 @@
 /**
- * The few Go standard-library behaviours BuildKit's messages and paths depend on (`path.Clean`, `strconv`,
+ * The few Go standard-library behaviours BuildKit's messages and paths depend on (`path.Join`, `strconv`,
  * `fmt`'s `%v`/`%q` of a string slice). Node's path.posix differs from Go's in small ways (trailing slashes,
  * empty input), and those differences would show in working directories and cache ids.
  */
+import { goClean } from '../go/path';
 import { goQuote } from '../parser/go-text';
 
 export { goQuote };
 
-/** Go's `path.Clean`. */
-export function goPathClean(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join('/');
-  if (rooted) return `/${joined}`;
-  return joined === '' ? '.' : joined;
-}
-
 /** Go's `path.Join`: empty elements are ignored, the result is cleaned. */
 export function goPathJoin(...parts: string[]): string {
   const nonEmpty = parts.filter((p) => p !== '');
-  return nonEmpty.length === 0 ? '' : goPathClean(nonEmpty.join('/'));
+  return nonEmpty.length === 0 ? '' : goClean(nonEmpty.join('/'));
 }
 
 /** Go's `path.Base`. */

@@ -2,7 +2,8 @@
  * Linux path rules of BuildKit's `util/system` (NormalizePath): a relative path is joined to the working
  * directory and cleaned; an absolute one is kept exactly as written (`WORKDIR /a/../b` stays so).
  */
-import { goPathClean, goPathJoin } from './go';
+import { goClean } from '../go/path';
+import { goPathJoin } from './go';
 
 /** WORKDIR: the new working directory given the current one. */
 export function normalizeWorkdir(current: string, wd: string): string {
@@ -17,7 +18,7 @@ export function destinationPath(workdir: string, dest: string): string {
 
 /** A RUN --mount target: relative ones are joined to the working directory. */
 export function mountTarget(workdir: string, target: string): string {
-  return goPathClean(target).startsWith('/') ? target : goPathJoin('/', workdir, target);
+  return goClean(target).startsWith('/') ? target : goPathJoin('/', workdir, target);
 }
 
 function normalizePath(parent: string, path: string, keepSlash: boolean): string {

@@ -6,7 +6,8 @@ import { chompHeredocContent } from '../parser/heredoc';
 import type { RunCommand, RunFile } from './commands';
 import { expandWord, type DispatchContext, type StepBody } from './dispatch-context';
 import { PlanFault } from './fault';
-import { goPathBase, goPathClean, goPathJoin, goQuote } from './go';
+import { goClean } from '../go/path';
+import { goPathBase, goPathJoin, goQuote } from './go';
 import { namedSource } from './graph';
 import { parseMount, type ParsedMount } from './mounts';
 import { heredocOf } from './parse-command';
@@ -115,7 +116,7 @@ function resolveMount(m: ParsedMount, ctx: DispatchContext): RunMount {
     const cache: RunMount = {
       type: 'cache',
       target,
-      id: m.cacheId !== '' ? m.cacheId : goPathClean(m.target),
+      id: m.cacheId !== '' ? m.cacheId : goClean(m.target),
       sharing: m.sharing ?? 'shared',
       source,
       readOnly: m.readOnly,

@@ -10,11 +10,11 @@
  * stale, so two waiters that both saw the dead holder cannot delete a lock a third process just took.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isErrno } from './atomic';
-import { processAlive } from './process';
+import { ownerAlive, processStartTime } from './process';
 import { LockTimeoutError } from './errors';
 
 export interface FileLockOptions {
@@ -64,8 +64,7 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
     const raw = await readRaw(lockPath);
     if (raw === undefined) continue; // released between our attempt and the read: try again at once
     const owner = parseOwner(raw);
-    const stale =
-      owner === undefined ? await olderThan(lockPath, UNPARSEABLE_STALE_MS) : !isOwnerAlive(owner);
+    const stale = owner === undefined ? await olderThan(lockPath, UNPARSEABLE_STALE_MS) : !ownerAlive(owner);
     if (stale) {
       await breakStaleLock(lockPath, raw);
       continue;
@@ -121,7 +120,7 @@ async function breakStaleLock(lockPath: string, staleRaw: string): Promise<void>
     const raw = await readRaw(breaker);
     if (raw === undefined) return;
     const owner = parseOwner(raw);
-    const stale = owner === undefined ? await olderThan(breaker, UNPARSEABLE_STALE_MS) : !isOwnerAlive(owner);
+    const stale = owner === undefined ? await olderThan(breaker, UNPARSEABLE_STALE_MS) : !ownerAlive(owner);
     if (stale && (await readRaw(breaker)) === raw) await fsp.rm(breaker, { force: true });
     else await sleep(5);
     return;
@@ -152,29 +151,6 @@ function parseOwner(raw: string): LockOwner | undefined {
     return { pid: o.pid, host: o.host, token: o.token, start: typeof o.start === 'string' ? o.start : null };
   } catch {
     return undefined;
-  }
-}
-
-function isOwnerAlive(owner: LockOwner): boolean {
-  // A lock taken on another machine (shared filesystem) cannot be checked from here; assume it is live.
-  if (owner.host !== os.hostname()) return true;
-  if (!processAlive(owner.pid)) return false;
-  if (owner.start !== null) {
-    const now = processStartTime(owner.pid);
-    if (now !== null && now !== owner.start) return false; // the pid was reused by a newer process
-  }
-  return true;
-}
-
-/** Field 22 of /proc/<pid>/stat: when the process started. null where /proc is unavailable. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may itself contain spaces or parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null; // fields[0] is field 3 (state), so field 22 is fields[19]
-  } catch {
-    return null;
   }
 }
 

@@ -1,5 +1,6 @@
 /** Facts about this machine's processes and boot, as the store's sweeps and recovery need them. */
 import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import { isErrno } from './atomic';
 
 /** Whether a process of this machine is still there (it may belong to another user: EPERM still means alive). */
@@ -37,4 +38,38 @@ export function currentBootId(): string | undefined {
     cachedBootId = undefined;
   }
   return cachedBootId;
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started. null where /proc is unavailable. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may itself contain spaces or parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null; // fields[0] is field 3 (state), so field 22 is fields[19]
+  } catch {
+    return null;
+  }
+}
+
+/** Who holds a lock or a mark: a process, on a host, started at a time (when /proc told). */
+export interface ProcessOwner {
+  pid: number;
+  host: string;
+  start: string | null;
+}
+
+/**
+ * Whether the process that wrote a lock or an in-use marker still runs. One on another machine sharing the store
+ * cannot be checked from here: it is trusted as live. A pid whose start time differs is a newer process that reused
+ * the number.
+ */
+export function ownerAlive(owner: ProcessOwner): boolean {
+  if (owner.host !== os.hostname()) return true;
+  if (!processAlive(owner.pid)) return false;
+  if (owner.start !== null) {
+    const now = processStartTime(owner.pid);
+    if (now !== null && now !== owner.start) return false;
+  }
+  return true;
 }

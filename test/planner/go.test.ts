@@ -5,22 +5,9 @@ import {
   goParseInt,
   goParseUint,
   goPathBase,
-  goPathClean,
   goPathJoin,
   goQuotedList,
 } from '../../src/planner/go';
-
-test.each([
-  ['', '.'],
-  ['/', '/'],
-  ['a/b/', 'a/b'],
-  ['/a//b/./c/..', '/a/b'],
-  ['../../x', '../../x'],
-  ['/../x', '/x'],
-  ['a/../..', '..'],
-])('goPathClean(%j) = %j', (input, want) => {
-  expect(goPathClean(input)).toBe(want);
-});
 
 test('goPathJoin', () => {
   expect(goPathJoin('/', 'a', '', 'b/')).toBe('/a/b');

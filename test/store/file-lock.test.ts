@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LockTimeoutError } from '../../src/store/errors';
-import { acquireFileLock, processStartTime, withFileLock } from '../../src/store/file-lock';
+import { acquireFileLock, withFileLock } from '../../src/store/file-lock';
+import { processStartTime } from '../../src/store/process';
 import { childEnv, transpileSources } from '../helpers/child-modules';
 
 let dir: string;

@@ -3,6 +3,7 @@
  * field quoted with `"` when its value holds a comma (`"dest=/ci/a,b"`), as Go's encoding/csv reads them.
  * `--cache-from REF` (no `=`) is shorthand for `type=registry,ref=REF`, as in docker.
  */
+import { CsvError, csvRecord } from '../../go/csv';
 import { UserError } from '../../errors';
 import { InvalidReferenceError } from '../../image/errors';
 import { parseDockerReference } from '../../image/reference';
@@ -113,37 +114,13 @@ function parseFields(flag: Flag, spec: string): Map<string, string> {
   return fields;
 }
 
-/** Go encoding/csv on one record: fields split on `,`; a field starting with `"` is quoted, `""` is a quote. */
+/** Go encoding/csv on one record, as buildx reads the flag; its error in this flag's words. */
 function splitCsv(flag: Flag, spec: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    if (spec[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= spec.length) throw usage(flag, spec, 'unterminated quote');
-        if (spec[i] === '"') {
-          if (spec[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += spec[i];
-        i++;
-      }
-      if (i < spec.length && spec[i] !== ',') throw usage(flag, spec, 'text after a closing quote');
-    } else {
-      const end = spec.indexOf(',', i);
-      field = spec.slice(i, end < 0 ? spec.length : end);
-      i = end < 0 ? spec.length : end;
-    }
-    out.push(field);
-    if (i >= spec.length) return out;
-    i++; // the comma
+  try {
+    return csvRecord(spec);
+  } catch (err) {
+    if (err instanceof CsvError) throw usage(flag, spec, `column ${err.column}: ${err.reason}`);
+    throw err;
   }
 }
 

@@ -64,7 +64,8 @@ describe('parseCacheTo', () => {
     ['type=inline,cache-mounts=true', /type=inline cannot carry cache mounts/],
     ['type=inline,ref=x', /unknown key "ref"/],
     ['type=local,dest', /"dest" is not a key=value field/],
-    ['"type=local,dest=/x', /unterminated quote/],
+    ['"type=local,dest=/x', /column 20: extraneous or missing " in quoted-field/],
+    ['type=local,dest=/x"y', /bare " in non-quoted-field/],
   ];
   it.each(invalid)('rejects %j', (spec, message) => {
     let error: unknown;
