@@ -132,11 +132,10 @@ export function planMembers(
           : `${name.slice(0, slash + 1)}${WHITEOUT_PREFIX}${name.slice(slash + 1)}`;
       return { header: baseHeader(marker, TYPEFLAG.file, entry, entry.mode ?? 0, epoch) };
     }
-    let root: Normalised | undefined = n;
-    if (entry.type === 'hardlink') root = rootCache.get(n);
-    else if (!primaryOf.has(n)) root = undefined; // not the target of any link in this layer
-    if (root === undefined) return plainMember(name, entry, epoch);
-    const primary = primaryOf.get(root) as Normalised;
+    // A hard link's group is its root's; any other entry heads a group only when something in this layer links to it.
+    const root = entry.type === 'hardlink' ? rootCache.get(n) : n;
+    const primary = root === undefined ? undefined : primaryOf.get(root);
+    if (root === undefined || primary === undefined) return plainMember(name, entry, epoch);
     // The primary carries the group's content and metadata under its own name.
     if (primary === n) return plainMember(name, root.entry, epoch);
     const linkHeader = plainMember(name, root.entry, epoch).header;

@@ -86,8 +86,7 @@ export class RegistryTransport {
     const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...spec.headers };
     if (authorization !== undefined) headers.Authorization = authorization;
     const schemes = this.schemesFor(endpoint);
-    for (let i = 0; ; i++) {
-      const scheme = schemes[i] as Scheme;
+    for (const [i, scheme] of schemes.entries()) {
       const url = spec.url ?? new URL(`${scheme}://${endpoint.host}/v2/${spec.path ?? ''}`);
       for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
       try {
@@ -107,6 +106,8 @@ export class RegistryTransport {
         if (!fallback) throw hintTls(err, endpoint);
       }
     }
+    // Every endpoint has at least one scheme (hosts.ts), and the last one's failure is thrown above.
+    throw new RegistryError(`${endpoint.registry}: no scheme (https, http) to reach it by`);
   }
 
   private schemesFor(endpoint: RegistryEndpoint): readonly Scheme[] {
