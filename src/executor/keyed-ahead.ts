@@ -14,12 +14,15 @@ import { planCopy, type CopyPlan, type CopyPlanOptions } from './ops/copy/plan-c
 import { copyOwner, ownerNeedsStageFiles, type Owner } from './ops/owner';
 import { StageFs } from './stage-fs';
 import { keyParent, keyStep, stateKeyAfter, type KeyingEnv } from './step-keyer';
+import { changesFilesystem } from './step-inputs';
 
 /** A step keyed ahead: its place (`stage/step`), key and key inputs, as the solver would record them. */
 export interface DryStep {
   position: string;
   key: Digest;
   inputs: StepInputs;
+  /** As in a run step's history: the key the next steps stand on when it is not this step's own. */
+  resultKey?: string;
 }
 
 export interface DryStage {
@@ -106,11 +109,16 @@ export class AheadKeyer {
     for (let i = 0; i < stage.steps.length; i++) {
       const step = stage.steps[i];
       const keyed = await keyStep(step, keyParent(step, key, stage.platform), env);
-      steps.push({ position: `${stage.index}/${i + 2}`, key: keyed.key, inputs: keyed.inputs });
       // After a COPY --from the stage stands on the content it copied, which its record names.
       const resultKey =
         step.kind === 'copy' && step.from ? await this.ctx.lookup.resultKey(keyed.key) : undefined;
       key = stateKeyAfter(step, key, resultKey ?? keyed.key);
+      steps.push({
+        position: `${stage.index}/${i + 2}`,
+        key: keyed.key,
+        inputs: keyed.inputs,
+        ...(changesFilesystem(step) && key !== keyed.key ? { resultKey: key } : {}),
+      });
     }
     return { key, steps };
   }

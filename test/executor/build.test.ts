@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { BuildHistory } from '../../src/cache/build-history';
 import type { ResolvedImage } from '../../src/executor/build';
 import { BuildError, UserError } from '../../src/errors';
 import { busyboxContext, openLayer, runBuild, tempDir, writeFiles } from '../helpers/build';
@@ -250,6 +251,21 @@ describe('multi-stage', () => {
       ['COPY app.txt /app/', 'hit', undefined],
     ]);
     expect(second.image.manifestDigest).toBe(first.image.manifestDigest);
+
+    // Skipped steps are recorded as the run ones are: the COPY --from in the skipped stage names the content key
+    // the steps after it stand on, so `cache explain` can link a later miss to it.
+    const [historyFile] = (await fsp.readdir(path.join(root, 'history'))).filter(
+      (n) => !n.endsWith('.prev.json'),
+    );
+    const history = JSON.parse(
+      await fsp.readFile(path.join(root, 'history', historyFile), 'utf8'),
+    ) as BuildHistory;
+    const skippedCopyFrom = history.steps.filter(
+      (s) => s.cache === 'skipped' && typeof s.inputs.op.fromKey === 'string',
+    );
+    expect(skippedCopyFrom).toHaveLength(1);
+    expect(skippedCopyFrom[0].resultKey).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(skippedCopyFrom[0].resultKey).not.toBe(skippedCopyFrom[0].key);
 
     // The skipped stages are still in the build's history: a later miss there names its cause.
     await fsp.writeFile(path.join(ctx, 'tool.txt'), 'changed\n');
