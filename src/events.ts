@@ -35,6 +35,8 @@ export type BuildEvent =
       cache: CacheOutcome;
       /** Why a miss happened, in words; absent for hits. */
       reason?: string;
+      /** A hit on a record a `--cache-from` cache offered (the log says CACHED all the same, as BuildKit's does). */
+      imported?: boolean;
       durationMs: number;
       layer: LayerSummary | null;
     }

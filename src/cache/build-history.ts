@@ -22,6 +22,8 @@ export interface HistoryStep {
   cache?: 'hit' | 'miss' | 'skipped';
   /** For a miss: why, as the build log said it. */
   reason?: string;
+  /** For a hit: the record came from a `--cache-from` cache, not from this store's own builds. */
+  imported?: boolean;
   /**
    * What the steps after it stand on, when that is not its own key: the content key of a COPY --from, the merge of a
    * COPY --link with what was below.

@@ -13,6 +13,9 @@ import type { CacheImports } from './transfer/build-imports';
 import type { ExportedRecord } from './transfer/format';
 
 export class CacheLookup {
+  /** Keys `find` answered from an imported record (not a local one): what the build log and history call imported. */
+  private readonly importedHits = new Set<Digest>();
+
   constructor(
     private readonly root: string,
     private readonly blobs: BlobStore,
@@ -33,7 +36,13 @@ export class CacheLookup {
     const imported = await this.imports.hit(key);
     if (!imported) return undefined;
     if (imported.layer) await this.options.inUse?.add([key, imported.layer.digest, imported.layer.diffId]);
+    this.importedHits.add(key);
     return toLocalRecord(imported);
+  }
+
+  /** Whether `find` gave the record for `key` from a `--cache-from` cache rather than the local index. */
+  wasImported(key: Digest): boolean {
+    return this.importedHits.has(key);
   }
 
   /** Whether `find` would give a record, asked without touching, marking or using one. */

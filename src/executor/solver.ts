@@ -180,6 +180,9 @@ export class Solver {
             });
       }
       const hit = record !== undefined || byContent !== undefined;
+      const imported = record
+        ? this.ctx.lookup.wasImported(key)
+        : byContent !== undefined && resultKey !== undefined && this.ctx.lookup.wasImported(resultKey);
       await Promise.all((copy?.temporary ?? []).map((t) => fsp.rm(t, { recursive: true, force: true })));
       // The next step stands on the filesystem: only a step that changes it can make the next one miss.
       // (A linked step's layer is merged over the filesystem: what follows misses if either changed.)
@@ -200,9 +203,10 @@ export class Solver {
         inputs,
         cache: hit ? 'hit' : 'miss',
         ...(reason !== undefined ? { reason } : {}),
+        ...(imported ? { imported: true } : {}),
         ...(changesFilesystem(step) && state.key !== key ? { resultKey: state.key } : {}),
       });
-      this.report(stepRef, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer);
+      this.report(stepRef, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer, imported);
     }
     if (parentMissed && copiedFromStages(this.ctx).has(stage.index)) {
       // A stage that missed has a new key, so every COPY --from it misses too and will need its files: unpack them
@@ -319,15 +323,17 @@ export class Solver {
           noCache: this.ctx.opts.noCache,
           baseLabel,
         });
+    const imported = record !== undefined && this.ctx.lookup.wasImported(key);
     this.history.push({
       position,
       key,
       inputs,
       cache: record ? 'hit' : 'miss',
       ...(reason !== undefined ? { reason } : {}),
+      ...(imported ? { imported: true } : {}),
     });
     if (!record) await this.putRecord(key, fromRef, null, inputs, performance.now());
-    this.report(fromRef, record ? 'hit' : 'miss', reason, 0, null);
+    this.report(fromRef, record ? 'hit' : 'miss', reason, 0, null, imported);
     return record !== undefined;
   }
 
@@ -448,6 +454,7 @@ export class Solver {
     reason: string | undefined,
     ms: number,
     layer: LayerRecord | null,
+    imported: boolean,
   ): void {
     this.steps++;
     if (cache === 'hit') this.hits++;
@@ -456,6 +463,7 @@ export class Solver {
       step,
       cache,
       ...(reason !== undefined ? { reason } : {}),
+      ...(imported ? { imported: true } : {}),
       durationMs: ms,
       layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size },
     });

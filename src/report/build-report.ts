@@ -11,10 +11,12 @@ export interface BuildReport {
     instruction: string;
     cache: CacheOutcome;
     reason: string | null;
+    /** A hit on a record a `--cache-from` cache offered; absent for local hits and misses. */
+    imported?: true;
     durationMs: number;
     layer: LayerSummary | null;
   }[];
-  summary: { steps: number; hits: number; misses: number; durationMs: number };
+  summary: { steps: number; hits: number; misses: number; durationMs: number; importedHits?: number };
   /**
    * What `--context-modes` did to the build context's modes; absent when no step read the context (and in reports
    * written before the flag existed).
@@ -52,15 +54,23 @@ export class ReportCollector {
       instruction: e.step.instruction,
       cache: e.cache,
       reason: e.reason ?? null,
+      ...(e.imported ? { imported: true as const } : {}),
       durationMs: Math.round(e.durationMs),
       layer: e.layer,
     }));
     const hits = steps.filter((s) => s.cache === 'hit').length;
+    const importedHits = steps.filter((s) => s.imported === true).length;
     return {
       version: 1,
       image,
       steps,
-      summary: { steps: steps.length, hits, misses: steps.length - hits, durationMs: Math.round(durationMs) },
+      summary: {
+        steps: steps.length,
+        hits,
+        misses: steps.length - hits,
+        durationMs: Math.round(durationMs),
+        ...(importedHits > 0 ? { importedHits } : {}),
+      },
       ...(this.contextModes ? { contextModes: this.contextModes } : {}),
     };
   }

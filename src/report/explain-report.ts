@@ -35,6 +35,8 @@ export interface Explanation {
   /** Steps in the newer build, FROM lines not counted. */
   steps: number;
   missed: number;
+  /** Hits the newer build took from a `--cache-from` cache (as it recorded them). */
+  imported: number;
   causes: MissCause[];
 }
 
@@ -167,6 +169,7 @@ export async function explainHistories(
     newerAt: newer.savedAt,
     steps: ordered.length,
     missed,
+    imported: ordered.filter((st) => st.cache === 'hit' && st.imported === true).length,
     causes,
   };
 }
@@ -305,7 +308,13 @@ export function explainReports(
     causeOf.set(`${s.stage}/${s.index}`, cause);
     lastMissOfStage.set(s.stage, cause);
   }
-  return { subject: `${names[1]} compared with ${names[0]}`, steps: newer.steps.length, missed, causes };
+  return {
+    subject: `${names[1]} compared with ${names[0]}`,
+    steps: newer.steps.length,
+    missed,
+    imported: newer.steps.filter((s) => s.cache === 'hit' && s.imported === true).length,
+    causes,
+  };
 }
 
 /** The cause a report step's miss follows from, judged by the reason the build gave; undefined for a cause. */
@@ -336,10 +345,16 @@ export function renderExplanation(e: Explanation): string {
   const when =
     e.newerAt && e.olderAt ? ` (the build of ${time(e.newerAt)} against the one of ${time(e.olderAt)})` : '';
   out.push(`${e.subject}${when}`);
+  const imported =
+    e.imported > 0
+      ? `${e.imported} of the hits came from a --cache-from cache, not from this machine's builds`
+      : undefined;
   if (e.missed === 0) {
     out.push(`every one of its ${e.steps} steps hit the cache`);
+    if (imported) out.push(imported);
     return `${out.join('\n')}\n`;
   }
+  if (imported) out.push(imported);
   out.push(
     `${e.missed} of ${e.steps} steps missed; ${e.causes.length === 1 ? 'the first cause' : `${e.causes.length} independent causes`}:`,
   );

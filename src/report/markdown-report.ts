@@ -53,6 +53,12 @@ export function renderMarkdownReport(report: BuildReport, costs?: StepCosts): st
       saved.known < hits.length ? ` (${saved.known} of the ${hits.length} whose cost is known)` : '';
     notes.push(`The cached steps took ${duration(saved.sum)} when they were built${part}.`);
   }
+  const imported = hits.filter((s) => s.imported === true).length;
+  if (imported > 0) {
+    notes.push(
+      `${imported} of the cached steps came from a \`--cache-from\` cache, not from this machine's builds.`,
+    );
+  }
   if (misses.length > 0) {
     const before =
       missBefore.known > 0 ? `; the last time they were built they took ${duration(missBefore.sum)}` : '';

@@ -137,12 +137,28 @@ test('type=local: a fresh store hits every step of every stage and fetches only 
   expect(unneeded.length).toBeGreaterThanOrEqual(3);
   for (const d of unneeded) expect(await hasBlob(rootB, d)).toBe(false);
   expect(b.stderr).toMatch(/cache: \d+ of \d+ steps hit imported records/);
+  // Each hit says it came from the imported cache, in the report as in the build's history.
+  expect(b.report.steps.filter((s) => s.imported !== true)).toEqual([]);
+  expect(b.report.summary.importedHits).toBe(b.report.steps.length);
 
   // Imported hits whose layers came over are local records now: without --cache-from the final stage still hits
   // (builder steps whose layers stayed remote are not kept: nothing could fetch them later).
   const again = await buildWith(ctx, rootB, []);
   const final = again.report.steps[again.report.steps.length - 1].stage;
   expect(again.report.steps.filter((s) => s.stage === final).every((s) => s.cache === 'hit')).toBe(true);
+  expect(again.report.steps.filter((s) => s.imported === true)).toEqual([]);
+  // cache explain says where the hits came from: all of b's from the cache, none of the rebuild's.
+  const reports = await temps.make('reports');
+  const files = ['a', 'b', 'again'].map((n) => path.join(reports, `${n}.json`));
+  await Promise.all([a, b, again].map((r, i) => fsp.writeFile(files[i], JSON.stringify(r.report))));
+  const explain = async (older: string, newer: string): Promise<unknown> =>
+    JSON.parse(
+      (await tsbuildOk(['cache', 'explain', '--report', older, '--report', newer, '--json'])).stdout,
+    );
+  expect(await explain(files[0], files[1])).toMatchObject({ imported: b.report.steps.length });
+  expect(await explain(files[1], files[2])).toMatchObject({ imported: 0 });
+  const text = await tsbuildOk(['cache', 'explain', '--report', files[0], '--report', files[1]]);
+  expect(text.stdout).toContain(`${b.report.steps.length} of the hits came from a --cache-from cache`);
 });
 
 /** The digest of the gzip blob in a cache directory that decompresses to the layer `diffId`. */

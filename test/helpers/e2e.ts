@@ -188,10 +188,11 @@ export interface Report {
     instruction: string;
     cache: 'hit' | 'miss';
     reason: string | null;
+    imported?: true;
     durationMs: number;
     layer: { digest: string; diffId: string; size: number } | null;
   }[];
-  summary: { steps: number; hits: number; misses: number; durationMs: number };
+  summary: { steps: number; hits: number; misses: number; durationMs: number; importedHits?: number };
   /** Present when a step read the build context. */
   contextModes?: { policy: 'normalize' | 'preserve'; normalized: number };
 }
@@ -228,7 +229,9 @@ function expectShape(r: Report): void {
   if (!Array.isArray(r.steps)) fail('steps');
   const stepKeys = '["cache","durationMs","index","instruction","layer","line","reason","stage"]';
   for (const s of r.steps) {
-    if (JSON.stringify(sortedKeys(s)) !== stepKeys) fail(`step keys of ${JSON.stringify(s)}`);
+    const keys = sortedKeys(s).filter((k) => k !== 'imported');
+    if (JSON.stringify(keys) !== stepKeys) fail(`step keys of ${JSON.stringify(s)}`);
+    if (s.imported !== undefined && (s.imported !== true || s.cache !== 'hit')) fail('imported on a non-hit');
     if (typeof s.stage !== 'string' || typeof s.instruction !== 'string') fail('step strings');
     for (const n of [s.index, s.line, s.durationMs]) if (!Number.isInteger(n) || n < 0) fail('step numbers');
     if (s.cache !== 'hit' && s.cache !== 'miss') fail('step cache');
@@ -241,8 +244,14 @@ function expectShape(r: Report): void {
       if (!Number.isInteger(s.layer.size) || s.layer.size <= 0) fail('layer size');
     }
   }
-  if (JSON.stringify(sortedKeys(r.summary)) !== '["durationMs","hits","misses","steps"]')
+  if (
+    JSON.stringify(sortedKeys(r.summary).filter((k) => k !== 'importedHits')) !==
+    '["durationMs","hits","misses","steps"]'
+  )
     fail('summary keys');
+  const importedHits = r.steps.filter((s) => s.imported === true).length;
+  if ((r.summary.importedHits ?? 0) !== importedHits || r.summary.importedHits === 0)
+    fail('summary.importedHits');
   const hits = r.steps.filter((s) => s.cache === 'hit').length;
   if (
     r.summary.steps !== r.steps.length ||
