@@ -124,6 +124,24 @@ const SCENARIOS = [
     edit: { Dockerfile: (t) => t.replace('SHELL ["/bin/sh", "-c"]', 'SHELL ["/bin/sh", "-ec"]') },
   },
   {
+    name: 'unreferenced-arg',
+    what: 'a build arg the RUN never names changes: BuildKit still gives a RUN after the ARG its value',
+    files: {
+      Dockerfile: 'FROM BASE\nCOPY a.txt /a.txt\nARG UNUSED=1\nCOPY b.txt /b.txt\nRUN echo same > /same\n',
+      'a.txt': 'a\n',
+      'b.txt': 'b\n',
+    },
+    args: [['UNUSED=1'], ['UNUSED=2']],
+  },
+  {
+    name: 'global-arg',
+    what: 'a global ARG only the FROM line reads changes to a value that names the same base: nothing misses',
+    files: {
+      Dockerfile: 'ARG TAG=latest\nARG OTHER=1\nFROM BASE\nRUN echo hi > /hi\n',
+    },
+    args: [['OTHER=1'], ['OTHER=2']],
+  },
+  {
     name: 'user-edit',
     what: 'USER changes: a COPY without --chown keeps, the RUN after it runs as the new user',
     files: {
