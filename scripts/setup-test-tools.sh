@@ -8,10 +8,11 @@
 # runc/crun (OCI runtimes for the sandbox), docker-registry (a local registry), busybox-static (base
 # images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar, attr
 # (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives),
-# slirp4netns (the default RUN network: its own namespace, outbound through a user-space NAT).
+# slirp4netns (the default RUN network: its own namespace, outbound through a user-space NAT), docker.io
+# (dockerd and the docker CLI: `--load` is tested against a private dockerd the test starts itself).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns docker.io)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

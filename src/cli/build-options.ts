@@ -2,6 +2,7 @@
  * `docker build` flag values → build options: build args (`K=V`, or `K` taken from the environment as Docker
  * does), labels, outputs, the store root and SOURCE_DATE_EPOCH.
  */
+import type { Engine } from '../image/engine/load-image';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +33,8 @@ export type OutputSpec =
   | { type: 'registry'; name: string }
   | { type: 'oci'; dest: string; tar: boolean }
   | { type: 'docker'; dest: string }
+  /** `--load`, or `type=docker` without `dest` (as buildx): into a local engine. */
+  | { type: 'engine'; engine: Engine }
   | { type: 'local'; dest: string };
 
 /** `--output type=oci,dest=out.tar` (and Docker's `-o DIR` shorthand for `type=local,dest=DIR`). */
@@ -57,6 +60,7 @@ export function parseOutput(spec: string): OutputSpec {
     }
     return { type: 'registry', name };
   }
+  if (type === 'docker' && !dest) return { type: 'engine', engine: 'docker' };
   if (!dest) throw new UserError(`invalid --output "${spec}": dest= is required`);
   switch (type) {
     case 'oci':
@@ -121,4 +125,18 @@ export async function readSecrets(specs: readonly string[] | undefined): Promise
     }
   }
   return out;
+}
+
+/**
+ * `--load` and `--load=docker|podman` (buildx's `--load`, plus podman): oclif has no flag with an optional value, so
+ * the bare form is given its default here, before parsing.
+ */
+export function withLoadDefault(argv: readonly string[]): string[] {
+  return argv.map((a) => (a === '--load' ? '--load=docker' : a));
+}
+
+export function parseLoad(value: string | undefined): OutputSpec | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'docker' || value === 'podman') return { type: 'engine', engine: value };
+  throw new UserError(`invalid --load=${value}: docker (the default) or podman`);
 }

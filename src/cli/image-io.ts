@@ -20,6 +20,7 @@ import { UserError } from '../errors';
 import type { Platform } from '../platform';
 import type { OutputSpec } from './build-options';
 import { writeDockerArchive } from '../image/docker-archive';
+import { loadIntoEngine, type Engine, type LoadResult } from '../image/engine/load-image';
 import { RegistryClient, type RegistryClientOptions } from '../image/registry/client';
 import { pullImage } from '../image/registry/pull';
 import { pushDescriptor } from '../image/registry/push';
@@ -120,6 +121,7 @@ export async function writeOutputs(
   name: string | undefined,
   clientOptions: RegistryClientOptions = {},
   compression: Compression = 'gzip',
+  onLoaded?: (engine: Engine, result: LoadResult) => void,
 ): Promise<Descriptor> {
   // Returns the manifest the outputs carry: the built one, or its copy with layers compressed for them.
   const blobs = new BlobStore(root);
@@ -134,7 +136,7 @@ export async function writeOutputs(
   // A pulled base layer whose blob was dropped after unpacking is fetched again from its registry, the same way.
   const fromOrigin = originFetcher(blobs, new RegistryClient(clientOptions));
   if (outputs.some((o) => o.type !== 'registry')) await imports.ensureLayers(image.layers);
-  if (outputs.some((o) => o.type === 'oci' || o.type === 'docker'))
+  if (outputs.some((o) => o.type === 'oci' || o.type === 'docker' || o.type === 'engine'))
     await fetchDroppedLayers(blobs, built, fromOrigin);
   const fetchMissing = async (desc: Descriptor): Promise<void> => {
     await imports.ensureBlob(desc.digest);
@@ -147,6 +149,12 @@ export async function writeOutputs(
     : built;
   const tag = name ? name.slice(name.lastIndexOf(':') + 1) : 'latest';
   for (const out of outputs) {
+    if (out.type === 'engine') {
+      const diffIds = image.layers.map((l) => l.diffId);
+      const result = await loadIntoEngine(blobs, built, diffIds, name ? [name] : [], out.engine);
+      onLoaded?.(out.engine, result);
+      continue;
+    }
     const dest = out.type === 'registry' ? '' : path.resolve(out.dest);
     if (out.type === 'oci') {
       const layout = { manifest, refName: tag, ...(name ? { imageName: name } : {}) };

@@ -41,6 +41,12 @@ export interface ArchiveImage {
 export interface DockerArchiveOptions {
   /** mtime of every archive member (default 0), for reproducible archives. */
   mtime?: number;
+  /**
+   * The diff_ids of an image the loading engine holds already. The layers the two images share from the bottom
+   * up (the same chain) are listed in `manifest.json` but their `layer.tar` is left out: docker's loader reads a
+   * layer file only when it lacks that chain. For `--load` only; a file archive always holds every layer.
+   */
+  engineHas?: readonly string[];
 }
 
 export function dockerArchiveTar(
@@ -90,12 +96,13 @@ async function* archiveChunks(
     entries.set(configName, { type: 'file', path: configName, content: configBytes, mode: 0o644, mtime });
 
     const layerPaths: string[] = [];
+    const shared = sharedChain(diffIds, options.engineHas ?? []);
     for (const [i, layer] of manifest.layers.entries()) {
       const diffId = diffIds[i] as Digest;
       const dir = digestHex(diffId);
       const file = `${dir}/layer.tar`;
       layerPaths.push(file);
-      if (entries.has(file)) continue;
+      if (entries.has(file) || i < shared) continue;
       // A layer kept as its snapshot is written from it as it is: no compression just to decompress it again.
       const content = (await snapshotTarSource(store.root, store, { ...layer, diffId })) ?? {
         size: await uncompressedSize(store, layer, diffId),
@@ -132,6 +139,13 @@ async function* archiveChunks(
     all.push({ type: 'file', path: 'repositories', content: Buffer.from(`${repos}\n`), mtime });
   }
   yield* layerTarChunks(all);
+}
+
+/** How many layers from the bottom two diff_id lists share: the chain the engine has of this image. */
+function sharedChain(ours: readonly string[], theirs: readonly string[]): number {
+  let n = 0;
+  while (n < ours.length && n < theirs.length && ours[n] === theirs[n]) n++;
+  return n;
 }
 
 function parseTag(t: string): ReturnType<typeof parseDockerReference> {

@@ -22,7 +22,15 @@ import { plainProgress } from '../../report/plain-progress';
 import { ttyProgress } from '../../report/tty-progress';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
-import { parseKeyValues, parseOutput, readSecrets, sourceDateEpoch, storeRoot } from '../build-options';
+import {
+  parseKeyValues,
+  parseLoad,
+  parseOutput,
+  readSecrets,
+  sourceDateEpoch,
+  storeRoot,
+  withLoadDefault,
+} from '../build-options';
 import { imageIsLocal, openImageStore, parseNamedContexts, writeOutputs } from '../image-io';
 
 export default class Build extends BaseCommand {
@@ -120,12 +128,18 @@ export default class Build extends BaseCommand {
     }),
     pull: Flags.boolean({ description: 'always ask the registry for newer versions of base images' }),
     push: Flags.boolean({ description: 'push the image to the registry of each -t name' }),
+    load: Flags.string({
+      description:
+        'load the image into the local docker engine (its API socket: DOCKER_HOST or /var/run/docker.sock), or with --load=podman into podman',
+      helpValue: 'docker|podman',
+    }),
     'insecure-registry': repeatableString({
       description: 'registry (host[:port]) reached over plain HTTP or unverified TLS',
     }),
   };
 
   async run(): Promise<void> {
+    this.argv = withLoadDefault(this.argv);
     const { args, flags } = await this.parse(Build);
     const contextDir = path.resolve(args.context);
     const stat = await fsp.stat(contextDir).catch(() => null);
@@ -134,7 +148,8 @@ export default class Build extends BaseCommand {
     const dockerfilePath = flags.file ? path.resolve(flags.file) : path.join(contextDir, 'Dockerfile');
     const buildArgs = parseKeyValues(flags['build-arg'], '--build-arg', true);
     const labels = parseKeyValues(flags.label, '--label', false);
-    const outputs = (flags.output ?? []).map(parseOutput);
+    const load = parseLoad(flags.load);
+    const outputs = [...(flags.output ?? []).map(parseOutput), ...(load ? [load] : [])];
     if (flags.push && (flags.tag ?? []).length === 0)
       throw new UserError('--push needs at least one -t NAME');
     const isolation = parseIsolation(flags.isolation);
@@ -215,6 +230,11 @@ export default class Build extends BaseCommand {
         tags[0],
         clientOptions,
         compression,
+        (engine, r) =>
+          say(
+            `loaded into ${engine} (${r.layersSent} of ${r.layers} layer${r.layers === 1 ? '' : 's'} sent)` +
+              (r.loaded.length > 0 ? `: ${r.loaded.join('; ')}` : ''),
+          ),
       );
       // An image whose layers stayed in the registry is whole only there: a local tag would name layers this
       // store does not have, so it is pushed, not tagged here (as `docker buildx build --push` does).
