@@ -362,6 +362,16 @@ describe('RUN', () => {
     expect(second.steps.every((s) => s[1] === 'hit')).toBe(true);
     expect(again).toEqual([]);
   });
+
+  test('runs on a root filesystem without /etc; the /etc made for its mounts is not in the layer', async () => {
+    const { ctx, root } = await busyboxContext(
+      ['FROM scratch', 'COPY rootfs/bin /bin', 'RUN echo made > /made.txt', ''].join('\n'),
+    );
+    const built = await runBuild(ctx, root);
+    expect(built.steps.map((s) => s[1])).toEqual(['miss', 'miss', 'miss']);
+    const layer = await layerEntries(root, built.image.layers[1].digest);
+    expect(layer.map((e) => e.path)).toEqual(['made.txt']);
+  });
 });
 
 describe('RUN --mount=type=bind', () => {

@@ -80,7 +80,12 @@ export class MountStubs {
         if (!isErrno(err, 'ENOENT', 'ENOTEMPTY', 'ENOTDIR')) throw err;
       }
     }
-    for (const [p, atime, mtime] of restore) await fsp.utimes(p, atime, mtime);
+    for (const [p, atime, mtime] of restore) {
+      // A parent that was itself a stub (the `/etc` made for `/etc/hosts` on an image without one) is gone now.
+      await fsp.utimes(p, atime, mtime).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+    }
   }
 }
 
