@@ -142,7 +142,7 @@ async function* archiveChunks(
 }
 
 /** How many layers from the bottom two diff_id lists share: the chain the engine has of this image. */
-function sharedChain(ours: readonly string[], theirs: readonly string[]): number {
+export function sharedChain(ours: readonly string[], theirs: readonly string[]): number {
   let n = 0;
   while (n < ours.length && n < theirs.length && ours[n] === theirs[n]) n++;
   return n;

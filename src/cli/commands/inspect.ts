@@ -4,7 +4,6 @@ import { BlobStore } from '../../store/blob-store';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
 import { parseManifest } from '../../image/oci-types';
-
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
 import { loadImage } from '../../image/stored-image';

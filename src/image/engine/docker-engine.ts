@@ -45,7 +45,12 @@ export class DockerEngine {
     const res = await this.request('GET', `/images/${encodeURIComponent(name)}/json`);
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw this.failure('image inspect', res);
-    const layers = (JSON.parse(res.body) as { RootFS?: { Layers?: unknown } }).RootFS?.Layers;
+    let layers: unknown;
+    try {
+      layers = (JSON.parse(res.body) as { RootFS?: { Layers?: unknown } } | null)?.RootFS?.Layers;
+    } catch {
+      throw new ImageFormatError(`--load: docker engine image inspect of ${name} did not answer JSON`);
+    }
     return Array.isArray(layers) ? layers.filter((l): l is string => typeof l === 'string') : [];
   }
 

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { UserError } from '../../errors';
 import type { BlobStore } from '../../store/blob-store';
-import { dockerArchiveTar } from '../docker-archive';
+import { dockerArchiveTar, sharedChain } from '../docker-archive';
 import { ImageFormatError } from '../errors';
 import type { Descriptor } from '../oci-types';
 import { DockerEngine } from './docker-engine';
@@ -34,9 +34,9 @@ export async function loadIntoEngine(
     const loaded = await podmanLoad(dockerArchiveTar(store, [{ manifest, tags }]));
     return { loaded, layersSent: diffIds.length, layers: diffIds.length };
   }
-  const has = tags.length > 0 ? ((await docker.imageDiffIds(tags[0] as string)) ?? []) : [];
-  let shared = 0;
-  while (shared < diffIds.length && shared < has.length && diffIds[shared] === has[shared]) shared++;
+  const [name] = tags;
+  const has = name !== undefined ? ((await docker.imageDiffIds(name)) ?? []) : [];
+  const shared = sharedChain(diffIds, has);
   const loaded = await docker.load(dockerArchiveTar(store, [{ manifest, tags }], { engineHas: has }));
   return { loaded, layersSent: diffIds.length - shared, layers: diffIds.length };
 }
