@@ -1,13 +1,23 @@
 import { Flags } from '@oclif/core';
 import { BlobStore } from '../../store/blob-store';
+import type { Digest } from '../../store/digest';
 import { formatSize } from '../../cache/units';
-import { ImageStore } from '../../image/image-store';
+import { ImageStore, type ImageRecord } from '../../image/image-store';
 import { familiarName, parseDockerReference } from '../../image/reference';
+import { loadImage, type LayerRecord } from '../../image/stored-image';
+import { uncompressedLayerSize } from '../../layers/layer-size';
+import { hostPlatform } from '../../platform';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
+import { createdSince, formatTable } from '../docker-format';
 
 export default class Images extends BaseCommand {
   static override summary = 'List the images in the local store.';
+
+  static override description =
+    'As `docker images`: CREATED is the age of the image config, SIZE the uncompressed size of its layers (the ' +
+    'files they unpack to). A layer still only in its registry (a base a build left there) counts with its ' +
+    'compressed size until it is fetched.';
 
   static override flags = {
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
@@ -24,34 +34,48 @@ export default class Images extends BaseCommand {
       for (const r of records) process.stdout.write(`${r.target.digest}\n`);
       return;
     }
-    const rows = [['REPOSITORY', 'TAG', 'DIGEST', 'SIZE']];
+    const sizes = new LayerSizes(root, blobs);
+    const rows = [['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'SIZE']];
     for (const r of records) {
       const ref = parseDockerReference(r.name);
       const name = familiarName({ ...ref, tag: undefined, digest: undefined });
       const digest = flags.digests ? r.target.digest : r.target.digest.slice(7, 19);
-      const size = (await blobs.has(r.target.digest)) ? await imageSize(blobs, r.target.digest) : 0;
-      rows.push([name, ref.tag ?? '<none>', digest, formatSize(size)]);
+      const { created, size } = await describe(blobs, sizes, r);
+      rows.push([name, ref.tag ?? '<none>', digest, createdSince(created), formatSize(size)]);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    for (const row of rows)
-      process.stdout.write(
-        `${row
-          .map((c, i) => c.padEnd(widths[i]))
-          .join('   ')
-          .trimEnd()}\n`,
-      );
+    process.stdout.write(formatTable(rows));
   }
 }
 
-/** Compressed size of the config and layers, as `docker images` reports for registry-style images. */
-async function imageSize(blobs: BlobStore, manifestDigest: `sha256:${string}`): Promise<number> {
-  try {
-    const manifest = JSON.parse((await blobs.readAll(manifestDigest)).toString('utf8')) as {
-      config?: { size: number };
-      layers?: { size: number }[];
-    };
-    return (manifest.config?.size ?? 0) + (manifest.layers ?? []).reduce((n, l) => n + l.size, 0);
-  } catch {
-    return 0;
+/** An image's creation time and size; an image the store cannot read whole counts as 0B, created N/A. */
+async function describe(
+  blobs: BlobStore,
+  sizes: LayerSizes,
+  record: ImageRecord,
+): Promise<{ created: string | undefined; size: number }> {
+  if (!(await blobs.has(record.target.digest))) return { created: undefined, size: 0 };
+  const image = await loadImage(blobs, record.target, hostPlatform()).catch(() => undefined);
+  if (image === undefined) return { created: undefined, size: 0 };
+  let size = 0;
+  for (const layer of image.layers) size += await sizes.get(layer);
+  return { created: image.config.created, size };
+}
+
+/** Uncompressed layer sizes, each layer asked once per listing (images share their base layers). */
+class LayerSizes {
+  private readonly known = new Map<Digest, Promise<number>>();
+
+  constructor(
+    private readonly root: string,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  get(layer: LayerRecord): Promise<number> {
+    let size = this.known.get(layer.diffId);
+    if (size === undefined) {
+      size = uncompressedLayerSize(this.root, this.blobs, layer).then((n) => n ?? layer.size);
+      this.known.set(layer.diffId, size);
+    }
+    return size;
   }
 }
