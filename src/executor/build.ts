@@ -5,6 +5,7 @@
  * keyed ahead (from the Dockerfile and context alone), those stages are not run at all.
  */
 import { loadBuildHistory, saveBuildHistory } from '../cache/build-history';
+import { saveImageBuild } from '../cache/image-builds';
 import { KeyIndex } from '../cache/key-index';
 import { CacheLookup } from '../cache/lookup';
 import type { StepInputs } from '../cache/step-key';
@@ -17,6 +18,7 @@ import { BlobStore } from '../store/blob-store';
 import { BaseImages } from './base-images';
 import { finalStageChain, type BuildContext } from './build-context';
 import { DockerfileText } from './dockerfile-text';
+import { imageHistorySteps } from './image-steps';
 import { writeBuiltImage } from './image-writer';
 import { RootfsViews } from './rootfs';
 import { Solver } from './solver';
@@ -139,6 +141,14 @@ class BuildRun {
       dockerfile: opts.dockerfilePath,
       target: targetName,
       steps: solver.history,
+    });
+    await saveImageBuild(opts.root, {
+      version: 1,
+      imageId: image.configDigest,
+      dockerfile: opts.dockerfilePath,
+      target: targetName,
+      builtAt: new Date().toISOString(),
+      history: imageHistorySteps(plan, solver.history, image.config),
     });
     opts.events({
       type: 'build-done',

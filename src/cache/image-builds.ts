@@ -1,0 +1,87 @@
+/**
+ * Which step made each entry of a built image's history: per image id (the config digest), the step key and the
+ * cache outcome of every history entry the build added, in the config's order, `null` for the entries that came
+ * with the base image. `tsbuild history` shows it beside docker's columns. One small file per image,
+ * `history/images/<config hex>.json`, written temp → fsync → rename, replaced each time a build gives that image
+ * (so it tells what the last build of it did: a rebuild that hit throughout gives the same image id).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { atomicWriteFile, isErrno } from '../store/atomic';
+import { digestHex, isDigest, type Digest } from '../store/digest';
+
+/** The step behind one history entry. */
+export interface ImageBuildStep {
+  /** `<stageIndex>/<stepIndex>`, as in the build history. */
+  position: string;
+  key: Digest;
+  cache: 'hit' | 'miss' | 'skipped';
+  /** A hit on a `--cache-from` record. */
+  imported?: boolean;
+}
+
+export interface ImageBuildRecord {
+  version: 1;
+  imageId: Digest;
+  /** The Dockerfile (absolute) and target stage it was built from. */
+  dockerfile: string;
+  target: string;
+  builtAt: string;
+  /** One per entry of the config's `history`, in its order; null where the entry is the base image's. */
+  history: (ImageBuildStep | null)[];
+}
+
+function recordPath(root: string, imageId: Digest): string {
+  return path.join(root, 'history', 'images', `${digestHex(imageId)}.json`);
+}
+
+export async function saveImageBuild(root: string, record: ImageBuildRecord): Promise<void> {
+  const file = recordPath(root, record.imageId);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await atomicWriteFile(file, JSON.stringify(record));
+}
+
+/** The last build record of an image id, or undefined (not built here, or a record that does not read). */
+export async function loadImageBuild(root: string, imageId: Digest): Promise<ImageBuildRecord | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(recordPath(root, imageId), 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return isImageBuildRecord(value) && value.imageId === imageId ? value : undefined;
+}
+
+function isImageBuildRecord(v: unknown): v is ImageBuildRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Partial<Record<keyof ImageBuildRecord, unknown>>;
+  return (
+    r.version === 1 &&
+    typeof r.imageId === 'string' &&
+    isDigest(r.imageId) &&
+    typeof r.dockerfile === 'string' &&
+    typeof r.target === 'string' &&
+    typeof r.builtAt === 'string' &&
+    Array.isArray(r.history) &&
+    r.history.every((s: unknown) => s === null || isStep(s))
+  );
+}
+
+function isStep(v: unknown): v is ImageBuildStep {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Partial<Record<keyof ImageBuildStep, unknown>>;
+  return (
+    typeof s.position === 'string' &&
+    typeof s.key === 'string' &&
+    isDigest(s.key) &&
+    (s.cache === 'hit' || s.cache === 'miss' || s.cache === 'skipped') &&
+    (s.imported === undefined || typeof s.imported === 'boolean')
+  );
+}
