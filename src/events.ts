@@ -39,8 +39,13 @@ export type BuildEvent =
       imported?: boolean;
       durationMs: number;
       layer: LayerSummary | null;
+      /** The step's cache key (`sha256:…`): what `tsbuild logs` and `tsbuild history` name it by. */
+      key?: string;
     }
-  | { type: 'step-output'; step: StepRef; text: string }
+  /** A chunk of a RUN's output as the process wrote it: not split at lines, `\r` left in. */
+  | { type: 'step-output'; step: StepRef; stream: 'stdout' | 'stderr'; text: string }
+  /** A RUN's whole output was saved in the store under its cache key (after it ran, whether or not it failed). */
+  | { type: 'step-log'; step: StepRef; key: string; bytes: number }
   | { type: 'warning'; message: string }
   /**
    * The build starts over (an imported cache could not deliver a blob it offered): the steps reported so far no
@@ -75,7 +80,17 @@ export function contextModesLine(normalized: number): string | null {
 
 /** `[stage 2/6] COPY . /app`, the way BuildKit labels a step. */
 export function stepLabel(step: StepRef): string {
+  return `${stepTag(step)} ${step.instruction}`;
+}
+
+/** `[stage 2/6]`: the step's position alone, the prefix of its output lines. */
+export function stepTag(step: StepRef): string {
   const width = String(step.total).length;
   const prefix = step.showStage ? `${step.stage} ` : '';
-  return `[${prefix}${String(step.index).padStart(width)}/${step.total}] ${step.instruction}`;
+  return `[${prefix}${String(step.index).padStart(width)}/${step.total}]`;
+}
+
+/** A key that tells steps apart within one build (stages run side by side). */
+export function stepId(step: StepRef): string {
+  return `${step.stageIndex}/${step.index}`;
 }

@@ -20,6 +20,7 @@ import { isDigest, type Digest } from '../store/digest';
 import { withFileLock } from '../store/file-lock';
 import { mapLimit } from '../store/map-limit';
 import { gcLockPath, MTIME_SLACK_MS, readInUse, type InUseSet } from './in-use';
+import { pruneStepLogs } from './step-logs';
 import {
   liveChainNames,
   readInventory,
@@ -107,7 +108,14 @@ export async function pruneStore(root: string, options: PruneOptions = {}): Prom
       const inventory = await readInventory(root);
       const inUse = await readInUse(root, options.selfMarker);
       const plan = planPrune(inventory, inUse, options);
-      if (!options.dryRun) await carryOut(root, plan);
+      if (!options.dryRun) {
+        await carryOut(root, plan);
+        const removed = new Set(plan.records.map((e) => e.record.key));
+        await pruneStepLogs(
+          root,
+          new Set(inventory.records.map((e) => e.record.key).filter((k) => !removed.has(k))),
+        );
+      }
       return {
         removedRecords: plan.records.length + plan.damagedRecords.length,
         removedBlobs: plan.blobs.length,

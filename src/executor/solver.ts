@@ -94,16 +94,17 @@ export class Solver {
     const fromRef = ref(1, stage.line, `FROM ${stage.baseName}`);
     this.ctx.opts.events({ type: 'step-start', step: fromRef });
     let state = await this.baseState(stage);
-    // Start the stages this one reads now, so they overlap with its first steps (not when keyed ahead: then its
-    // steps all hit and those stages need not run at all).
-    if (!this.keyedAhead) await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
     const baseLabel =
       stage.base.kind === 'stage'
         ? `stage ${plan.stages[stage.base.index].displayName}`
         : stage.base.kind === 'image'
           ? `base image ${stage.baseName}`
           : 'scratch';
+    // FROM is done before waiting for the stages this one reads: a live view must not show it running meanwhile.
     const fromMissed = !(await this.fromStep(stage, state.key, fromRef, baseLabel));
+    // Start the stages this one reads now, so they overlap with its first steps (not when keyed ahead: then its
+    // steps all hit and those stages need not run at all).
+    if (!this.keyedAhead) await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
     /** Whether every filesystem step so far was linked: the stage's filesystem is then its base merged with them. */
     let onlyLinked = true;
 
@@ -157,7 +158,7 @@ export class Solver {
         const form = filesLayerForm(plan, stage.index, i);
         layer = byContent
           ? byContent.layer
-          : await this.makeLayer(step, state.layers, entries, stepRef, form);
+          : await this.makeLayer(step, state.layers, entries, stepRef, form, key);
         if (layer) await this.ctx.opts.inUse?.add([key, layer.digest, layer.diffId]);
         // A hit by content keeps the history time of the layer it reuses, so the image is the same as before.
         createdAt = byContent?.createdAt ?? new Date().toISOString();
@@ -206,7 +207,7 @@ export class Solver {
         ...(imported ? { imported: true } : {}),
         ...(changesFilesystem(step) && state.key !== key ? { resultKey: state.key } : {}),
       });
-      this.report(stepRef, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer, imported);
+      this.report(stepRef, key, hit ? 'hit' : 'miss', reason, performance.now() - t0, layer, imported);
     }
     if (parentMissed && copiedFromStages(this.ctx).has(stage.index)) {
       // A stage that missed has a new key, so every COPY --from it misses too and will need its files: unpack them
@@ -229,8 +230,9 @@ export class Solver {
     entries: CopyEntry[] | undefined,
     stepRef: StepRef,
     form: ReturnType<typeof filesLayerForm>,
+    key: Digest,
   ): Promise<LayerRecord | null> {
-    if (step.kind === 'run') return runCommand(this.runContext(), step, layers, stepRef);
+    if (step.kind === 'run') return runCommand(this.runContext(), step, layers, stepRef, key);
     if (!entries || (entries.length === 0 && !(step.kind === 'workdir' && step.resolved !== '/')))
       return null;
     const { root, sourceDateEpoch } = this.ctx.opts;
@@ -333,7 +335,7 @@ export class Solver {
       ...(imported ? { imported: true } : {}),
     });
     if (!record) await this.putRecord(key, fromRef, null, inputs, performance.now());
-    this.report(fromRef, record ? 'hit' : 'miss', reason, 0, null, imported);
+    this.report(fromRef, key, record ? 'hit' : 'miss', reason, 0, null, imported);
     return record !== undefined;
   }
 
@@ -450,6 +452,7 @@ export class Solver {
 
   private report(
     step: StepRef,
+    key: Digest,
     cache: 'hit' | 'miss',
     reason: string | undefined,
     ms: number,
@@ -466,6 +469,7 @@ export class Solver {
       ...(imported ? { imported: true } : {}),
       durationMs: ms,
       layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size },
+      key,
     });
   }
 }

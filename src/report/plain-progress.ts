@@ -1,43 +1,80 @@
-import { contextModesLine, stepLabel, type BuildEvent, type EventSink } from '../events';
+import { contextModesLine, stepId, stepLabel, stepTag, type BuildEvent, type StepRef } from '../events';
+import type { ProgressOutput, ProgressView } from './progress-view';
+import { StepOutputs } from './step-output';
 
 /**
- * `--progress plain`: one stable line per finished step, meant for CI logs. Concurrent stages finish in any
- * order, so a step is printed whole when it is done rather than started on one line and finished on another.
+ * `--progress plain`: stable lines for CI logs. A finished step is one line; a RUN's output comes as whole lines
+ * (held until their newline, a `\r`-redrawn bar as its last state) under a short `[stage 2/5] |` prefix, the step's
+ * instruction printed once above its first line, since stages running side by side interleave their output.
  */
-export function plainProgress(write: (text: string) => void): EventSink {
-  return (event: BuildEvent) => {
-    switch (event.type) {
-      case 'step-done': {
-        const label = stepLabel(event.step);
-        if (event.cache === 'hit') write(`${label}  CACHED\n`);
-        else write(`${label}  ${seconds(event.durationMs)}  (miss: ${event.reason ?? 'unknown'})\n`);
-        break;
-      }
-      case 'step-output':
-        for (const line of event.text.replace(/\n$/, '').split('\n'))
-          write(`${stepLabel(event.step)} | ${line}\n`);
-        break;
-      case 'warning':
-        write(`WARNING: ${event.message}\n`);
-        break;
-      case 'restart':
-        write(`WARNING: ${event.reason}\n`);
-        break;
-      case 'context-modes': {
-        const line = contextModesLine(event.normalized);
-        if (line) write(`${line}\n`);
-        break;
-      }
-      case 'build-done': {
-        const pct = event.steps === 0 ? 100 : Math.round((event.hits / event.steps) * 100);
-        write(`${event.hits}/${event.steps} steps cached (${pct}%) in ${seconds(event.durationMs)}\n`);
-        write(`image ${event.imageId}\n`);
-        break;
-      }
-      case 'step-start':
-        break;
+export function plainProgress(out: ProgressOutput): ProgressView {
+  const outputs = new StepOutputs();
+  const introduced = new Set<string>();
+
+  const writeLines = (step: StepRef, lines: readonly string[]): void => {
+    if (lines.length === 0) return;
+    if (!introduced.has(stepId(step))) {
+      introduced.add(stepId(step));
+      out.write(`${stepLabel(step)}\n`);
     }
+    const tag = stepTag(step);
+    out.write(lines.map((l) => `${tag} | ${l}\n`).join(''));
   };
+
+  const finish = (step: StepRef): void => {
+    writeLines(step, outputs.finish(step));
+    introduced.delete(stepId(step));
+  };
+
+  return {
+    onEvent: (event: BuildEvent) => {
+      switch (event.type) {
+        case 'step-done':
+          finish(event.step);
+          out.write(`${doneLine(event)}\n`);
+          break;
+        case 'step-output':
+          writeLines(event.step, outputs.push(event));
+          break;
+        case 'warning':
+          out.write(`WARNING: ${event.message}\n`);
+          break;
+        case 'restart':
+          out.write(`WARNING: ${event.reason}\n`);
+          break;
+        case 'context-modes': {
+          const line = contextModesLine(event.normalized);
+          if (line) out.write(`${line}\n`);
+          break;
+        }
+        case 'build-done':
+          out.write(`${summaryLine(event)}\n`);
+          out.write(`image ${event.imageId}\n`);
+          break;
+        case 'step-start':
+        case 'step-log':
+          break;
+      }
+    },
+    // A failed build: what the failing step printed last, even without its newline, is often the error itself.
+    end: () => outputs.pendingSteps().forEach(finish),
+  };
+}
+
+/** `[2/5] RUN make  CACHED`, or `[2/5] RUN make  12.30s  (miss: …)`. */
+export function doneLine(event: Extract<BuildEvent, { type: 'step-done' }>): string {
+  return `${stepLabel(event.step)}  ${doneStatus(event)}`;
+}
+
+export function doneStatus(event: Extract<BuildEvent, { type: 'step-done' }>): string {
+  return event.cache === 'hit'
+    ? 'CACHED'
+    : `${seconds(event.durationMs)}  (miss: ${event.reason ?? 'unknown'})`;
+}
+
+export function summaryLine(event: Extract<BuildEvent, { type: 'build-done' }>): string {
+  const pct = event.steps === 0 ? 100 : Math.round((event.hits / event.steps) * 100);
+  return `${event.hits}/${event.steps} steps cached (${pct}%) in ${seconds(event.durationMs)}`;
 }
 
 export function seconds(ms: number): string {

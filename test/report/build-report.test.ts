@@ -50,11 +50,12 @@ test('the report holds each step once, as the attempt after the restart saw it',
 });
 
 test('plain and tty logs print the reason as a warning', () => {
-  for (const sink of [plainProgress, ttyProgress]) {
+  for (const view of [plainProgress, ttyProgress]) {
     let text = '';
-    const s = sink((t) => (text += t));
-    s({ type: 'step-start', step: step(2) });
-    s(restart);
+    const s = view({ write: (t) => (text += t), colour: false });
+    s.onEvent({ type: 'step-start', step: step(2) });
+    s.onEvent(restart);
+    s.end();
     expect(text).toContain(`WARNING: ${restart.reason}\n`);
   }
 });

@@ -9,16 +9,15 @@ import { jsonProgress } from '../../src/report/json-progress';
 import { renderMarkdownReport } from '../../src/report/markdown-report';
 import { plainProgress } from '../../src/report/plain-progress';
 import { ttyProgress } from '../../src/report/tty-progress';
+import type { ProgressOutput, ProgressView } from '../../src/report/progress-view';
 
 const normalized = (n: number): BuildEvent => ({ type: 'context-modes', policy: 'normalize', normalized: n });
 
-function output(
-  sink: (write: (text: string) => void) => (e: BuildEvent) => void,
-  events: BuildEvent[],
-): string {
+function output(view: (out: ProgressOutput) => ProgressView, events: BuildEvent[]): string {
   let text = '';
-  const s = sink((t) => (text += t));
-  for (const e of events) s(e);
+  const s = view({ write: (t) => (text += t), columns: () => 200, colour: false });
+  for (const e of events) s.onEvent(e);
+  s.end();
   return text;
 }
 

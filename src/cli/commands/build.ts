@@ -9,7 +9,7 @@ import { openRunsDir } from '../../layers/runs-dir';
 import { loadStepCosts } from '../../cache/step-costs';
 import { parseSize } from '../../cache/units';
 import { renderMarkdownReport } from '../../report/markdown-report';
-import { UserError } from '../../errors';
+import { TsbuildError, UserError } from '../../errors';
 import { build, type BuildOptions, type BuiltImage } from '../../executor/build';
 import { parseCacheFrom, parseCacheTo } from '../../cache/transfer/cache-spec';
 import { formatSize } from '../../cache/units';
@@ -17,9 +17,9 @@ import { exportCacheTo, loadCacheFrom } from '../cache-io';
 import { parsePlatformOption } from '../../planner';
 import { ReportCollector } from '../../report/build-report';
 import type { EventSink } from '../../events';
-import { jsonProgress } from '../../report/json-progress';
-import { plainProgress } from '../../report/plain-progress';
-import { ttyProgress } from '../../report/tty-progress';
+import { FAILURE_TAIL_LINES, failureBlock } from '../../report/failure-log';
+import { progressView, type ProgressMode } from '../../report/progress';
+import { appendStepSummary, errorAnnotation } from '../github-actions';
 import { BaseCommand } from '../base-command';
 import { repeatableString } from '../flags';
 import {
@@ -180,10 +180,10 @@ export default class Build extends BaseCommand {
     const tags = (flags.tag ?? []).map((t) => store.normalizeTag(t));
 
     const collector = new ReportCollector();
-    const progress = flags.quiet ? undefined : progressSink(flags.progress);
+    const progress = flags.quiet ? undefined : progressView(progressMode(flags.progress), process.stderr);
     const events: EventSink = (e) => {
       collector.sink(e);
-      progress?.(e);
+      progress?.onEvent(e);
     };
     const say = (line: string): void => {
       if (!flags.quiet) process.stderr.write(`${line}\n`);
@@ -219,6 +219,7 @@ export default class Build extends BaseCommand {
         // A push alone can take the layers that stayed in a registry cache from there (mounted, not fetched).
         layersMayStayRemote: flags.push && outputs.length === 0,
       });
+      progress?.end();
       if (imported.length > 0) say(importSummary(image));
 
       const pushes = flags.push ? tags.map((name) => ({ type: 'registry' as const, name })) : [];
@@ -242,19 +243,20 @@ export default class Build extends BaseCommand {
       if (local) for (const tag of tags) await store.tag(tag, image);
       await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
+      const report = collector.build(
+        // The manifest an output carries (layers compressed for it) is the one the world sees; the image id is
+        // the same either way.
+        { name: tags[0] ?? null, manifestDigest: written.digest, configDigest: image.configDigest },
+        image.durationMs,
+      );
+      const markdown = async (): Promise<string> =>
+        renderMarkdownReport(report, await loadStepCosts(root, report, dockerfilePath));
       if (flags.report) {
-        const report = collector.build(
-          // The manifest an output carries (layers compressed for it) is the one the world sees; the image id is
-          // the same either way.
-          { name: tags[0] ?? null, manifestDigest: written.digest, configDigest: image.configDigest },
-          image.durationMs,
-        );
         const text =
-          flags['report-format'] === 'markdown'
-            ? renderMarkdownReport(report, await loadStepCosts(root, report, dockerfilePath))
-            : `${JSON.stringify(report, null, 2)}\n`;
+          flags['report-format'] === 'markdown' ? await markdown() : `${JSON.stringify(report, null, 2)}\n`;
         await atomicWriteFile(path.resolve(flags.report), text);
       }
+      if (process.env.GITHUB_STEP_SUMMARY) await appendStepSummary(await markdown());
       // Keep the store bounded; what this build produced is still marked in use, so it survives.
       const maxStorage = maxStorageFlag ?? (await defaultMaxStorage(root));
       await pruneStore(root, { keepStorage: maxStorage, selfMarker: inUse.path });
@@ -266,6 +268,14 @@ export default class Build extends BaseCommand {
             `(tsbuild pull ${tags[0]} fetches them)\n`,
         );
       }
+    } catch (err) {
+      progress?.end();
+      // What the failing step printed, as BuildKit shows it above the error (all of it with -q, where nothing was).
+      for (const failed of collector.unfinished())
+        process.stderr.write(failureBlock(failed, flags.quiet ? 'all' : FAILURE_TAIL_LINES));
+      const annotation = err instanceof TsbuildError ? errorAnnotation(err) : undefined;
+      if (annotation !== undefined) process.stdout.write(`${annotation}\n`);
+      throw err;
     } finally {
       await inUse.release();
     }
@@ -279,11 +289,9 @@ function importSummary(image: BuiltImage): string {
   return `cache: ${hits} of ${image.steps} steps hit imported records${took}`;
 }
 
-function progressSink(mode: string): EventSink {
-  const write = (text: string): void => void process.stderr.write(text);
-  if (mode === 'json') return jsonProgress(write);
-  if (mode === 'tty' || (mode === 'auto' && process.stderr.isTTY)) return ttyProgress(write);
-  return plainProgress(write);
+function progressMode(value: string): ProgressMode {
+  if (value === 'auto' || value === 'plain' || value === 'tty' || value === 'json') return value;
+  throw new UserError(`--progress ${value}: expected auto, plain, tty or json`);
 }
 
 /** `--isolation`: refused up front when it cannot be honoured safely, before any step runs. */

@@ -7,9 +7,6 @@ import { isDigest } from '../../../store/digest';
 import { KeyIndex } from '../../../cache/key-index';
 import { UserError } from '../../../errors';
 import type { FileInput } from '../../../cache/step-key';
-import { displayInstruction } from '../../../executor/step-inputs';
-import { parseDockerfile } from '../../../parser';
-import { planBuild } from '../../../planner';
 import type { BuildReport } from '../../../report/build-report';
 import {
   explainHistories,
@@ -21,6 +18,7 @@ import {
 import { BaseCommand } from '../../base-command';
 import { repeatableString } from '../../flags';
 import { storeRoot } from '../../build-options';
+import { planInfo } from '../../plan-info';
 
 export default class CacheExplain extends BaseCommand {
   static override summary = 'Say which steps stopped hitting the cache between the last two builds, and why.';
@@ -119,43 +117,5 @@ async function readReport(file: string): Promise<BuildReport> {
     throw new UserError(
       `${file} is not a tsbuild --report file: ${err instanceof Error ? err.message : String(err)}`,
     );
-  }
-}
-
-/**
- * Stage names, bases and step lines from planning the Dockerfile as it is now. Best effort: the file may have
- * changed since the build or need build args; then steps are named by stage index only.
- */
-async function planInfo(
-  dockerfile: string,
-  target: string,
-): Promise<Pick<HistoryContext, 'stages' | 'line'>> {
-  try {
-    const bytes = await fsp.readFile(dockerfile);
-    const lines = bytes.toString('utf8').split(/\r?\n/);
-    const name = path.basename(dockerfile);
-    const plan = planBuild(parseDockerfile(bytes, { fileName: name }), {
-      fileName: name,
-      buildArgs: new Map(),
-      target: /^stage-\d+$/.test(target) ? undefined : target,
-      lines,
-    });
-    const stages = new Map<number, { name: string; base?: string; from?: string }>();
-    const stepLines = new Map<string, number>();
-    for (const s of plan.stages) {
-      const base =
-        s.base.kind === 'stage'
-          ? `stage ${plan.stages[s.base.index]?.displayName ?? s.base.index}`
-          : s.base.kind === 'image'
-            ? `base image ${s.baseName}`
-            : 'scratch';
-      stages.set(s.index, { name: s.displayName, base, from: `FROM ${s.baseName}` });
-      s.steps.forEach((step, i) =>
-        stepLines.set(`${s.index}/${i + 2}|${displayInstruction(step)}`, step.line),
-      );
-    }
-    return { stages, line: (position, instruction) => stepLines.get(`${position}|${instruction}`) };
-  } catch {
-    return {};
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * A RUN's whole output, kept in the store under the step's cache key (`logs/<hex>.log`), so that `tsbuild logs` can
+ * print it after the fact: the live view shows only a window of it, and a hit reuses the layer of the build that
+ * printed it. Written once, when the command is over (temp → fsync → rename); a failed step's log is kept too,
+ * since that is the one people ask for.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { atomicWriteFile, isErrno, readdirOrEmpty } from '../store/atomic';
+import { digestHex, isDigest, type Digest } from '../store/digest';
+
+/** A log keeps this much of a command's output; past it, a line says how much was left out. */
+export const MAX_STEP_LOG_BYTES = 32 * 1024 * 1024;
+/** A failed step's log (no record names its key) outlives a prune for this long. */
+const UNRECORDED_LOG_TTL_MS = 24 * 60 * 60 * 1000;
+const LOG_RE = /^([0-9a-f]{64})\.log$/;
+
+function logsDir(root: string): string {
+  return path.join(root, 'logs');
+}
+
+export function stepLogPath(root: string, key: Digest): string {
+  return path.join(logsDir(root), `${digestHex(key)}.log`);
+}
+
+/** Collects a running command's output, bounded, in the order it came from both streams. */
+export class StepLogRecorder {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  private dropped = 0;
+
+  append(chunk: Buffer): void {
+    const room = MAX_STEP_LOG_BYTES - this.kept;
+    if (room <= 0) {
+      this.dropped += chunk.length;
+      return;
+    }
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    this.chunks.push(Buffer.from(part));
+    this.kept += part.length;
+    this.dropped += chunk.length - part.length;
+  }
+
+  get bytes(): number {
+    return this.kept + this.dropped;
+  }
+
+  /** Saves what was collected under the step's key; the number of bytes the command printed. */
+  async save(root: string, key: Digest): Promise<number> {
+    await fsp.mkdir(logsDir(root), { recursive: true });
+    const tail = this.dropped > 0 ? [Buffer.from(`\n[log cut: ${this.dropped} more bytes not kept]\n`)] : [];
+    await atomicWriteFile(stepLogPath(root, key), Buffer.concat([...this.chunks, ...tail]));
+    return this.bytes;
+  }
+}
+
+/** The saved output of the step with this key, or undefined when none was saved. */
+export async function readStepLog(root: string, key: Digest): Promise<Buffer | undefined> {
+  try {
+    return await fsp.readFile(stepLogPath(root, key));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/** The keys with a saved log whose hex starts with `prefix` (a short key as `history` prints it). */
+export async function stepLogsMatching(root: string, prefix: string): Promise<Digest[]> {
+  const hex = prefix.replace(/^sha256:/, '').toLowerCase();
+  const keys: Digest[] = [];
+  for (const name of await readdirOrEmpty(logsDir(root))) {
+    const m = LOG_RE.exec(name);
+    const key = m && `sha256:${m[1]}`;
+    if (key && m[1].startsWith(hex) && isDigest(key)) keys.push(key);
+  }
+  return keys.sort();
+}
+
+/**
+ * After a prune: drops the logs of keys no record names any more, except recent ones (a failed step has no record,
+ * and its log is wanted right after the failure).
+ */
+export async function pruneStepLogs(
+  root: string,
+  recorded: ReadonlySet<string>,
+  nowMs = Date.now(),
+): Promise<number> {
+  let removed = 0;
+  for (const name of await readdirOrEmpty(logsDir(root))) {
+    const m = LOG_RE.exec(name);
+    if (!m || recorded.has(`sha256:${m[1]}`)) continue;
+    const file = path.join(logsDir(root), name);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (!st || nowMs - st.mtimeMs < UNRECORDED_LOG_TTL_MS) continue;
+    await fsp.rm(file, { force: true });
+    removed++;
+  }
+  return removed;
+}
