@@ -7,7 +7,7 @@ import { Flags, type Interfaces } from '@oclif/core';
  */
 export function repeatableString(options: {
   description: string;
-  char?: 't' | 'o';
+  char?: 't' | 'o' | 'e';
 }): Interfaces.OptionFlag<string[] | undefined> {
   const flag = { description: options.description, multiple: true, multipleNonGreedy: true } as const;
   return options.char === undefined ? Flags.string(flag) : Flags.string({ ...flag, char: options.char });

@@ -6,10 +6,12 @@
 import { BuildError } from '../errors';
 import { ImageStore, type ImageRecord } from '../image/image-store';
 import { parseManifest } from '../image/oci-types';
-import { loadImage, type StoredImage } from '../image/stored-image';
+import type { OriginFetcher } from '../image/registry/origin-fetch';
+import { loadImage, type LayerRecord, type StoredImage } from '../image/stored-image';
 import { hostPlatform } from '../platform';
 import type { BlobStore } from '../store/blob-store';
 import type { Digest } from '../store/digest';
+import { layerAvailable } from '../store/snapshot-layers';
 
 export interface LocalImage {
   record: ImageRecord;
@@ -49,4 +51,25 @@ async function open(blobs: BlobStore, record: ImageRecord, name: string): Promis
     throw new BuildError(`image ${name} has no manifest for ${platform.os}/${platform.architecture}`);
   const id = parseManifest(await blobs.readAll(image.manifestDigest)).config.digest;
   return { record, image, id };
+}
+
+/**
+ * Make every layer of `image` local: a layer a lazy pull left in its registry (its origin noted) is fetched from
+ * there; one that is nowhere to be had is a one-line error.
+ */
+export async function ensureLayersLocal(
+  root: string,
+  blobs: BlobStore,
+  name: string,
+  layers: readonly LayerRecord[],
+  fetchFromOrigin: OriginFetcher,
+): Promise<void> {
+  for (const layer of layers) {
+    if (await layerAvailable(root, blobs, layer)) continue;
+    await fetchFromOrigin({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size });
+    if (!(await layerAvailable(root, blobs, layer)))
+      throw new BuildError(
+        `layer ${layer.digest} of ${name} is not in the store and no registry is known to have it: pull the image again`,
+      );
+  }
 }

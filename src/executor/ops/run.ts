@@ -4,13 +4,12 @@
  * the files they name still exist. Everything the run made (mounts, scratch dirs, cache holds) is gone when this
  * returns or throws. A failing command throws `RunFailedError` with its exit code and the end of its output.
  */
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { BlobStore } from '../../store/blob-store';
 import { BuildError, type SourceLocation } from '../../errors';
-import { prepareRunRootfs, removeScratch, type RootfsMode } from '../../layers/overlay';
-import { openRunsDir } from '../../layers/runs-dir';
-import { ensureSnapshots, type SnapshotLayer } from '../../layers/snapshots';
+import type { RootfsMode } from '../../layers/overlay';
+import { withRunRootfs } from '../../layers/run-rootfs';
+import type { SnapshotLayer } from '../../layers/snapshots';
 import type { LayerEntry } from '../../layers/tar-writer';
 import type { MountSource, RunStep } from '../../planner/types';
 import type { CacheMountRestorer } from '../sandbox/cache-mounts';
@@ -109,15 +108,8 @@ export async function runStep<T>(
       opts.location,
     );
   }
-  const runs = await openRunsDir(opts.root);
-  const lowers = await ensureSnapshots(opts.root, opts.blobs, opts.layers);
-  const runDir = path.join(runs, `${process.pid}-${randomBytes(6).toString('hex')}`);
-  const rootfs = await prepareRunRootfs({
-    lowers,
-    scratch: path.join(runDir, 'rootfs'),
-    mode: opts.rootfsMode ?? 'auto',
-  });
-  try {
+  const request = { root: opts.root, blobs: opts.blobs, layers: opts.layers, mode: opts.rootfsMode };
+  return withRunRootfs(request, async (rootfs, runDir) => {
     if (rootfs.fallbackReason !== undefined)
       warn(`RUN uses a copied rootfs (slower): ${rootfs.fallbackReason}`);
     const resolved = await resolveRunMounts(step.mounts, {
@@ -172,11 +164,5 @@ export async function runStep<T>(
     const entries = await rootfs.diff();
     const result = await withLayer(entries, rootfs.upperDir);
     return { result, runtime: sandbox.runtime, rootfsMode: rootfs.mode };
-  } finally {
-    try {
-      await rootfs.release();
-    } finally {
-      await removeScratch(runDir);
-    }
-  }
+  });
 }
