@@ -51,3 +51,15 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
     )
     .join('');
 }
+
+/** go-units `HumanSize`: three significant digits, SI units, no trailing zeros: `0B`, `12B`, `1.5kB`, `121MB`. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1000 && u < units.length - 1) {
+    n /= 1000;
+    u++;
+  }
+  return `${Number(n.toPrecision(3))}${units[u] ?? ''}`;
+}

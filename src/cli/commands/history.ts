@@ -1,12 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { loadImageBuild, type ImageBuildStep } from '../../cache/image-builds';
-import { formatSize } from '../../cache/units';
 import { BuildError } from '../../errors';
 import { uncompressedLayerSize } from '../../layers/layer-size';
 import { BlobStore } from '../../store/blob-store';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
-import { createdSince, ellipsis, formatTable } from '../docker-format';
+import { createdSince, ellipsis, formatTable, humanSize } from '../docker-format';
 import { findLocalImage } from '../local-image';
 
 /** One row of `history`: a history entry of the image config, newest first. */
@@ -82,7 +81,7 @@ export default class History extends BaseCommand {
       ID: r.id,
       CreatedSince: createdSince(r.created),
       CreatedBy: trunc ? ellipsis(r.createdBy.replaceAll('\t', ' '), 45) : r.createdBy,
-      Size: formatSize(r.size),
+      Size: humanSize(r.size),
       Comment: r.comment,
       CacheKey: r.step === null ? '-' : trunc ? r.step.key.slice(7, 19) : r.step.key,
       LastBuild: r.step === null ? '-' : lastBuild(r.step),

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BlobStore } from '../../store/blob-store';
 import type { Digest } from '../../store/digest';
-import { formatSize } from '../../cache/units';
 import { ImageStore, type ImageRecord } from '../../image/image-store';
 import { familiarName, parseDockerReference } from '../../image/reference';
 import { loadImage, type LayerRecord } from '../../image/stored-image';
@@ -9,7 +8,7 @@ import { uncompressedLayerSize } from '../../layers/layer-size';
 import { hostPlatform } from '../../platform';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
-import { createdSince, formatTable } from '../docker-format';
+import { createdSince, formatTable, humanSize } from '../docker-format';
 
 export default class Images extends BaseCommand {
   static override summary = 'List the images in the local store.';
@@ -41,7 +40,7 @@ export default class Images extends BaseCommand {
       const name = familiarName({ ...ref, tag: undefined, digest: undefined });
       const digest = flags.digests ? r.target.digest : r.target.digest.slice(7, 19);
       const { created, size } = await describe(blobs, sizes, r);
-      rows.push([name, ref.tag ?? '<none>', digest, createdSince(created), formatSize(size)]);
+      rows.push([name, ref.tag ?? '<none>', digest, createdSince(created), humanSize(size)]);
     }
     process.stdout.write(formatTable(rows));
   }
