@@ -9,10 +9,11 @@
 # images), pigz (gzip comparisons), apache2-utils (htpasswd for registry auth), zstd, tar, attr
 # (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives),
 # slirp4netns (the default RUN network: its own namespace, outbound through a user-space NAT), docker.io
-# (dockerd and the docker CLI: `--load` is tested against a private dockerd the test starts itself).
+# (dockerd and the docker CLI: `--load` is tested against a private dockerd the test starts itself), tmux (the
+# live progress view is checked on a real terminal, as a person would see it).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns docker.io)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns docker.io tmux)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -23,22 +23,35 @@ export function stepLogPath(root: string, key: Digest): string {
   return path.join(logsDir(root), `${digestHex(key)}.log`);
 }
 
-/** Collects a running command's output, bounded, in the order it came from both streams. */
+/** A line of one stream with no newline for this long goes into the log as it is. */
+const MAX_PENDING_BYTES = 64 * 1024;
+
+/**
+ * Collects a running command's output, bounded, in the order it came. Each stream's output goes in by whole lines,
+ * so that a line on stderr does not land in the middle of one on stdout; what is left without a newline goes in
+ * at the end. `\r` stays: the log is what the process wrote.
+ */
 export class StepLogRecorder {
   private readonly chunks: Buffer[] = [];
+  private readonly pending = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
   private kept = 0;
   private dropped = 0;
 
-  append(chunk: Buffer): void {
+  append(chunk: Buffer, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    const joined = Buffer.concat([this.pending[stream], chunk]);
+    const end = joined.lastIndexOf(0x0a) + 1;
+    const whole = joined.length > MAX_PENDING_BYTES ? joined.length : end;
+    this.keep(joined.subarray(0, whole));
+    this.pending[stream] = Buffer.from(joined.subarray(whole));
+  }
+
+  private keep(part: Buffer): void {
+    if (part.length === 0) return;
     const room = MAX_STEP_LOG_BYTES - this.kept;
-    if (room <= 0) {
-      this.dropped += chunk.length;
-      return;
-    }
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    this.chunks.push(Buffer.from(part));
-    this.kept += part.length;
-    this.dropped += chunk.length - part.length;
+    const taken = part.length <= room ? part : part.subarray(0, Math.max(0, room));
+    if (taken.length > 0) this.chunks.push(Buffer.from(taken));
+    this.kept += taken.length;
+    this.dropped += part.length - taken.length;
   }
 
   get bytes(): number {
@@ -47,6 +60,16 @@ export class StepLogRecorder {
 
   /** Saves what was collected under the step's key; the number of bytes the command printed. */
   async save(root: string, key: Digest): Promise<number> {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.pending[stream];
+      this.pending[stream] = Buffer.alloc(0);
+      // An unfinished line ends the log's line all the same, so the next stream's rest starts on its own.
+      this.keep(
+        rest.length > 0 && stream === 'stdout' && this.pending.stderr.length > 0
+          ? Buffer.concat([rest, Buffer.from('\n')])
+          : rest,
+      );
+    }
     await fsp.mkdir(logsDir(root), { recursive: true });
     const tail = this.dropped > 0 ? [Buffer.from(`\n[log cut: ${this.dropped} more bytes not kept]\n`)] : [];
     await atomicWriteFile(stepLogPath(root, key), Buffer.concat([...this.chunks, ...tail]));

@@ -77,7 +77,7 @@ export async function runCommand(
           isolation: opts.isolation,
           // A decoder per stream, so a UTF-8 character split across two chunks comes out whole.
           onOutput: (chunk, stream) => {
-            log.append(chunk);
+            log.append(chunk, stream);
             events({ type: 'step-output', step: ref, stream, text: decoders[stream].write(chunk) });
           },
           onWarning: (message) => events({ type: 'warning', message }),
