@@ -40,6 +40,8 @@ export function plainProgress(out: ProgressOutput): ProgressView {
           out.write(`WARNING: ${event.message}\n`);
           break;
         case 'restart':
+          // The abandoned attempt's unfinished lines are its own: said now, not joined to the next attempt's.
+          outputs.pendingSteps().forEach(finish);
           out.write(`WARNING: ${event.reason}\n`);
           break;
         case 'context-modes': {

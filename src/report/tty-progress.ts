@@ -37,7 +37,7 @@ export function ttyProgress(out: ProgressOutput, options: TtyOptions = {}): Prog
   const now = options.now ?? (() => performance.now());
   const started = now();
   const running = new Map<string, Running>();
-  const outputs = new StepOutputs();
+  let outputs = new StepOutputs();
   const paint = palette(out.colour);
   let finishedSteps = 0;
   let drawnLines = 0;
@@ -116,7 +116,10 @@ export function ttyProgress(out: ProgressOutput, options: TtyOptions = {}): Prog
           redraw(fold(`WARNING: ${event.message}`).map(paint.yellow));
           break;
         case 'restart':
+          // The steps so far no longer count, nor does what the abandoned attempt's steps left unfinished.
           running.clear();
+          outputs = new StepOutputs();
+          finishedSteps = 0;
           redraw(fold(`WARNING: ${event.reason}`).map(paint.yellow));
           break;
         case 'context-modes': {
