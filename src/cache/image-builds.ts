@@ -60,28 +60,37 @@ export async function loadImageBuild(root: string, imageId: Digest): Promise<Ima
 }
 
 function isImageBuildRecord(v: unknown): v is ImageBuildRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Partial<Record<keyof ImageBuildRecord, unknown>>;
   return (
-    r.version === 1 &&
-    typeof r.imageId === 'string' &&
-    isDigest(r.imageId) &&
-    typeof r.dockerfile === 'string' &&
-    typeof r.target === 'string' &&
-    typeof r.builtAt === 'string' &&
-    Array.isArray(r.history) &&
-    r.history.every((s: unknown) => s === null || isStep(s))
+    typeof v === 'object' &&
+    v !== null &&
+    'version' in v &&
+    v.version === 1 &&
+    'imageId' in v &&
+    typeof v.imageId === 'string' &&
+    isDigest(v.imageId) &&
+    'dockerfile' in v &&
+    typeof v.dockerfile === 'string' &&
+    'target' in v &&
+    typeof v.target === 'string' &&
+    'builtAt' in v &&
+    typeof v.builtAt === 'string' &&
+    'history' in v &&
+    Array.isArray(v.history) &&
+    v.history.every((s: unknown) => s === null || isStep(s))
   );
 }
 
 function isStep(v: unknown): v is ImageBuildStep {
-  if (typeof v !== 'object' || v === null) return false;
-  const s = v as Partial<Record<keyof ImageBuildStep, unknown>>;
   return (
-    typeof s.position === 'string' &&
-    typeof s.key === 'string' &&
-    isDigest(s.key) &&
-    (s.cache === 'hit' || s.cache === 'miss' || s.cache === 'skipped') &&
-    (s.imported === undefined || typeof s.imported === 'boolean')
+    typeof v === 'object' &&
+    v !== null &&
+    'position' in v &&
+    typeof v.position === 'string' &&
+    'key' in v &&
+    typeof v.key === 'string' &&
+    isDigest(v.key) &&
+    'cache' in v &&
+    (v.cache === 'hit' || v.cache === 'miss' || v.cache === 'skipped') &&
+    (!('imported' in v) || typeof v.imported === 'boolean')
   );
 }
