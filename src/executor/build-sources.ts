@@ -4,12 +4,15 @@
  * an image, or scratch — each seen through a read-only view of its layers, listing only what the step's paths reach.
  */
 import * as path from 'node:path';
-import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile } from '../context';
+import { contextEntries, loadIgnorePatterns, matcherFromIgnoreFile, type IgnoreFile } from '../context';
 import { BuildError } from '../errors';
 import type { Step, StageRef } from '../planner/types';
 import { sourceFromEntries, type CopySourceFs } from './ops/copy/source-fs';
 import type { BuildContext } from './build-context';
 import type { StageResult } from './types';
+
+/** A scratch context's: no patterns at all. */
+const NO_IGNORE_FILE: IgnoreFile = { file: null, patterns: [], lines: [] };
 
 export class BuildSources {
   private context: Promise<CopySourceFs> | undefined;
@@ -24,10 +27,15 @@ export class BuildSources {
   contextSource(): Promise<CopySourceFs> {
     this.context ??= (async () => {
       const { opts } = this.ctx;
-      const ignore = await loadIgnorePatterns(opts.contextDir, opts.dockerfilePath);
+      const ignore = opts.scratchContext
+        ? NO_IGNORE_FILE
+        : await loadIgnorePatterns(
+            opts.contextDir,
+            opts.dockerfileText === undefined ? opts.dockerfilePath : null,
+          );
       const entries = await contextEntries(opts.contextDir, {
         matcher: matcherFromIgnoreFile(ignore),
-        cacheDir: path.join(opts.root, 'context-digests'),
+        cacheDir: opts.scratchContext ? null : path.join(opts.root, 'context-digests'),
       });
       const modes = opts.contextModes ?? 'normalize';
       const source = sourceFromEntries(path.resolve(opts.contextDir), entries, true, 'build context', {

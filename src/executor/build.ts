@@ -86,7 +86,10 @@ class BuildRun {
     await this.blobs.cleanTemp().catch(() => 0);
     // Before any lookup trusts a snapshot: those an earlier boot left unsynced are checked first.
     await recoverUnsyncedSnapshots(opts.root);
-    const dockerfile = await DockerfileText.read(opts.dockerfilePath, opts.dockerfileName);
+    const dockerfile =
+      opts.dockerfileText !== undefined
+        ? DockerfileText.parse(opts.dockerfileText, opts.dockerfileName)
+        : await DockerfileText.read(opts.dockerfilePath, opts.dockerfileName);
     const images = new BaseImages(opts, this.imports, dockerfile, opts.events);
     const plan = await planWithBaseImages(
       dockerfile.parsed,

@@ -36,6 +36,11 @@ export class DockerfileText {
           : 'no such file';
       throw new UserError(`failed to read Dockerfile: ${fileName}: ${why}`);
     }
+    return DockerfileText.parse(bytes, fileName);
+  }
+
+  /** Parses a Dockerfile that came as bytes (from stdin, say), named `fileName` in messages. */
+  static parse(bytes: Buffer, fileName: string): DockerfileText {
     const lines = bytes.toString('utf8').split(/\r?\n/);
     return new DockerfileText(fileName, parseDockerfile(bytes, { fileName }), lines);
   }

@@ -28,10 +28,25 @@ export interface ResolvedImage extends StoredImage {
 export interface BuildOptions {
   root: string;
   contextDir: string;
-  /** Absolute path of the Dockerfile. */
+  /**
+   * Absolute path of the Dockerfile; with `dockerfileText`, only the name the build is remembered by (its history,
+   * what `cache explain` compares), never read.
+   */
   dockerfilePath: string;
   /** The Dockerfile as named in messages. */
   dockerfileName: string;
+  /**
+   * The Dockerfile's bytes when they do not come from `dockerfilePath` (`-f -`, `build - < Dockerfile`, a Dockerfile
+   * inside a tar context). No `<Dockerfile>.dockerignore` is looked for then: as with BuildKit, whose Dockerfile
+   * from stdin sits alone in a directory of its own.
+   */
+  dockerfileText?: Buffer;
+  /**
+   * `contextDir` is a scratch directory this build unpacked a tar context into (or left empty, for a Dockerfile
+   * alone on stdin), not a directory of the user's: no `.dockerignore` applies (BuildKit applies none to a context
+   * that is not a local directory), and its files' digests are not remembered (the directory goes with the build).
+   */
+  scratchContext?: boolean;
   buildArgs: ReadonlyMap<string, string>;
   target?: string;
   noCache: boolean;
