@@ -23,6 +23,22 @@ const PATH_ERRORS: Record<string, string> = {
  * pointer to --help, not the whole help page). Other errors still propagate so that bugs stay visible.
  */
 export abstract class BaseCommand extends Command {
+  /** What `whenDone` was given, run once the command has ended. */
+  private readonly atEnd: (() => Promise<void>)[] = [];
+
+  /**
+   * Runs `fn` once the command has ended, however it ended (after a failure has been reported): for what the
+   * command made and must not leave behind, such as a scratch directory. The last one given runs first.
+   */
+  protected whenDone(fn: () => Promise<void>): void {
+    this.atEnd.push(fn);
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    for (const fn of this.atEnd.splice(0).reverse()) await fn();
+    return super.finally(err);
+  }
+
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     if (err instanceof TsbuildError) {
       process.stderr.write(`${err.format()}\n`);

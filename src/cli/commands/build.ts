@@ -1,6 +1,5 @@
 import { hostPlatform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile } from '../../store/atomic';
 import { defaultMaxStorage, pruneStore } from '../../cache/gc';
@@ -21,6 +20,7 @@ import { FAILURE_TAIL_LINES, failureBlock } from '../../report/failure-log';
 import { progressView, type ProgressMode } from '../../report/progress';
 import { appendStepSummary, errorAnnotation } from '../github-actions';
 import { BaseCommand } from '../base-command';
+import { resolveBuildInput } from '../build-input';
 import { repeatableString } from '../flags';
 import {
   parseKeyValues,
@@ -48,12 +48,21 @@ export default class Build extends BaseCommand {
   ];
 
   static override args = {
-    context: Args.string({ description: 'build context directory', default: '.' }),
+    context: Args.string({
+      description:
+        'build context: a directory, a tarball URL, or - for a tar context (or a Dockerfile alone) on stdin',
+      default: '.',
+      // oclif would read piped stdin as a context argument left out; stdin is read only when - says so.
+      ignoreStdin: true,
+    }),
   };
 
   static override flags = {
     tag: repeatableString({ char: 't', description: 'name and optionally a tag (NAME[:TAG])' }),
-    file: Flags.string({ char: 'f', description: 'Dockerfile path (default: CONTEXT/Dockerfile)' }),
+    file: Flags.string({
+      char: 'f',
+      description: 'Dockerfile path (default: CONTEXT/Dockerfile), or - to read it from stdin',
+    }),
     'build-arg': repeatableString({
       description: 'build-time variable (NAME=VALUE, or NAME from the environment)',
     }),
@@ -141,11 +150,6 @@ export default class Build extends BaseCommand {
   async run(): Promise<void> {
     this.argv = withLoadDefault(this.argv);
     const { args, flags } = await this.parse(Build);
-    const contextDir = path.resolve(args.context);
-    const stat = await fsp.stat(contextDir).catch(() => null);
-    if (!stat?.isDirectory()) throw new UserError(`build context ${args.context} is not a directory`);
-    const dockerfileName = flags.file ?? 'Dockerfile';
-    const dockerfilePath = flags.file ? path.resolve(flags.file) : path.join(contextDir, 'Dockerfile');
     const buildArgs = parseKeyValues(flags['build-arg'], '--build-arg', true);
     const labels = parseKeyValues(flags.label, '--label', false);
     const load = parseLoad(flags.load);
@@ -166,6 +170,18 @@ export default class Build extends BaseCommand {
       ? parseSize(flags['max-storage'], '--max-storage')
       : undefined;
     const root = storeRoot(flags.root);
+    // Once the flags are checked: stdin or a URL is read and a tar context unpacked only for a build that can run.
+    const input = await resolveBuildInput({
+      context: args.context,
+      file: flags.file,
+      root,
+      stdin: () => process.stdin,
+      warn: (line) => {
+        if (!flags.quiet) process.stderr.write(`${line}\n`);
+      },
+    });
+    this.whenDone(() => input.cleanup());
+    const { dockerfilePath } = input.options;
     const clientOptions = { insecureRegistries: flags['insecure-registry'] ?? [] };
     const store = await openImageStore(root, {
       namedContexts: parseNamedContexts(flags['build-context']),
@@ -196,9 +212,7 @@ export default class Build extends BaseCommand {
       const imported = await loadCacheFrom(cacheFrom, clientOptions, (w) => say(`warning: ${w}`));
       const image = await build({
         root,
-        contextDir,
-        dockerfilePath,
-        dockerfileName,
+        ...input.options,
         buildArgs,
         target: flags.target,
         noCache: flags['no-cache'],
