@@ -26,6 +26,8 @@ export interface LayerRecord {
 
 export interface StoredImage {
   manifestDigest: Digest;
+  /** The config blob's digest: the image id, as docker names an image. */
+  configDigest: Digest;
   config: ImageConfig;
   layers: LayerRecord[];
 }
@@ -56,5 +58,5 @@ export async function loadImage(
     size: l.size,
     mediaType: l.mediaType,
   }));
-  return { manifestDigest: desc.digest, config, layers };
+  return { manifestDigest: desc.digest, configDigest: manifest.config.digest, config, layers };
 }

@@ -292,6 +292,7 @@ describe('pruneStore', () => {
     await runBuild(ctx, root, {
       resolveImage: async () => ({
         manifestDigest: base.image.manifestDigest,
+        configDigest: base.image.configDigest,
         config: base.image.config,
         layers: base.image.layers,
       }),

@@ -95,7 +95,7 @@ async function recordDescriptions(): Promise<Map<string, string>> {
 describe('images', () => {
   test('SIZE is the uncompressed size of the layers and CREATED how long ago the image was made', async () => {
     await build();
-    const { layers } = await inspect();
+    const { layers, id } = await inspect();
     const scratch = await temps.make('images-measure');
     let expected = 0;
     for (const l of layers) expected += await dockerLayerSize(root, l, scratch);
@@ -104,7 +104,7 @@ describe('images', () => {
 
     const r = await tsbuildOk(['images', '--root', root]);
     const rows = table(r.stdout);
-    expect(Object.keys(rows[0] ?? {})).toEqual(['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'SIZE']);
+    expect(Object.keys(rows[0] ?? {})).toEqual(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ REPOSITORY: 'hist', TAG: '1', SIZE: humanSize(expected) });
     expect(rows[0]?.CREATED).toMatch(/^(Less than a second|1 second|\d+ seconds|About a minute) ago$/);
@@ -116,10 +116,27 @@ describe('images', () => {
       (await tsbuildOk(['inspect', '--root', root, '--manifest', 'hist:1'])).stdout,
     );
     expect(manifest).toBeDefined();
+    // As docker's: -q prints image ids (the config digest), 12 hex digits unless --no-trunc; --digests adds the
+    // manifest digest.
     const q = await tsbuildOk(['images', '--root', root, '-q']);
-    expect(q.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const full = await tsbuildOk(['images', '--root', root, '-q', '--no-trunc']);
+    expect(full.stdout).toBe(`${id}\n`);
+    expect(q.stdout).toBe(`${id.slice(7, 19)}\n`);
+    expect(rows[0]?.['IMAGE ID']).toBe(id.slice(7, 19));
     const digests = await tsbuildOk(['images', '--root', root, '--digests']);
-    expect(table(digests.stdout)[0]?.DIGEST).toBe(q.stdout.trim());
+    expect(Object.keys(table(digests.stdout)[0] ?? {})).toEqual([
+      'REPOSITORY',
+      'TAG',
+      'DIGEST',
+      'IMAGE ID',
+      'CREATED',
+      'SIZE',
+    ]);
+    // The tag's manifest, as the store's OCI index names it.
+    const index = JSON.parse(await fsp.readFile(path.join(root, 'images', 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    expect(table(digests.stdout)[0]?.DIGEST).toBe(index.manifests[0]?.digest);
   });
 });
 

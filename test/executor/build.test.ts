@@ -109,6 +109,7 @@ describe('the classic layer-order example (COPY only)', () => {
 describe('base image platform', () => {
   const imageFor = (architecture: string, variant?: string): ResolvedImage => ({
     manifestDigest: `sha256:${'7'.repeat(64)}`,
+    configDigest: `sha256:${'8'.repeat(64)}`,
     config: {
       architecture,
       os: 'linux',

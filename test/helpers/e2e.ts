@@ -189,6 +189,9 @@ export interface Report {
     cache: 'hit' | 'miss';
     reason: string | null;
     imported?: true;
+    key: string;
+    output?: string[];
+    outputTruncated?: true;
     durationMs: number;
     layer: { digest: string; diffId: string; size: number } | null;
   }[];
@@ -227,10 +230,14 @@ function expectShape(r: Report): void {
   if (r.image.name !== null && typeof r.image.name !== 'string') fail('image.name');
   if (!DIGEST.test(r.image.manifestDigest) || !DIGEST.test(r.image.configDigest)) fail('image digests');
   if (!Array.isArray(r.steps)) fail('steps');
-  const stepKeys = '["cache","durationMs","index","instruction","layer","line","reason","stage"]';
+  const stepKeys = '["cache","durationMs","index","instruction","key","layer","line","reason","stage"]';
+  const optional = new Set(['imported', 'output', 'outputTruncated']);
   for (const s of r.steps) {
-    const keys = sortedKeys(s).filter((k) => k !== 'imported');
+    const keys = sortedKeys(s).filter((k) => !optional.has(k));
     if (JSON.stringify(keys) !== stepKeys) fail(`step keys of ${JSON.stringify(s)}`);
+    if (!DIGEST.test(s.key)) fail('step key');
+    if (s.output !== undefined && !(Array.isArray(s.output) && s.output.every((l) => typeof l === 'string')))
+      fail('step output');
     if (s.imported !== undefined && (s.imported !== true || s.cache !== 'hit')) fail('imported on a non-hit');
     if (typeof s.stage !== 'string' || typeof s.instruction !== 'string') fail('step strings');
     for (const n of [s.index, s.line, s.durationMs]) if (!Number.isInteger(n) || n < 0) fail('step numbers');

@@ -28,7 +28,11 @@ export default class History extends BaseCommand {
     'image was built; entries that came with the base image show -.';
 
   static override args = {
-    image: Args.string({ description: 'image name, name:tag, digest or image id', required: true }),
+    image: Args.string({
+      ignoreStdin: true,
+      description: 'image name, name:tag, digest or image id',
+      required: true,
+    }),
   };
 
   static override flags = {

@@ -20,8 +20,9 @@ export default class Images extends BaseCommand {
 
   static override flags = {
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
-    quiet: Flags.boolean({ char: 'q', description: 'print only manifest digests' }),
-    digests: Flags.boolean({ description: 'show full digests' }),
+    quiet: Flags.boolean({ char: 'q', description: 'print only image ids' }),
+    digests: Flags.boolean({ description: 'show the manifest digests too' }),
+    'no-trunc': Flags.boolean({ description: 'show image ids whole' }),
   };
 
   async run(): Promise<void> {
@@ -29,35 +30,45 @@ export default class Images extends BaseCommand {
     const root = storeRoot(flags.root);
     const blobs = new BlobStore(root);
     const records = await new ImageStore(root).list();
-    if (flags.quiet) {
-      for (const r of records) process.stdout.write(`${r.target.digest}\n`);
-      return;
-    }
     const sizes = new LayerSizes(root, blobs);
-    const rows = [['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'SIZE']];
+    // As docker's: the image id is the config's digest, cut to 12 hex digits unless --no-trunc.
+    const shownId = (id: Digest | undefined): string =>
+      id === undefined ? '<none>' : flags['no-trunc'] ? id : id.slice(7, 19);
+    const rows = [['REPOSITORY', 'TAG', ...(flags.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']];
     for (const r of records) {
+      const { id, created, size } = await describe(blobs, sizes, r);
+      if (flags.quiet) {
+        process.stdout.write(`${shownId(id)}\n`);
+        continue;
+      }
       const ref = parseDockerReference(r.name);
       const name = familiarName({ ...ref, tag: undefined, digest: undefined });
-      const digest = flags.digests ? r.target.digest : r.target.digest.slice(7, 19);
-      const { created, size } = await describe(blobs, sizes, r);
-      rows.push([name, ref.tag ?? '<none>', digest, createdSince(created), humanSize(size)]);
+      rows.push([
+        name,
+        ref.tag ?? '<none>',
+        ...(flags.digests ? [r.target.digest] : []),
+        shownId(id),
+        createdSince(created),
+        humanSize(size),
+      ]);
     }
-    process.stdout.write(formatTable(rows));
+    if (!flags.quiet) process.stdout.write(formatTable(rows));
   }
 }
 
-/** An image's creation time and size; an image the store cannot read whole counts as 0B, created N/A. */
+/** An image's id, creation time and size; an image the store cannot read whole counts as 0B, created N/A. */
 async function describe(
   blobs: BlobStore,
   sizes: LayerSizes,
   record: ImageRecord,
-): Promise<{ created: string | undefined; size: number }> {
-  if (!(await blobs.has(record.target.digest))) return { created: undefined, size: 0 };
+): Promise<{ id: Digest | undefined; created: string | undefined; size: number }> {
+  const unreadable = { id: undefined, created: undefined, size: 0 };
+  if (!(await blobs.has(record.target.digest))) return unreadable;
   const image = await loadImage(blobs, record.target, hostPlatform()).catch(() => undefined);
-  if (image === undefined) return { created: undefined, size: 0 };
+  if (image === undefined) return unreadable;
   let size = 0;
   for (const layer of image.layers) size += await sizes.get(layer);
-  return { created: image.config.created, size };
+  return { id: image.configDigest, created: image.config.created, size };
 }
 
 /** Uncompressed layer sizes, each layer asked once per listing (images share their base layers). */

@@ -16,7 +16,7 @@ export default class Inspect extends BaseCommand {
     'name:tag, name@digest or a manifest digest. `--manifest` prints the manifest instead.';
 
   static override args = {
-    name: Args.string({ description: 'image name or digest', required: true }),
+    name: Args.string({ ignoreStdin: true, description: 'image name or digest', required: true }),
   };
 
   static override flags = {

@@ -31,8 +31,12 @@ export default class Logs extends BaseCommand {
   ];
 
   static override args = {
-    step: Args.string({ description: 'cache key (prefix) or step (N, STAGE/N)', required: true }),
-    context: Args.string({ description: 'build context directory', default: '.' }),
+    step: Args.string({
+      ignoreStdin: true,
+      description: 'cache key (prefix) or step (N, STAGE/N)',
+      required: true,
+    }),
+    context: Args.string({ ignoreStdin: true, description: 'build context directory', default: '.' }),
   };
 
   static override flags = {

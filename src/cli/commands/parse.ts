@@ -21,7 +21,11 @@ export default class Parse extends BaseCommand {
   ];
 
   static override args = {
-    file: Args.string({ description: 'Dockerfile to parse, or - for standard input', default: 'Dockerfile' }),
+    file: Args.string({
+      ignoreStdin: true,
+      description: 'Dockerfile to parse, or - for standard input',
+      default: 'Dockerfile',
+    }),
   };
 
   static override flags = {

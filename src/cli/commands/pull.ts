@@ -28,7 +28,7 @@ export default class Pull extends BaseCommand {
   ];
 
   static override args = {
-    ref: Args.string({ description: 'image reference', required: true }),
+    ref: Args.string({ ignoreStdin: true, description: 'image reference', required: true }),
   };
 
   static override flags = {

@@ -24,8 +24,8 @@ export default class Push extends BaseCommand {
   ];
 
   static override args = {
-    name: Args.string({ description: 'local image (NAME[:TAG])', required: true }),
-    ref: Args.string({ description: 'remote reference (default: NAME)' }),
+    name: Args.string({ ignoreStdin: true, description: 'local image (NAME[:TAG])', required: true }),
+    ref: Args.string({ ignoreStdin: true, description: 'remote reference (default: NAME)' }),
   };
 
   static override flags = {

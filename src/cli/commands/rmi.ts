@@ -19,7 +19,7 @@ export default class Rmi extends BaseCommand {
   static override strict = false;
 
   static override args = {
-    name: Args.string({ description: 'image name(s)', required: true }),
+    name: Args.string({ ignoreStdin: true, description: 'image name(s)', required: true }),
   };
 
   static override flags = {

@@ -45,7 +45,11 @@ export default class Run extends BaseCommand {
   ];
 
   static override args = {
-    image: Args.string({ description: 'image name, name:tag, digest or image id', required: true }),
+    image: Args.string({
+      ignoreStdin: true,
+      description: 'image name, name:tag, digest or image id',
+      required: true,
+    }),
   };
 
   static override flags = {

@@ -14,8 +14,8 @@ export default class Tag extends BaseCommand {
   static override examples = ['<%= config.bin %> tag myapp:latest 127.0.0.1:5000/team/myapp:1.2'];
 
   static override args = {
-    source: Args.string({ description: 'existing image', required: true }),
-    target: Args.string({ description: 'new name', required: true }),
+    source: Args.string({ ignoreStdin: true, description: 'existing image', required: true }),
+    target: Args.string({ ignoreStdin: true, description: 'new name', required: true }),
   };
 
   static override flags = {

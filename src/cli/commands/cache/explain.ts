@@ -36,7 +36,7 @@ export default class CacheExplain extends BaseCommand {
   ];
 
   static override args = {
-    context: Args.string({ description: 'build context directory', default: '.' }),
+    context: Args.string({ ignoreStdin: true, description: 'build context directory', default: '.' }),
   };
 
   static override flags = {

@@ -23,7 +23,7 @@ export default class ContextLs extends BaseCommand {
   ];
 
   static override args = {
-    context: Args.string({ description: 'build context directory', default: '.' }),
+    context: Args.string({ ignoreStdin: true, description: 'build context directory', default: '.' }),
   };
 
   static override flags = {
