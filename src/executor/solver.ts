@@ -92,19 +92,23 @@ export class Solver {
       instruction,
     });
     const fromRef = ref(1, stage.line, `FROM ${stage.baseName}`);
-    this.ctx.opts.events({ type: 'step-start', step: fromRef });
+    // A stage that waits for the stages it reads shows its FROM as started once they are done: shown running all
+    // that time, it would look stuck. (FROM itself still comes after them: the first of two equal FROMs records
+    // what the second then hits.)
+    const waitsForStages = !this.keyedAhead && stage.dependsOn.length > 0;
+    if (!waitsForStages) this.ctx.opts.events({ type: 'step-start', step: fromRef });
     let state = await this.baseState(stage);
+    // Start the stages this one reads now, so they overlap with its first steps (not when keyed ahead: then its
+    // steps all hit and those stages need not run at all).
+    if (!this.keyedAhead) await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
+    if (waitsForStages) this.ctx.opts.events({ type: 'step-start', step: fromRef });
     const baseLabel =
       stage.base.kind === 'stage'
         ? `stage ${plan.stages[stage.base.index].displayName}`
         : stage.base.kind === 'image'
           ? `base image ${stage.baseName}`
           : 'scratch';
-    // FROM is done before waiting for the stages this one reads: a live view must not show it running meanwhile.
     const fromMissed = !(await this.fromStep(stage, state.key, fromRef, baseLabel));
-    // Start the stages this one reads now, so they overlap with its first steps (not when keyed ahead: then its
-    // steps all hit and those stages need not run at all).
-    if (!this.keyedAhead) await Promise.all(stage.dependsOn.map((d) => this.stage(d)));
     /** Whether every filesystem step so far was linked: the stage's filesystem is then its base merged with them. */
     let onlyLinked = true;
 
