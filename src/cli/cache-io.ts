@@ -2,6 +2,7 @@
  * `--cache-from` and `--cache-to` for `build`: read the named caches before the build (a cache that is not there
  * yet — the first CI run — is a warning), and export the finished build's records to each destination after it.
  */
+import type { LoggedBuild } from '../cache/build-log';
 import { BlobStore } from '../store/blob-store';
 import type { Compression } from '../store/compression';
 import { KeyIndex } from '../cache/key-index';
@@ -76,6 +77,7 @@ export async function exportCacheTo(
   clientOptions: RegistryClientOptions,
   say: Say,
   compression: Compression = 'gzip',
+  builds: readonly LoggedBuild[] = [],
 ): Promise<void> {
   const blobs = new BlobStore(root);
   const index = new KeyIndex(root);
@@ -84,7 +86,7 @@ export async function exportCacheTo(
   for (const spec of specs) {
     if (spec.location.type === 'inline') continue;
     try {
-      await exportOne(root, blobs, index, image, spec, registry, say, compression);
+      await exportOne(root, blobs, index, image, spec, registry, say, compression, builds);
     } catch (err) {
       if (!spec.ignoreError) throw err;
       say(
@@ -103,6 +105,7 @@ async function exportOne(
   registry: () => RegistryClient,
   say: Say,
   compression: Compression,
+  builds: readonly LoggedBuild[],
 ): Promise<void> {
   const { location } = spec;
   // A blob of a hit whose layer stayed in the imported cache is fetched only if the destination lacks it.
@@ -114,6 +117,7 @@ async function exportOne(
     history: true,
     packCacheMount: spec.cacheMounts ? (id) => packCacheMount(root, blobs, id) : undefined,
     compression,
+    builds,
   });
   const what = `${config.records.length} records${config.cacheMounts.length > 0 ? `, ${config.cacheMounts.length} cache mounts` : ''}`;
   if (location.type === 'local') {

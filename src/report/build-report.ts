@@ -1,5 +1,6 @@
 import { stepId, type BuildEvent, type CacheOutcome, type LayerSummary, type StepRef } from '../events';
 import { StepOutputs } from './step-output';
+import { newBuildId, type LoggedBuild } from '../cache/build-log';
 
 /** A step's output kept in the report up to this many characters (the store's log file has all of it). */
 export const MAX_REPORT_OUTPUT_CHARS = 1024 * 1024;
@@ -131,6 +132,35 @@ export class ReportCollector {
         ...(importedHits > 0 ? { importedHits } : {}),
       },
       ...(this.contextModes ? { contextModes: this.contextModes } : {}),
+    };
+  }
+
+  /**
+   * The build as the build log keeps it (`tsbuild cache report`): the same steps, outcomes, reasons and times as
+   * the report, under the Dockerfile's name as the build gave it.
+   */
+  loggedBuild(where: { dockerfile: string; target: string }, durationMs: number): LoggedBuild {
+    const ordered = [...this.done].sort(
+      (a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index,
+    );
+    return {
+      version: 1,
+      id: newBuildId(),
+      finishedAt: new Date().toISOString(),
+      dockerfile: where.dockerfile,
+      target: where.target,
+      durationMs: Math.round(durationMs),
+      steps: ordered.map((e) => ({
+        position: `${e.step.stageIndex}/${e.step.index}`,
+        stage: e.step.stage,
+        index: e.step.index,
+        line: e.step.line,
+        instruction: e.step.instruction,
+        cache: e.cache,
+        ...(e.reason !== undefined && e.cache === 'miss' ? { reason: e.reason } : {}),
+        ...(e.imported ? { imported: true } : {}),
+        durationMs: Math.round(e.durationMs),
+      })),
     };
   }
 

@@ -156,7 +156,7 @@ export function code(s: string): string {
   return `${fence}${pad}${one.replace(/\|/g, '\\|')}${pad}${fence}`;
 }
 
-function escapeText(s: string): string {
+export function escapeText(s: string): string {
   return s
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -5,6 +5,7 @@
  */
 import type { BlobStore } from '../../store/blob-store';
 import type { StepInputs } from '../step-key';
+import type { LoggedBuild } from '../build-log';
 import { isDigest, type Digest } from '../../store/digest';
 import type { KeyIndex } from '../key-index';
 import type { BlobRef, CacheConfig, ExportedCacheMount, ExportedHistory, ExportedRecord } from './format';
@@ -37,6 +38,8 @@ export interface CollectOptions {
   packCacheMount?: (id: string) => Promise<BlobRef | undefined>;
   /** How layers kept only as snapshots are compressed for the export (default gzip). */
   compression?: Compression;
+  /** The build log's latest builds of this Dockerfile, carried for the importer's `cache report`. */
+  builds?: readonly LoggedBuild[];
 }
 
 export async function collectCacheConfig(
@@ -72,6 +75,7 @@ export async function collectCacheConfig(
   }
   const config: CacheConfig = { version: 1, mode: opts.mode, records, cacheMounts };
   if (opts.history) config.history = await exportedHistory(blobs, view);
+  if (opts.builds && opts.builds.length > 0) config.builds = [...opts.builds];
   return config;
 }
 

@@ -5,6 +5,7 @@
  * otherwise need), and, on request, archives of RUN cache mounts. The same manifest sits in an OCI layout directory
  * (`type=local`) or under a tag in a registry (`type=registry`).
  */
+import { isLoggedBuild, MAX_CARRIED_BUILDS, type LoggedBuild } from '../build-log';
 import type { Digest } from '../../store/digest';
 import { isDigest, sha256Digest } from '../../store/digest';
 import { isStepInputs, type StepInputs } from '../step-key';
@@ -73,6 +74,8 @@ export interface CacheConfig {
   records: ExportedRecord[];
   cacheMounts: ExportedCacheMount[];
   history?: ExportedHistory;
+  /** The latest builds of the Dockerfile (bounded), so a fresh machine's `cache report` covers those before it. */
+  builds?: LoggedBuild[];
 }
 
 /** The config blob's bytes: stable key order so the same cache exports to the same digest. */
@@ -114,6 +117,8 @@ export function parseCacheConfig(bytes: Uint8Array | string, where: string): Cac
     records: o.records,
     cacheMounts: Array.isArray(o.cacheMounts) ? o.cacheMounts : [],
     ...(isHistory(o.history) ? { history: o.history } : {}),
+    // A damaged build record costs only a line of a report: it is dropped, never fails the import.
+    ...(Array.isArray(o.builds) ? { builds: o.builds.filter(isLoggedBuild).slice(-MAX_CARRIED_BUILDS) } : {}),
   };
 }
 

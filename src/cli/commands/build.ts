@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { atomicWriteFile } from '../../store/atomic';
 import { defaultMaxStorage, pruneStore } from '../../cache/gc';
 import { markInUse } from '../../cache/in-use';
+import { appendBuildLog, carriedBuilds, mergeBuildLog } from '../../cache/build-log';
 import { openRunsDir } from '../../layers/runs-dir';
 import { loadStepCosts } from '../../cache/step-costs';
 import { parseSize } from '../../cache/units';
@@ -255,7 +256,24 @@ export default class Build extends BaseCommand {
       // store does not have, so it is pushed, not tagged here (as `docker buildx build --push` does).
       const local = await imageIsLocal(root, image);
       if (local) for (const tag of tags) await store.tag(tag, image);
-      await exportCacheTo(root, image, cacheTo, clientOptions, say, compression);
+      // The build log: the imported caches' builds first (a fresh machine learns the ones before it), then this
+      // one, before the export, which carries the latest of them on.
+      const logGroup = {
+        dockerfile: input.options.dockerfileName,
+        target: flags.target?.toLowerCase() ?? '',
+      };
+      await mergeBuildLog(
+        root,
+        imported.flatMap((c) =>
+          (c.config.builds ?? []).filter(
+            (b) => b.dockerfile === logGroup.dockerfile && b.target === logGroup.target,
+          ),
+        ),
+      );
+      await appendBuildLog(root, collector.loggedBuild(logGroup, image.durationMs));
+      const carried =
+        cacheTo.length > 0 ? await carriedBuilds(root, logGroup.dockerfile, logGroup.target) : [];
+      await exportCacheTo(root, image, cacheTo, clientOptions, say, compression, carried);
       if (flags.iidfile) await atomicWriteFile(path.resolve(flags.iidfile), image.configDigest);
       const report = collector.build(
         // The manifest an output carries (layers compressed for it) is the one the world sees; the image id is
