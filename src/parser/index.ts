@@ -8,3 +8,12 @@ export { dumpDockerfile, dumpInstruction } from './dump';
 export { DockerfileSyntaxError } from './errors';
 export { detectDirective, type DetectedDirective } from './directives';
 export { chompHeredocContent } from './heredoc';
+export {
+  CHECK_BUILD_ARG,
+  CheckOptionsError,
+  checkSkipped,
+  defaultCheckOptions,
+  parseCheckOptions,
+  readCheckOptions,
+  type CheckOptions,
+} from './check-directive';
