@@ -34,6 +34,8 @@ describe('rooms/one-way', () => {
     ['src/store/probe.ts', "import type { Step } from '../planner/types';", 'store', 'planner'],
     ['src/layers/probe.ts', "import { ImageStore } from '../image/image-store';", 'layers', 'image'],
     ['src/cache/transfer/probe.ts', "import { build } from '../../executor/build';", 'cache', 'executor'],
+    ['src/advice/probe.ts', "import type { KeyIndex } from '../cache/key-index';", 'advice', 'cache'],
+    ['src/planner/probe.ts', "import { advise } from '../advice';", 'planner', 'advice'],
   ])('%s may not %s', (file, code, from, to) => {
     const r = lint(file, `${code}\nexport const probe = 1;\n`);
     expect(r.status).toBe(1);
@@ -48,6 +50,8 @@ describe('rooms/one-way', () => {
     ['src/report/probe.ts', "import { explainMiss } from '../cache/explain';"],
     ['src/cli/commands/probe.ts', "import { build } from '../../executor/build';"],
     ['src/cache/transfer/probe.ts', "import type { KeyIndex } from '../key-index';"],
+    ['src/advice/probe.ts', "import { planBuild } from '../planner';"],
+    ['src/executor/probe.ts', "import { advise } from '../advice';"],
   ])('%s may %s', (file, code) => {
     const r = lint(
       file,
