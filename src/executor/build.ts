@@ -12,7 +12,8 @@ import type { StepInputs } from '../cache/step-key';
 import type { BuildCacheView } from '../cache/transfer/build-export';
 import { CacheImports } from '../cache/transfer/build-imports';
 import { recoverUnsyncedSnapshots } from '../layers/snapshot-durability';
-import { buildChecks, planWithBaseImages, skippedChecks } from '../planner';
+import { advise, warningLine } from '../advice';
+import { planWithBaseImages } from '../planner';
 import type { BuildPlan } from '../planner/types';
 import { BlobStore } from '../store/blob-store';
 import { BaseImages } from './base-images';
@@ -125,7 +126,7 @@ class BuildRun {
         .replace('.000Z', 'Z'),
       previous,
     };
-    this.warn(plan, dockerfile);
+    await this.warn(plan, dockerfile);
     const solver = new Solver(ctx);
     this.solver = solver;
     const target = await this.solve(ctx, solver);
@@ -164,22 +165,34 @@ class BuildRun {
     return image;
   }
 
-  /** The Dockerfile's check warnings (minus those `# check=skip` turns off) and build args no ARG used. */
-  private warn(plan: BuildPlan, dockerfile: DockerfileText): void {
-    const skipped = skippedChecks(dockerfile.parsed.directives);
-    for (const w of buildChecks(plan)) {
-      if (skipped.has(w.rule) || skipped.has('all')) continue;
-      this.opts.events({
-        type: 'warning',
-        message: `${this.opts.dockerfileName}:${w.line}: ${w.rule}: ${w.message}`,
-      });
+  /**
+   * The Dockerfile's checks and advice (minus what `# check=skip` turns off; with `check=error=true` they fail the
+   * build before any step runs, as BuildKit's do) and build args no ARG used.
+   */
+  private async warn(plan: BuildPlan, dockerfile: DockerfileText): Promise<void> {
+    const { opts } = this;
+    const advice = await advise({
+      plan,
+      dockerfile: dockerfile.bytes,
+      fileName: opts.dockerfileName,
+      buildArgs: opts.buildArgs,
+      context: opts.scratchContext
+        ? null
+        : {
+            dir: opts.contextDir,
+            dockerfilePath: opts.dockerfileText === undefined ? opts.dockerfilePath : null,
+          },
+    });
+    for (const finding of advice.findings) {
+      opts.events({ type: 'warning', message: warningLine(opts.dockerfileName, finding) });
     }
     for (const warning of plan.unusedBuildArgs) {
-      this.opts.events({
+      opts.events({
         type: 'warning',
         message: `build arg ${warning} was given but not used by any ARG`,
       });
     }
+    if (advice.violation) throw advice.violation;
   }
 
   /** Every needed stage solved, or — when the final image's stages all hit keyed ahead — only those. */

@@ -21,6 +21,8 @@ export class DockerfileText {
     readonly fileName: string,
     readonly parsed: Dockerfile,
     readonly lines: string[],
+    /** The bytes as read, for what BuildKit reads from them rather than from the AST (the `# check=` directive). */
+    readonly bytes: Buffer,
   ) {}
 
   /** Reads and parses `file` (named `fileName` in messages). */
@@ -42,7 +44,7 @@ export class DockerfileText {
   /** Parses a Dockerfile that came as bytes (from stdin, say), named `fileName` in messages. */
   static parse(bytes: Buffer, fileName: string): DockerfileText {
     const lines = bytes.toString('utf8').split(/\r?\n/);
-    return new DockerfileText(fileName, parseDockerfile(bytes, { fileName }), lines);
+    return new DockerfileText(fileName, parseDockerfile(bytes, { fileName }), lines, bytes);
   }
 
   /** Where lines `line`–`endLine` are, with their text, for an error about them. */
