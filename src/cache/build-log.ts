@@ -74,7 +74,13 @@ export async function appendBuildLog(root: string, build: LoggedBuild): Promise<
  */
 export async function mergeBuildLog(root: string, builds: readonly LoggedBuild[]): Promise<number> {
   const known = new Set((await listFiles(root)).map((f) => f.id));
-  const fresh = builds.filter((b) => !known.has(b.id));
+  // Two imported caches often carry the same builds: each is added (and counted) once.
+  const fresh: LoggedBuild[] = [];
+  for (const b of builds) {
+    if (known.has(b.id)) continue;
+    known.add(b.id);
+    fresh.push(b);
+  }
   if (fresh.length === 0) return 0;
   await writeEntries(root, fresh);
   for (const dir of new Set(fresh.map((b) => groupDir(root, b)))) await trim(dir);

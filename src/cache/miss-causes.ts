@@ -88,10 +88,12 @@ function filesCause(reason: string): MissCause | undefined {
   ].map((x) => x[1]);
   if (paths.length === 0) return { kind: 'files', label: 'source edits' };
   // Edits under one directory count together however many of its files changed (src/a.js one day, src/b.js the
-  // next); files at the top (a lockfile) are named themselves.
+  // next); files at the top (a lockfile) are named themselves. Files of different directories are neither: named
+  // by path (src/a.js, test/a.test.js), each day's pair would be a cause of its own.
   const dir = commonDir(paths);
   if (dir !== '') return { kind: 'files', label: `source edits under ${dir}/` };
-  if (Number(m[1]) === paths.length && paths.length <= MAX_NAMED_FILES)
+  const allTop = paths.every((p) => !p.includes('/'));
+  if (allTop && Number(m[1]) === paths.length && paths.length <= MAX_NAMED_FILES)
     return { kind: 'files', label: paths.join(', ') };
   return { kind: 'files', label: 'source edits' };
 }
