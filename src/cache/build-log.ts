@@ -122,7 +122,7 @@ export function isLoggedBuild(v: unknown): v is LoggedBuild {
     typeof o.id === 'string' &&
     /^[0-9a-f]{16}$/.test(o.id) &&
     typeof o.finishedAt === 'string' &&
-    !Number.isNaN(Date.parse(o.finishedAt)) &&
+    Date.parse(o.finishedAt) >= 0 &&
     typeof o.dockerfile === 'string' &&
     typeof o.target === 'string' &&
     typeof o.durationMs === 'number' &&

@@ -62,7 +62,7 @@ export function ownCause(reason: string): MissCause | undefined {
   if (arg) return { kind: 'build-arg', label: `build arg ${arg[1]}` };
   const stageBase = /^stage (\S+) changed(:| below the linked layers$)/.exec(first);
   if (stageBase) return { kind: 'base', label: `stage ${stageBase[1]}` };
-  if (/^(base image \S+|scratch) changed(:| below the linked layers$)/.test(first))
+  if (/^(base image( \S+)?|scratch) changed(:| below the linked layers$)/.test(first))
     return { kind: 'base', label: 'the base image digest' };
   if (first.startsWith('the --from source changed'))
     return { kind: 'from-source', label: 'its --from stage' };
