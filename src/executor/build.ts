@@ -33,7 +33,16 @@ export async function build(opts: BuildOptions): Promise<BuiltImage> {
   // overwritten meanwhile). Its hits cannot be trusted then: build again without it rather than fail. What this
   // attempt built itself is in the local store by now, so the second one hits those steps.
   let live = true;
-  const attempt = new BuildRun({ ...opts, events: (e) => live && opts.events(e) });
+  // A warning is said once per build: the second attempt plans the same Dockerfile and would say it again.
+  const warned = new Set<string>();
+  const attempt = new BuildRun({
+    ...opts,
+    events: (e) => {
+      if (!live) return;
+      if (e.type === 'warning') warned.add(e.message);
+      opts.events(e);
+    },
+  });
   try {
     return await attempt.run();
   } catch (err) {
@@ -42,7 +51,11 @@ export async function build(opts: BuildOptions): Promise<BuiltImage> {
     live = false;
     await attempt.settled();
     opts.events({ type: 'restart', reason: `${failure}; building again without --cache-from` });
-    return new BuildRun({ ...opts, cacheFrom: [] }).run();
+    return new BuildRun({
+      ...opts,
+      cacheFrom: [],
+      events: (e) => (e.type === 'warning' && warned.has(e.message) ? undefined : opts.events(e)),
+    }).run();
   }
 }
 

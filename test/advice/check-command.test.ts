@@ -4,12 +4,14 @@
  * of a real build (once per build, a no-op rebuild included; error=true failing the build before any step), and the
  * annotator seam the cache history plugs into.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { Finding, FindingAnnotator } from '../../src/advice';
 import { checkText } from '../../src/cli/check-output';
 import { runCheck } from '../../src/cli/check-run';
-import { expectNoStackTrace, requireE2e, TempDirs, tsbuild, writeTree } from '../helpers/e2e';
+import { expectNoStackTrace, readReport, requireE2e, TempDirs, tsbuild, writeTree } from '../helpers/e2e';
 import { busyboxLayout } from '../helpers/registry';
 
 jest.setTimeout(180_000);
@@ -153,8 +155,13 @@ describe('the same findings at build time', () => {
     'steps that do not use it (lines 3 and 4): each new value re-runs them; declare it as late as possible: just ' +
     'before line 5, which uses it (why: ';
 
-  async function buildIn(ctx: string, root: string): Promise<{ status: number | null; stderr: string }> {
+  async function buildIn(
+    ctx: string,
+    root: string,
+    extra: string[] = [],
+  ): Promise<{ status: number | null; stderr: string }> {
     const run = await tsbuild([
+      ...extra,
       '--progress',
       'plain',
       '--root',
@@ -183,6 +190,42 @@ describe('the same findings at build time', () => {
       expect(warnings[0].startsWith(WARNING)).toBe(true);
       expect(lines.indexOf(warnings[0])).toBeLessThan(lines.findIndex((l) => l.includes('RUN echo one')));
     }
+  });
+
+  test('a build that starts over (an imported cache lost a blob) still warns once', async () => {
+    const dir = await temps.make('check-restart');
+    const ctx = path.join(dir, 'ctx');
+    await writeTree(ctx, { Dockerfile: DOCKERFILE });
+    const cacheDir = path.join(dir, 'cache');
+    const reportFile = path.join(dir, 'report.json');
+    const first = await buildIn(ctx, path.join(dir, 'storeA'), [
+      '--cache-to',
+      `type=local,dest=${cacheDir}`,
+      '--report',
+      reportFile,
+    ]);
+    expect(first.status).toBe(0);
+    // The last layer (RUN echo two): writing the image needs it, so its loss makes the build start over.
+    const diffId = (await readReport(reportFile)).steps
+      .flatMap((s) => (s.layer ? [s.layer.diffId] : []))
+      .at(-1);
+    let removed = false;
+    for (const name of await fsp.readdir(path.join(cacheDir, 'blobs', 'sha256'))) {
+      const file = path.join(cacheDir, 'blobs', 'sha256', name);
+      const bytes = await fsp.readFile(file);
+      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) continue;
+      if (`sha256:${createHash('sha256').update(gunzipSync(bytes)).digest('hex')}` !== diffId) continue;
+      await fsp.rm(file);
+      removed = true;
+    }
+    expect(removed).toBe(true);
+    const again = await buildIn(ctx, path.join(dir, 'storeB'), [
+      '--cache-from',
+      `type=local,src=${cacheDir}`,
+    ]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('building again without --cache-from');
+    expect(again.stderr.split('\n').filter((l) => l.startsWith(WARNING))).toHaveLength(1);
   });
 
   test('# check=error=true fails the build with exit 1 before any step runs', async () => {
