@@ -55,6 +55,10 @@ export interface AnnotationContext {
   dockerfilePath: string;
   /** The target stage's display name. */
   target: string;
+  /** The Dockerfile as the build names it (`Dockerfile`, `build/app.Dockerfile`): the build log's name for it. */
+  dockerfileName: string;
+  /** `--target` as given (lower-cased), '' for the default: the build log's name for the target. */
+  requestedTarget: string;
 }
 
 /**

@@ -67,6 +67,8 @@ export async function runCheck(req: CheckRequest, annotate?: FindingAnnotator): 
               root: req.root,
               dockerfilePath: options.dockerfilePath,
               target: plan.stages[plan.target].displayName,
+              dockerfileName: options.dockerfileName,
+              requestedTarget: req.target?.toLowerCase() ?? '',
             })),
           ]
         : [];

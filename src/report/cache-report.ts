@@ -95,7 +95,7 @@ export function renderCacheReportMarkdown(
     const top = r.causes.slice(0, TOP_CAUSES);
     if (top.length > 0) {
       out.push('**Top causes**', '');
-      top.forEach((c, i) => out.push(`${i + 1}. ${escapeText(c.label)}: ${escapeText(causeLine(c, r))}`));
+      top.forEach((c, i) => out.push(`${i + 1}. ${escapeText(c.label)}: ${causeLine(c, r, code)}`));
       out.push('');
     }
     const tips = advice.get(groupId(r)) ?? [];
@@ -123,11 +123,15 @@ export function groupId(r: { dockerfile: string; target: string }): string {
   return `${r.dockerfile}\0${r.target}`;
 }
 
-function causeLine(c: CauseCount & { steps: string[] }, r: DockerfileReport): string {
+function causeLine(
+  c: CauseCount & { steps: string[] },
+  r: DockerfileReport,
+  show: (name: string) => string = (name) => name,
+): string {
   const stepName = stepNamer(r);
   const named = c.steps.map((id) => {
     const s = r.steps.find((x) => x.step === id);
-    return s ? stepName(s) : id;
+    return show(s ? stepName(s) : id);
   });
   return `${plural(c.count, 'miss', 'misses')}, ${formatDuration(c.costMs)} (${named.join(' ')})`;
 }

@@ -266,6 +266,8 @@ describe('the annotator seam', () => {
       root,
       dockerfilePath: await fsp.realpath(path.join(ctx, 'Dockerfile')),
       target: 'stage-0',
+      dockerfileName: 'Dockerfile',
+      requestedTarget: '',
     });
     expect(seen[0].findings.map((f) => f.rule)).toEqual(['AptUpdateSeparate', 'CopyAllBeforeInstall']);
     expect(result.notes).toEqual([undefined, 'the history shows it cost 12 misses']);

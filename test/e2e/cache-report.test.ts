@@ -246,3 +246,39 @@ test('the history a cache carries stays bounded however often it is re-exported'
   expect(Math.max(...counts)).toBe(MAX_CARRIED_BUILDS);
   expect(counts[counts.length - 1]).toBe(MAX_CARRIED_BUILDS);
 });
+
+test('advice with its cost: check and the report name the rule and the misses the history shows it caused', async () => {
+  const ctx = await temps.make('advice-ctx');
+  await writeTree(ctx, {
+    Dockerfile: [
+      `FROM ${registry.host}/busybox:latest`,
+      'WORKDIR /app',
+      'COPY . .',
+      'RUN sleep 0.2; npm ci || true',
+      '',
+    ].join('\n'),
+    'package.json': '{"name":"app"}\n',
+    'src/a.js': 'a 1\n',
+  });
+  const root = path.join(await temps.make('advice-store'), 'store');
+  const build = (): Promise<unknown> =>
+    tsbuildOk(['-q', '--insecure-registry', registry.host, '--root', root, ctx]);
+  await build();
+  for (const v of [2, 3, 4]) {
+    await fsp.writeFile(path.join(ctx, 'src/a.js'), `a ${v}\n`);
+    await build();
+  }
+  const check = await tsbuildOk(['check', ctx, '--root', root]);
+  expect(check.stdout).toMatch(/^Dockerfile:4: CopyAllBeforeInstall: /m);
+  // Three source edits, three misses of the install from them (the first build's miss is not the rule's).
+  expect(check.stdout).toMatch(/history: 3 misses from it in the last 4 builds, \S+ lost/);
+  const md = (await tsbuildOk(['cache', 'report', ctx, '--format', 'markdown', '--root', root])).stdout;
+  expect(md).toContain('**Advice**');
+  expect(md).toMatch(/- line 4, `CopyAllBeforeInstall`: .*\(the history shows 3 misses there, /);
+  // Without the Dockerfile (read on another machine), the numbers stand alone.
+  const elsewhere = await temps.make('elsewhere');
+  const bare = (await tsbuildOk(['cache', 'report', elsewhere, '--format', 'markdown', '--root', root]))
+    .stdout;
+  expect(bare).not.toContain('**Advice**');
+  expect(bare).toContain('source edits under src/');
+});

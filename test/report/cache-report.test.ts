@@ -162,8 +162,8 @@ describe('the markdown form', () => {
         '',
         '**Top causes**',
         '',
-        '1. weird \\| &lt;reason&gt;: 1 miss, 4.0s (\\[2\\])',
-        '2. the first build: 2 misses, 2.0s (\\[1\\] \\[2\\])',
+        '1. weird \\| &lt;reason&gt;: 1 miss, 4.0s (`[2]`)',
+        '2. the first build: 2 misses, 2.0s (`[1]` `[2]`)',
         '',
         '**Advice**',
         '',
@@ -190,7 +190,7 @@ describe('the markdown form', () => {
       '| `[builder 3] RUN go build` | 1 | 0% | 9.0s | 9.0s | 1× source edits under src/ |',
     );
     expect(md).toContain('| `[runtime 2] COPY --from=builder /app /app` | 1 | 0% |');
-    expect(md).toContain('1. source edits under src/: 2 misses, 9.1s (\\[builder 2\\] \\[builder 3\\])');
+    expect(md).toContain('1. source edits under src/: 2 misses, 9.1s (`[builder 2]` `[builder 3]`)');
   });
 
   it('all hits: no table, no causes; a target named', () => {

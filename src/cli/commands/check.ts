@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import type { FindingAnnotator } from '../../advice';
+import { annotateFromHistory } from '../advice-history';
 import { BaseCommand } from '../base-command';
 import { parseKeyValues, storeRoot } from '../build-options';
 import { checkJson, checkText } from '../check-output';
@@ -45,9 +45,6 @@ export default class Check extends BaseCommand {
     root: Flags.string({ description: 'store directory (default $TSBUILD_ROOT or ~/.local/share/tsbuild)' }),
   };
 
-  /** Adds a note to each finding (what the cache history says it cost); the command works without one. */
-  static annotate: FindingAnnotator | undefined = undefined;
-
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Check);
     const result = await runCheck(
@@ -60,7 +57,7 @@ export default class Check extends BaseCommand {
         stdin: () => process.stdin,
         warn: (line) => process.stderr.write(`${line}\n`),
       },
-      Check.annotate,
+      annotateFromHistory,
     );
     const render = flags.format === 'json' ? checkJson : checkText;
     process.stdout.write(render(result.fileName, result.findings, result.notes));
