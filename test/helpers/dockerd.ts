@@ -1,7 +1,8 @@
 /**
  * A private docker engine for tests: Debian's dockerd with its own data root, socket and pid file under a temp
- * dir, no bridge and no iptables rules (the tests load and run images; they need no network), so it never touches
- * the machine's own docker. Started per test file, stopped after it.
+ * dir, a bridge of its own and no iptables rules (the tests load and run images; they need no network), so it never
+ * touches the machine's own docker. Not `--bridge none`: with it dockerd deletes `docker0`, the stock daemon's
+ * bridge, and `docker run` there fails until that daemon restarts. Started per test file, stopped after it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, promises as fsp } from 'node:fs';
@@ -23,6 +24,7 @@ export async function startPrivateDockerd(dir: string): Promise<PrivateDockerd> 
   const sock = path.join(dir, 'docker.sock');
   const host = `unix://${sock}`;
   const log = openSync(path.join(dir, 'dockerd.log'), 'a');
+  const bridge = createBridge();
   const child: ChildProcess = spawn(
     dockerd,
     [
@@ -35,7 +37,7 @@ export async function startPrivateDockerd(dir: string): Promise<PrivateDockerd> 
       '--host',
       host,
       '--bridge',
-      'none',
+      bridge,
       '--iptables=false',
       '--ip6tables=false',
     ],
@@ -54,6 +56,7 @@ export async function startPrivateDockerd(dir: string): Promise<PrivateDockerd> 
     await exited;
     clearTimeout(killer);
     closeSync(log);
+    spawnSync('ip', ['link', 'del', bridge]);
   };
   for (let i = 0; i < 120; i++) {
     if (child.exitCode !== null) break;
@@ -65,4 +68,18 @@ export async function startPrivateDockerd(dir: string): Promise<PrivateDockerd> 
   await stop();
   const tail = (await fsp.readFile(path.join(dir, 'dockerd.log'), 'utf8')).split('\n').slice(-5).join('\n');
   throw new Error(`dockerd did not start:\n${tail}`);
+}
+
+/** A bridge for the private engine (`tsbt<pid>`, an address of its own), so it leaves `docker0` alone. */
+function createBridge(): string {
+  const name = `tsbt${process.pid % 100_000}`;
+  spawnSync('ip', ['link', 'del', name]);
+  for (const args of [
+    ['link', 'add', name, 'type', 'bridge'],
+    ['addr', 'add', `10.199.${process.pid % 250}.1/24`, 'dev', name],
+  ]) {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr}`);
+  }
+  return name;
 }
