@@ -11,6 +11,7 @@ export type CauseKind =
   | 'base'
   | 'instruction'
   | 'settings'
+  | 'env'
   | 'from-source'
   | 'mount-source'
   | 'no-cache'
@@ -68,8 +69,21 @@ export function ownCause(reason: string): MissCause | undefined {
     return { kind: 'from-source', label: 'its --from stage' };
   if (first.startsWith('the source of a bind mount changed'))
     return { kind: 'mount-source', label: "a bind mount's source" };
+  // An ENV value edited: the ENV step says `ENV NAME a → b`, every RUN below it `settings changed: env NAME a → b`;
+  // both are the one edit, counted under its name.
+  const envEdit = /^ENV (\S+) /.exec(first);
+  if (envEdit) return { kind: 'env', label: `ENV ${envEdit[1]}` };
+  const envOnly = /^settings changed: env (\S+) /.exec(first);
+  if (
+    envOnly &&
+    first
+      .slice('settings changed: '.length)
+      .split(', ')
+      .every((p) => p.startsWith('env '))
+  )
+    return { kind: 'env', label: `ENV ${envOnly[1]}` };
   if (first.startsWith('settings changed')) return { kind: 'settings', label: 'changed flags' };
-  if (first.startsWith('instruction changed') || /^(ENV|LABEL) \S+ /.test(first))
+  if (first.startsWith('instruction changed') || /^LABEL \S+ /.test(first))
     return { kind: 'instruction', label: 'an edit of the instruction' };
   const files = filesCause(first);
   if (files) return files;

@@ -25,7 +25,7 @@ interface RuleScope {
 /** Rules without an entry are not matched to misses (their cost is not a cache cost, or not measurable). */
 const SCOPES: Readonly<Record<string, RuleScope>> = {
   CopyAllBeforeInstall: { steps: 'step', kinds: ['files'] },
-  VolatileArgBeforeSlowSteps: { steps: 'after', kinds: ['build-arg'] },
+  VolatileArgBeforeSlowSteps: { steps: 'after', kinds: ['build-arg', 'env'] },
   AptUpdateSeparate: { steps: 'step' },
   AddUrlWithoutChecksum: { steps: 'step' },
   ContextWithoutDockerignore: { steps: 'after', kinds: ['files'] },

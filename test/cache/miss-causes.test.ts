@@ -159,7 +159,15 @@ describe('ownCause: each reason the build log gives', () => {
       previous: { inputs: kv('env', 'vars', 'ENV MODE=prod', 'prod') },
     });
     expect(env).toBe('ENV MODE prod → dev');
-    expect(ownCause(env)).toEqual({ kind: 'instruction', label: 'an edit of the instruction' });
+    expect(ownCause(env)).toEqual({ kind: 'env', label: 'ENV MODE' });
+    // The RUN below an edited ENV misses on its environment: the same edit, counted under the same name.
+    const runEnv = (value: string): StepInputs => ({
+      parent: D('1'),
+      op: { instruction: 'RUN make', kind: 'run', env: [`MODE=${value}`] },
+    });
+    const below = reason({ current: runEnv('dev'), previous: { inputs: runEnv('prod') } });
+    expect(below).toBe('settings changed: env MODE prod → dev');
+    expect(ownCause(below)).toEqual({ kind: 'env', label: 'ENV MODE' });
     const label = reason({
       current: kv('label', 'labels', 'LABEL MODE=""', ''),
       previous: { inputs: kv('label', 'labels', 'LABEL MODE=b', 'b') },
