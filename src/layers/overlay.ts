@@ -250,8 +250,14 @@ async function mountWithShortNames(
       `workdir=${path.relative(linkDir, options.work)}`,
     );
   }
-  // Without these the upper dir could hold pointers into lower dirs instead of the change itself.
-  const fixed = ['redirect_dir=off', 'metacopy=off', 'index=off'];
+  // Without these the upper dir could hold pointers into lower dirs instead of the change itself. In a user
+  // namespace (a rootless build) the kernel refuses `redirect_dir=off` and takes `nofollow`, which creates no
+  // redirects either.
+  const fixed = [
+    inUserNamespace() ? 'redirect_dir=nofollow' : 'redirect_dir=off',
+    'metacopy=off',
+    'index=off',
+  ];
   // `volatile` (Linux 5.10): no sync of the upper filesystem, above all none when the mount is taken down, which
   // flushed the whole filesystem after every RUN (0.2 s after one writing 120 MB). The upper dir is a build's
   // scratch until it becomes a snapshot, and snapshots are made safe against a power cut without a sync
@@ -272,6 +278,19 @@ async function mountWithShortNames(
     } catch (err2) {
       throw unavailable(err2);
     }
+  }
+}
+
+/**
+ * Whether this process runs in a user namespace other than the initial one: there the uid map is not the whole
+ * identity range (`0 0 4294967295`).
+ */
+export function inUserNamespace(): boolean {
+  try {
+    const map = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
+    return !(map.length === 3 && map[0] === '0' && map[1] === '0' && map[2] === '4294967295');
+  } catch {
+    return false;
   }
 }
 
