@@ -145,14 +145,88 @@ async function main(argv) {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((err) => {
-    // Only when the bundle itself cannot be loaded: oclif's handle() takes every other error.
-    if (err?.code === 'ENOENT' && err.path === BUNDLE) {
-      console.error(`tsbuild: ${BUNDLE} is missing: run \`npm run build\``);
-    } else console.error(err);
-    process.exit(1);
+/**
+ * Rootless builds (issue 17): a user who is not root runs tsbuild inside a user namespace of its own, in which it
+ * is root with the user's subordinate ids (`/etc/subuid`, `/etc/subgid`, through Debian's newuidmap/newgidmap, as
+ * podman does) mapped to 1…65535, and a mount namespace of its own: overlay mounts, chown to any id and the OCI
+ * runtime work there as for root, and files keep the owners a rootful build gives them. Done here, before the
+ * bundle loads, by running this file again under `unshare`. Returns the child's exit code, or undefined when this
+ * process is to go on itself (root already, or the namespaced child).
+ */
+async function runRootless(argv) {
+  if (typeof process.getuid !== 'function' || process.getuid() === 0) return undefined;
+  if (process.env.TSBUILD_USERNS === '1') return undefined;
+  const first = argv[0];
+  if (first === undefined || ['--help', '-h', '--version', '-v', 'help', 'parse'].includes(first))
+    return undefined;
+  const { spawn, spawnSync } = require('node:child_process');
+  const ranges = hasSubordinateIds();
+  const map = ranges ? ['--map-auto', '--map-root-user'] : ['--map-root-user'];
+  const probe = spawnSync('unshare', ['--user', ...map, 'true'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : (probe.stderr || '').trim().split('\n').pop();
+    console.error(
+      `tsbuild: not root, and a user namespace cannot be made here (${why}): run as root, or allow user ` +
+        'namespaces (an unprivileged container forbids them: give it CAP_SYS_ADMIN or run tsbuild on the host)',
+    );
+    return 1;
+  }
+  if (!ranges) {
+    console.error(
+      'tsbuild: warning: no range for this user in /etc/subuid and /etc/subgid: only root is mapped, so files ' +
+        'owned by other ids (chown, COPY --chown, package installs) cannot be made',
+    );
+  }
+  const child = spawn(
+    'unshare',
+    ['--user', ...map, '--mount', '--propagation', 'private', process.execPath, __filename, ...argv],
+    { stdio: 'inherit', env: { ...process.env, TSBUILD_USERNS: '1' } },
+  );
+  // Ctrl-C reaches the child from the terminal (same process group): this process only waits for its end. A
+  // SIGTERM or SIGHUP sent to this process alone is passed on.
+  process.on('SIGINT', () => undefined);
+  for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) =>
+      resolve(code ?? (signal ? 128 + (require('node:os').constants.signals[signal] ?? 0) : 1)),
+    );
+    child.on('error', (err) => {
+      console.error(`tsbuild: cannot run unshare: ${err.message}`);
+      resolve(1);
+    });
   });
+}
+
+/** Whether /etc/subuid and /etc/subgid both give this user a range (by name or by uid). */
+function hasSubordinateIds() {
+  const os = require('node:os');
+  const names = new Set([String(process.getuid()), os.userInfo().username]);
+  const has = (file) => {
+    try {
+      return fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .some((line) => names.has(line.split(':')[0]));
+    } catch {
+      return false;
+    }
+  };
+  return has('/etc/subuid') && has('/etc/subgid');
+}
+
+if (require.main === module) {
+  runRootless(process.argv.slice(2))
+    .then((code) => {
+      if (code !== undefined) process.exit(code);
+      return main(process.argv.slice(2));
+    })
+    .catch((err) => {
+      // Only when the bundle itself cannot be loaded: oclif's handle() takes every other error.
+      if (err?.code === 'ENOENT' && err.path === BUNDLE) {
+        console.error(`tsbuild: ${BUNDLE} is missing: run \`npm run build\``);
+      } else console.error(err);
+      process.exit(1);
+    });
 } else {
   module.exports = { loadConfig, mapStack };
 }

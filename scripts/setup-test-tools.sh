@@ -10,10 +10,14 @@
 # (setfattr: xattrs and overlay opaque markers when unpacking), bzip2 and xz-utils (ADD of such archives),
 # slirp4netns (the default RUN network: its own namespace, outbound through a user-space NAT), docker.io
 # (dockerd and the docker CLI: `--load` is tested against a private dockerd the test starts itself), tmux (the
-# live progress view is checked on a real terminal, as a person would see it).
+# live progress view is checked on a real terminal, as a person would see it), uidmap (newuidmap/newgidmap:
+# rootless builds map the user's subordinate ids), acl (setfacl: the rootless tests let their user read the
+# checkout). It also makes the unprivileged user the rootless tests build as (tsbuild-rootless, with subordinate
+# id ranges, as a laptop or CI user has them) and gives /dev/net/tun Debian's usual mode 0666, which a rootless
+# RUN's network (slirp4netns, in the user's namespace) needs; some container images ship it 0600.
 set -euo pipefail
 
-PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns docker.io tmux)
+PACKAGES=(skopeo umoci runc crun docker-registry busybox-static pigz apache2-utils podman buildah zstd tar attr bzip2 xz-utils slirp4netns docker.io tmux uidmap acl)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -62,7 +66,23 @@ if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$(printf '%s' "$content")" ]; then
   echo "setup-test-tools: wrote $conf"
 fi
 
-for tool in skopeo umoci podman buildah runc zstd tar slirp4netns; do
+ROOTLESS_USER=tsbuild-rootless
+if ! id "$ROOTLESS_USER" >/dev/null 2>&1; then
+  "${SUDO[@]}" useradd --create-home --shell /bin/sh "$ROOTLESS_USER"
+  echo "setup-test-tools: created user $ROOTLESS_USER"
+fi
+for file in /etc/subuid /etc/subgid; do
+  if ! grep -q "^$ROOTLESS_USER:" "$file" 2>/dev/null; then
+    echo "$ROOTLESS_USER:1500000:65536" | "${SUDO[@]}" tee -a "$file" >/dev/null
+    echo "setup-test-tools: gave $ROOTLESS_USER a range in $file"
+  fi
+done
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  "${SUDO[@]}" chmod 0666 /dev/net/tun
+  echo "setup-test-tools: /dev/net/tun made 0666"
+fi
+
+for tool in skopeo umoci podman buildah runc zstd tar slirp4netns newuidmap setfacl; do
   command -v "$tool" >/dev/null || { echo "setup-test-tools: $tool still missing" >&2; exit 1; }
 done
 echo "setup-test-tools: ok"

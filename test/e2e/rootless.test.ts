@@ -1,0 +1,236 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { BIN, PROJECT, requireE2e, TempDirs, tool, tsbuildOk, writeTree, type Run } from '../helpers/e2e';
+import { busyboxLayout } from '../helpers/registry';
+
+/**
+ * Rootless builds (issue 17): the unprivileged user scripts/setup-test-tools.sh makes (tsbuild-rootless, with
+ * subordinate id ranges) runs the same CLI; tsbuild enters a user namespace of its own. The classic layer-order
+ * example with a real RUN hits on the second build; files a RUN makes as root and as 1000:1000 and a COPY --chown
+ * keep their owners, exactly as in the rootful build of the same Dockerfile; a build without RUN gives the rootful
+ * build's digest; a RUN cannot reach the host's loopback; `cache prune --all` empties the store without root.
+ */
+
+jest.setTimeout(240_000);
+
+const USER = 'tsbuild-rootless';
+const temps = new TempDirs();
+let layout: string;
+
+beforeAll(async () => {
+  requireE2e('umoci', 'runc', 'slirp4netns', 'newuidmap', 'setfacl', 'runuser');
+  if (spawnSync('id', [USER]).status !== 0) {
+    throw new Error(
+      `user ${USER} is missing: run scripts/setup-test-tools.sh (this is a failure, not a skip)`,
+    );
+  }
+  layout = await busyboxLayout();
+  // The user reads the checkout (bin/, dist/, node_modules/) and the base image, wherever they are.
+  for (const dir of [PROJECT, layout]) await allowTraverse(dir);
+  await tool('setfacl', ['-R', '-m', `u:${USER}:rX`, layout]);
+});
+
+afterAll(async () => {
+  await temps.cleanup();
+});
+
+/** Lets the user through every directory above `dir` (and read it), without opening them to everyone. */
+async function allowTraverse(dir: string): Promise<void> {
+  const parts = path.resolve(dir).split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = `/${parts.slice(0, i).join('/')}`;
+    await tool('setfacl', ['-m', `u:${USER}:rx`, p]);
+  }
+}
+
+/** A temp dir the user owns (its store, or a context it reads). */
+async function userDir(prefix: string): Promise<string> {
+  const dir = await temps.make(prefix);
+  await tool('chown', [USER, dir]);
+  return dir;
+}
+
+/** `tsbuild ARGS` as the unprivileged user, in a login-like environment (its own HOME, no TSBUILD_ROOT). */
+function asUser(args: string[]): Promise<Run> {
+  const home = `/home/${USER}`;
+  const child = spawn(
+    'runuser',
+    [
+      '-u',
+      USER,
+      '--',
+      'env',
+      '-i',
+      `HOME=${home}`,
+      `PATH=${process.env.PATH ?? ''}`,
+      process.execPath,
+      BIN,
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) =>
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })),
+  );
+}
+
+async function asUserOk(args: string[]): Promise<Run> {
+  const r = await asUser(args);
+  if (r.status !== 0) throw new Error(`tsbuild ${args.join(' ')} as ${USER} exited ${r.status}\n${r.stderr}`);
+  return r;
+}
+
+const base = (): string => `busybox=oci-layout://${layout}`;
+const outcomes = (stderr: string): string[] =>
+  stderr
+    .split('\n')
+    .filter((l) => /^\[(\S+ )?\d+\/\d+\] .*( {2}CACHED|\(miss: .*\))$/.test(l))
+    .map((l) => (l.endsWith('CACHED') ? 'hit' : 'miss'));
+
+/** Every entry of an image's layers as `path mode uid:gid [-> target]`, layers in order, from `tsbuild save`. */
+async function imageTree(
+  run: (args: string[]) => Promise<Run>,
+  name: string,
+  root: string,
+): Promise<string[]> {
+  const out = await userDir('rootless-save');
+  const archive = path.join(out, 'image.tar');
+  await run(['save', name, '-o', archive, '--root', root]);
+  const dir = path.join(out, 'x');
+  await fsp.mkdir(dir);
+  await tool('tar', ['-xf', archive, '-C', dir]);
+  const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as {
+    Layers: string[];
+  }[];
+  const rows: string[] = [];
+  for (const layer of manifest[0]?.Layers ?? []) {
+    const listing = await tool('tar', ['--numeric-owner', '-tvf', path.join(dir, layer)]);
+    for (const line of listing.split('\n').filter(Boolean)) {
+      // drwxr-xr-x 1000/1000 0 2026-12-08 00:55 home/app/ [-> target]: the date is the build's, not the tree's.
+      const [mode, owner, , , , ...rest] = line.split(/\s+/);
+      rows.push(`${rest.join(' ')} ${mode} ${owner}`);
+    }
+  }
+  return rows;
+}
+
+test('the classic example with a real RUN, owners, COPY --chown and a second stage: hits, and the rootful tree', async () => {
+  const ctx = await userDir('rootless-ctx');
+  await writeTree(ctx, {
+    Dockerfile: [
+      'FROM busybox AS tools',
+      'RUN mkdir -p /out && echo tool > /out/tool && chown 1000:1000 /out/tool',
+      'FROM busybox',
+      'WORKDIR /app',
+      'COPY package.json ./',
+      'RUN echo installed > deps && mkdir -p /home/app && touch /home/app/mine && chown -R 1000:1000 /home/app && ln -s deps deps.link && echo INSTALLED',
+      'COPY --chown=1000:1000 . .',
+      'COPY --from=tools /out/tool /app/tool',
+      'CMD ["cat", "/app/deps"]',
+      '',
+    ].join('\n'),
+    'package.json': '{"name":"app"}\n',
+    'src/index.js': 'console.log(1)\n',
+  });
+  await fsp.chmod(ctx, 0o755);
+  await tool('chmod', ['-R', 'a+rX', ctx]);
+  const store = path.join(await userDir('rootless-store'), 'store');
+  const build = (): Promise<Run> =>
+    asUserOk(['-t', 'rl:1', '--progress', 'plain', '--root', store, '--build-context', base(), ctx]);
+  const first = await build();
+  expect(first.stderr).toContain('| INSTALLED');
+  expect(first.stderr).not.toContain('copied rootfs');
+  // Only the second FROM busybox hits, on the record the first one made.
+  expect(outcomes(first.stderr).filter((o) => o === 'hit')).toHaveLength(1);
+  const second = await build();
+  expect(outcomes(second.stderr).every((o) => o === 'hit')).toBe(true);
+  expect(second.stderr).not.toContain('| INSTALLED');
+
+  // The same Dockerfile built by root: the same paths, modes, owners and link targets.
+  const rootStore = path.join(await temps.make('rootful-store'), 'store');
+  await tsbuildOk(['-t', 'rl:1', '--progress', 'plain', '--root', rootStore, '--build-context', base(), ctx]);
+  const rootless = await imageTree(asUserOk, 'rl:1', store);
+  const rootful = await imageTree(tsbuildOk, 'rl:1', rootStore);
+  expect(rootless).toEqual(rootful);
+  expect(rootless).toEqual(
+    // COPY --from keeps what the RUN of the other stage gave it: the owner the rootless RUN set.
+    expect.arrayContaining([expect.stringMatching(/^app\/tool -rw-r--r-- 1000\/1000$/)]),
+  );
+  expect(rootless).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^home\/app\/mine -rw-r--r-- 1000\/1000$/)]),
+  );
+  expect(rootless).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^app\/src\/index\.js -rw-r--r-- 1000\/1000$/)]),
+  );
+  expect(rootless).toEqual(expect.arrayContaining([expect.stringMatching(/^app\/deps -rw-r--r-- 0\/0$/)]));
+  expect(rootless).toEqual(expect.arrayContaining(['app/deps.link -> deps lrwxrwxrwx 0/0']));
+
+  // The image runs, in the same sandbox.
+  expect((await asUserOk(['run', '--root', store, 'rl:1'])).stdout).toBe('installed\n');
+
+  // Everything the rootless builds left goes with a prune, as that user, and the user can then remove the store.
+  await asUserOk(['cache', 'prune', '--all', '--root', store]);
+  const left = await tool('find', [store, '-type', 'f']);
+  expect(left.split('\n').filter((l) => /\/(blobs|snapshots|listings)\//.test(l))).toEqual([]);
+  const rm = spawnSync('runuser', ['-u', USER, '--', 'rm', '-rf', store], { encoding: 'utf8' });
+  expect(rm.stderr).toBe('');
+  expect(rm.status).toBe(0);
+});
+
+test('a build without RUN gives the rootful digest', async () => {
+  const ctx = await userDir('rootless-norun');
+  await writeTree(ctx, {
+    Dockerfile: 'FROM busybox\nCOPY --chown=1000:1000 a /a\nCOPY b /b\nENV X=1\n',
+    a: 'a\n',
+    b: 'b\n',
+  });
+  await tool('chmod', ['-R', 'a+rX', ctx]);
+  const args = (root: string): string[] => [
+    '-q',
+    '--build-arg',
+    'SOURCE_DATE_EPOCH=1700000000',
+    '--root',
+    root,
+    '--build-context',
+    base(),
+    ctx,
+  ];
+  const rootless = await asUserOk(args(path.join(await userDir('rootless-norun-store'), 'store')));
+  const rootful = await tsbuildOk(args(path.join(await temps.make('rootful-norun-store'), 'store')));
+  expect(rootless.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  expect(rootless.stdout).toBe(rootful.stdout);
+});
+
+test("a rootless RUN reaches the network but not the host's loopback, nor the user's files", async () => {
+  const server = net.createServer((s) => s.end('HOST-LOOPBACK\n'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP port');
+  const { port } = address;
+  try {
+    const ctx = await userDir('rootless-net');
+    await writeTree(ctx, {
+      Dockerfile: [
+        'FROM busybox',
+        `RUN (nc -w 2 127.0.0.1 ${port} </dev/null || true) && echo "home: $(ls /home/${USER} 2>&1 | head -1)" && echo DONE`,
+        '',
+      ].join('\n'),
+    });
+    await tool('chmod', ['-R', 'a+rX', ctx]);
+    // A file of the user's on the host, which the RUN must not see.
+    await fsp.writeFile(`/home/${USER}/host-secret`, 'secret\n');
+    const store = path.join(await userDir('rootless-net-store'), 'store');
+    const r = await asUserOk(['--progress', 'plain', '--root', store, '--build-context', base(), ctx]);
+    expect(r.stderr).toContain('| DONE');
+    expect(r.stderr).not.toContain('HOST-LOOPBACK');
+    expect(r.stderr).not.toContain('host-secret');
+  } finally {
+    server.close();
+  }
+});
