@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { BIN, PROJECT, requireE2e, TempDirs, tool, tsbuildOk, writeTree, type Run } from '../helpers/e2e';
 import { busyboxLayout } from '../helpers/registry';
+import { startPrivateDockerd, type PrivateDockerd } from '../helpers/dockerd';
 
 /**
  * Rootless builds (issue 17): the unprivileged user scripts/setup-test-tools.sh makes (tsbuild-rootless, with
@@ -16,11 +17,23 @@ import { busyboxLayout } from '../helpers/registry';
 jest.setTimeout(240_000);
 
 const USER = 'tsbuild-rootless';
+const DEBIAN_DOCKER = '/usr/bin/docker';
 const temps = new TempDirs();
 let layout: string;
+let engine: PrivateDockerd;
 
 beforeAll(async () => {
-  requireE2e('umoci', 'runc', 'slirp4netns', 'newuidmap', 'setfacl', 'runuser');
+  requireE2e(
+    'umoci',
+    'runc',
+    'slirp4netns',
+    'newuidmap',
+    'setfacl',
+    'runuser',
+    'dockerd',
+    'docker',
+    'skopeo',
+  );
   if (spawnSync('id', [USER]).status !== 0) {
     throw new Error(
       `user ${USER} is missing: run scripts/setup-test-tools.sh (this is a failure, not a skip)`,
@@ -30,9 +43,17 @@ beforeAll(async () => {
   // The user reads the checkout (bin/, dist/, node_modules/) and the base image, wherever they are.
   for (const dir of [PROJECT, layout]) await allowTraverse(dir);
   await tool('setfacl', ['-R', '-m', `u:${USER}:rX`, layout]);
+  // docker's build of the same Dockerfile, for the file trees: a private engine with the same busybox.
+  if (!existsSync(DEBIAN_DOCKER))
+    throw new Error(`${DEBIAN_DOCKER} is missing: run scripts/setup-test-tools.sh (docker.io)`);
+  engine = await startPrivateDockerd(await temps.make('rootless-dockerd'));
+  const archive = path.join(await temps.make('rootless-busybox'), 'busybox.tar');
+  await tool('skopeo', ['copy', `oci:${layout}:latest`, `docker-archive:${archive}:busybox:latest`]);
+  engine.docker(['load', '-i', archive]);
 });
 
 afterAll(async () => {
+  await engine?.stop();
   await temps.cleanup();
 });
 
@@ -102,8 +123,12 @@ async function imageTree(
   const out = await userDir('rootless-save');
   const archive = path.join(out, 'image.tar');
   await run(['save', name, '-o', archive, '--root', root]);
-  const dir = path.join(out, 'x');
-  await fsp.mkdir(dir);
+  return archiveTree(archive);
+}
+
+/** The same for a docker archive (`docker save`, `tsbuild save`). */
+async function archiveTree(archive: string): Promise<string[]> {
+  const dir = await temps.make('rootless-tree');
   await tool('tar', ['-xf', archive, '-C', dir]);
   const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as {
     Layers: string[];
@@ -118,6 +143,20 @@ async function imageTree(
     }
   }
   return rows;
+}
+
+/** docker's (BuildKit's) build of a context in the private engine, as a file tree. */
+async function dockerTree(ctx: string): Promise<string[]> {
+  const tag = `rootless-docker-${path.basename(ctx).toLowerCase()}`;
+  // Debian's 20.10 client (docker.io): a newer one earlier in PATH refuses BuildKit without buildx.
+  const r = spawnSync(DEBIAN_DOCKER, ['build', '-q', '-t', tag, ctx], {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: engine.host, DOCKER_BUILDKIT: '1' },
+  });
+  if (r.status !== 0) throw new Error(`docker build exited ${r.status}: ${r.stderr}`);
+  const archive = path.join(await temps.make('rootless-docker-save'), 'image.tar');
+  engine.docker(['save', '-o', archive, tag]);
+  return archiveTree(archive);
 }
 
 test('the classic example with a real RUN, owners, COPY --chown and a second stage: hits, and the rootful tree', async () => {
@@ -158,6 +197,10 @@ test('the classic example with a real RUN, owners, COPY --chown and a second sta
   const rootless = await imageTree(asUserOk, 'rl:1', store);
   const rootful = await imageTree(tsbuildOk, 'rl:1', rootStore);
   expect(rootless).toEqual(rootful);
+  // docker's (BuildKit's) image: the same files and links with the same modes and owners. (Its RUN layer also
+  // lists `etc/` itself, whose times the mount stubs changed: tsbuild gives those times back, rootless or not.)
+  const notDir = (rows: string[]): string[] => rows.filter((r) => !/ d[rwxst-]{9} /.test(r));
+  expect(notDir(rootless)).toEqual(notDir(await dockerTree(ctx)));
   expect(rootless).toEqual(
     // COPY --from keeps what the RUN of the other stage gave it: the owner the rootless RUN set.
     expect.arrayContaining([expect.stringMatching(/^app\/tool -rw-r--r-- 1000\/1000$/)]),
