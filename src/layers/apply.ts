@@ -158,7 +158,7 @@ class LayerApplier {
         break;
       case 'char':
       case 'block':
-        await makeSpecialFile(full, { kind: h.type, major: h.devmajor, minor: h.devminor });
+        await makeSpecialFile(full, { kind: h.type, major: h.devmajor, minor: h.devminor }, `/${rel}`);
         break;
       case 'fifo':
         await makeSpecialFile(full, { kind: 'fifo' });

@@ -28,6 +28,7 @@ import { processAlive } from '../store/process';
 import { BuildError } from '../errors';
 import { diffAgainstBaseline, diffUpperDir, recordBaseline } from './diff';
 import { mergeLowers } from './rootfs-copy';
+import { inUserNamespace } from './user-namespace';
 import type { LayerEntry } from './tar-writer';
 
 const execFileAsync = promisify(execFile);
@@ -278,19 +279,6 @@ async function mountWithShortNames(
     } catch (err2) {
       throw unavailable(err2);
     }
-  }
-}
-
-/**
- * Whether this process runs in a user namespace other than the initial one: there the uid map is not the whole
- * identity range (`0 0 4294967295`).
- */
-export function inUserNamespace(): boolean {
-  try {
-    const map = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
-    return !(map.length === 3 && map[0] === '0' && map[1] === '0' && map[2] === '4294967295');
-  } catch {
-    return false;
   }
 }
 

@@ -277,3 +277,31 @@ test("a rootless RUN reaches the network but not the host's loopback, nor the us
     server.close();
   }
 });
+
+test('a base image with a device node: a rootless RUN on it says in one line why it cannot be built', async () => {
+  const rootCtx = await temps.make('rootful-dev');
+  await writeTree(rootCtx, { Dockerfile: 'FROM busybox\nRUN mknod /mydev c 1 3\n' });
+  const oci = path.join(await userDir('rootless-dev-oci'), 'image');
+  const rootStore = path.join(await temps.make('rootful-dev-store'), 'store');
+  await tsbuildOk([
+    '-q',
+    '--root',
+    rootStore,
+    '--build-context',
+    base(),
+    '--output',
+    `type=oci,dest=${oci}`,
+    rootCtx,
+  ]);
+  await tool('chmod', ['-R', 'a+rX', oci]);
+  const ctx = await userDir('rootless-dev');
+  await writeTree(ctx, { Dockerfile: 'FROM devimg\nRUN ls /mydev\n' });
+  await tool('chmod', ['-R', 'a+rX', ctx]);
+  const store = path.join(await userDir('rootless-dev-store'), 'store');
+  const r = await asUser(['-q', '--root', store, '--build-context', `devimg=oci-layout://${oci}`, ctx]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(
+    /^Dockerfile:2: \/mydev: a char device \(1:3\), which a rootless build cannot create/m,
+  );
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+});

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { inUserNamespace } from '../../src/layers/overlay';
+import { inUserNamespace } from '../../src/layers/user-namespace';
 import { childEnv, transpileSources } from '../helpers/child-modules';
 
 let work: string;
@@ -35,7 +35,8 @@ test('a mount with an upper dir works in a user namespace, and renaming a lower 
   // The user namespace maps only root: the dirs must be usable by the mapped root (they are root's here).
   await fsp.chmod(work, 0o755);
   const script = `
-    const { mountOverlay, inUserNamespace } = require(${JSON.stringify(path.join(src, 'layers', 'overlay.js'))});
+    const { mountOverlay } = require(${JSON.stringify(path.join(src, 'layers', 'overlay.js'))});
+    const { inUserNamespace } = require(${JSON.stringify(path.join(src, 'layers', 'user-namespace.js'))});
     const fs = require('node:fs');
     const d = ${JSON.stringify(dir)};
     (async () => {
