@@ -166,8 +166,8 @@ async function runRootless(argv) {
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : (probe.stderr || '').trim().split('\n').pop();
     console.error(
-      `tsbuild: not root, and a user namespace cannot be made here (${why}): run as root, or allow user ` +
-        'namespaces (an unprivileged container forbids them: give it CAP_SYS_ADMIN or run tsbuild on the host)',
+      `tsbuild: not root, and a user namespace cannot be made here (${why}): run as root, or where user ` +
+        'namespaces and the setuid newuidmap work (an unprivileged container or no_new_privs forbids them)',
     );
     return 1;
   }

@@ -305,3 +305,32 @@ test('a base image with a device node: a rootless RUN on it says in one line why
   );
   expect(r.stderr).not.toMatch(/\n\s+at /);
 });
+
+test('where no user namespace can be made (no_new_privs: newuidmap cannot map), one line says so, exit 1', async () => {
+  requireE2e('setpriv');
+  const ctx = await userDir('rootless-nnp');
+  await writeTree(ctx, { Dockerfile: 'FROM busybox\n' });
+  await tool('chmod', ['-R', 'a+rX', ctx]);
+  const child = spawnSync(
+    'runuser',
+    [
+      '-u',
+      USER,
+      '--',
+      'setpriv',
+      '--no-new-privs',
+      process.execPath,
+      BIN,
+      '-q',
+      '--build-context',
+      base(),
+      ctx,
+    ],
+    { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: `/home/${USER}` } },
+  );
+  expect(child.status).toBe(1);
+  expect(child.stderr.trim().split('\n')).toHaveLength(1);
+  expect(child.stderr).toMatch(
+    /^tsbuild: not root, and a user namespace cannot be made here \(.+\): run as root/,
+  );
+});
