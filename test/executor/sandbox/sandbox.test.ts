@@ -336,10 +336,11 @@ describe.each<RuntimeChoice>(['runc'])('runInSandbox (%s)', (choice) => {
           expect((await h.run({ sh: probe(addr) })).stdout).toBe('unreachable\n');
         // Debian's mirror is the one outside host this machine reaches (apt sources): DNS and a TCP connection.
         const out = await h.run({
-          // A first connection through this machine's intercepting network sometimes comes back empty: retry.
+          // A connection through this machine's intercepting network sometimes comes back empty (twice in a row seen in
+          // CI): retry, for up to about a minute and a half.
           sh:
-            "for i in 1 2 3; do r=$(printf 'GET /debian/ HTTP/1.0\\r\\nHost: deb.debian.org\\r\\n\\r\\n' | " +
-            'nc -w 20 deb.debian.org 80 | head -1); [ -n "$r" ] && break; sleep 1; done; echo "$r"',
+            "for i in 1 2 3 4 5 6; do r=$(printf 'GET /debian/ HTTP/1.0\\r\\nHost: deb.debian.org\\r\\n\\r\\n' | " +
+            'nc -w 10 deb.debian.org 80 | head -1); [ -n "$r" ] && break; sleep 2; done; echo "$r"',
         });
         expect(out.stdout).toMatch(/^HTTP\/1\.[01] \d{3}/);
       } finally {
