@@ -41,8 +41,7 @@ beforeAll(async () => {
   }
   layout = await busyboxLayout();
   // The user reads the checkout (bin/, dist/, node_modules/) and the base image, wherever they are.
-  for (const dir of [PROJECT, layout]) await allowTraverse(dir);
-  await tool('setfacl', ['-R', '-m', `u:${USER}:rX`, layout]);
+  for (const dir of [PROJECT, layout]) await allowRead(dir);
   // docker's build of the same Dockerfile, for the file trees: a private engine with the same busybox.
   if (!existsSync(DEBIAN_DOCKER))
     throw new Error(`${DEBIAN_DOCKER} is missing: run scripts/setup-test-tools.sh (docker.io)`);
@@ -57,13 +56,24 @@ afterAll(async () => {
   await temps.cleanup();
 });
 
-/** Lets the user through every directory above `dir` (and read it), without opening them to everyone. */
-async function allowTraverse(dir: string): Promise<void> {
+/**
+ * Lets the user into `dir` (every directory above it, and read the tree) where others may not already: an ACL entry
+ * for that user alone, with what others have plus the access it needs. A named entry is the user's whole access,
+ * so it is added only where needed and keeps what others had (a `/tmp` entry of r-x would take its write away).
+ */
+async function allowRead(dir: string): Promise<void> {
   const parts = path.resolve(dir).split('/').filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
+  for (let i = 1; i < parts.length; i++) {
     const p = `/${parts.slice(0, i).join('/')}`;
-    await tool('setfacl', ['-m', `u:${USER}:rx`, p]);
+    const other = (await fsp.stat(p)).mode & 0o007;
+    if ((other & 0o001) === 0) await tool('setfacl', ['-m', `u:${USER}:${permString(other | 0o001)}`, p]);
   }
+  const other = (await fsp.stat(dir)).mode & 0o007;
+  if ((other & 0o005) !== 0o005) await tool('setfacl', ['-R', '-m', `u:${USER}:rX`, dir]);
+}
+
+function permString(bits: number): string {
+  return `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${bits & 1 ? 'x' : '-'}`;
 }
 
 /** A temp dir the user owns (its store, or a context it reads). */
