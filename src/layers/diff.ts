@@ -32,7 +32,14 @@ import { isErrno } from '../store/atomic';
 import { BuildError } from '../errors';
 import { compareComponents } from './paths';
 import type { EntryMeta, LayerEntry } from './tar-writer';
-import { isLayerXattr, OPAQUE_XATTR, readTreeXattrs, readXattrs, type XattrMap } from './xattrs';
+import {
+  isLayerXattr,
+  OPAQUE_XATTR,
+  OVERLAY_XATTR_PREFIX,
+  readTreeXattrs,
+  readXattrs,
+  type XattrMap,
+} from './xattrs';
 
 export interface UpperDiffOptions {
   /**
@@ -60,7 +67,7 @@ export async function diffUpperDir(upper: string, options: UpperDiffOptions = {}
   for (const node of nodes) {
     const raw = allXattrs.get(node.rel) ?? new Map<string, Buffer>();
     for (const name of raw.keys()) {
-      if (name === 'trusted.overlay.metacopy' || name === 'trusted.overlay.redirect') {
+      if (name === `${OVERLAY_XATTR_PREFIX}metacopy` || name === `${OVERLAY_XATTR_PREFIX}redirect`) {
         throw new BuildError(
           `overlayfs wrote ${name} on ${node.rel}: the upper dir no longer holds the whole change (mount with metacopy=off,redirect_dir=off)`,
         );

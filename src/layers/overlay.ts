@@ -254,11 +254,11 @@ async function mountWithShortNames(
   // Without these the upper dir could hold pointers into lower dirs instead of the change itself. In a user
   // namespace (a rootless build) the kernel refuses `redirect_dir=off` and takes `nofollow`, which creates no
   // redirects either.
-  const fixed = [
-    inUserNamespace() ? 'redirect_dir=nofollow' : 'redirect_dir=off',
-    'metacopy=off',
-    'index=off',
-  ];
+  // There its own attributes (opaque directories) go under `user.overlay.` (`userxattr`, Linux 5.11): `trusted.` is
+  // refused, and removing a lower directory would fail with EIO.
+  const fixed = inUserNamespace()
+    ? ['redirect_dir=nofollow', 'metacopy=off', 'index=off', 'userxattr']
+    : ['redirect_dir=off', 'metacopy=off', 'index=off'];
   // `volatile` (Linux 5.10): no sync of the upper filesystem, above all none when the mount is taken down, which
   // flushed the whole filesystem after every RUN (0.2 s after one writing 120 MB). The upper dir is a build's
   // scratch until it becomes a snapshot, and snapshots are made safe against a power cut without a sync

@@ -16,7 +16,7 @@ import { hasListing, headerListingEntry, saveListing, type FsEntry } from './lis
 import { LayerFormatError, UnsafeLayerError } from './errors';
 import { cleanComponents, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './paths';
 import { readTar } from './tar-reader';
-import { OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, removeXattr, setXattr } from './xattrs';
+import { isOverlayXattr, OPAQUE_XATTR, removeXattr, setXattr } from './xattrs';
 import type { SnapshotLayer } from './snapshots';
 
 const execFileAsync = promisify(execFile);
@@ -88,7 +88,7 @@ async function scanLayer(blobs: BlobStore, layer: SnapshotLayer): Promise<LayerS
         throw new UnsafeLayerError(header.path, 'malformed whiteout');
       scan.whiteouts.push([...parent, name].join('/'));
     } else {
-      const names = [...header.xattrs.keys()].filter((n) => n.startsWith(OVERLAY_XATTR_PREFIX));
+      const names = [...header.xattrs.keys()].filter(isOverlayXattr);
       if (names.length > 0) scan.overlayXattrs.set(parts.join('/'), names);
     }
   }

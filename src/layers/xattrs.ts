@@ -7,19 +7,29 @@ import { execFile, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { BuildError } from '../errors';
+import { inUserNamespace } from './user-namespace';
 
 const execFileAsync = promisify(execFile);
 
 /** Attribute name → raw value. */
 export type XattrMap = Map<string, Buffer>;
 
-/** The attributes overlayfs keeps for itself (opaque, origin, impure, redirect, metacopy, uuid …). */
-export const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/**
+ * The attributes overlayfs keeps for itself (opaque, origin, impure, redirect, metacopy, uuid …): `trusted.overlay.`
+ * as root; in a user namespace (a rootless build, mounted with `userxattr`) `user.overlay.`, the only ones a user
+ * namespace may write. The snapshots of one store are made and mounted under the same one.
+ */
+export const OVERLAY_XATTR_PREFIX = inUserNamespace() ? 'user.overlay.' : 'trusted.overlay.';
+export const OPAQUE_XATTR = `${OVERLAY_XATTR_PREFIX}opaque`;
+
+/** Overlay's bookkeeping under either name: never part of a layer, so rootless and rootful layers are the same. */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+}
 
 /** Whether an attribute belongs in a layer: overlay's bookkeeping and host SELinux labels do not. */
 export function isLayerXattr(name: string): boolean {
-  return !name.startsWith(OVERLAY_XATTR_PREFIX) && name !== 'security.selinux';
+  return !isOverlayXattr(name) && name !== 'security.selinux';
 }
 
 /**

@@ -344,3 +344,37 @@ test('where no user namespace can be made (no_new_privs: newuidmap cannot map), 
     /^tsbuild: not root, and a user namespace cannot be made here \(.+\): run as root/,
   );
 });
+
+test('deleting and replacing what a lower layer holds: the same whiteouts and opaque directory as rootful', async () => {
+  const ctx = await userDir('rootless-opaque');
+  await writeTree(ctx, {
+    Dockerfile: [
+      'FROM busybox',
+      'RUN mkdir -p /d/sub /e && echo a > /d/sub/f && echo b > /d/g && echo c > /e/gone && echo k > /e/kept',
+      // A lower directory replaced (opaque) and a lower file deleted (whiteout), then both seen by the next RUN.
+      'RUN rm -rf /d && mkdir /d && echo new > /d/h && rm /e/gone',
+      'RUN test ! -e /d/g && test ! -e /e/gone && cat /d/h /e/kept',
+      '',
+    ].join('\n'),
+  });
+  await tool('chmod', ['-R', 'a+rX', ctx]);
+  const store = path.join(await userDir('rootless-opaque-store'), 'store');
+  const r = await asUserOk([
+    '-t',
+    'opq:1',
+    '--progress',
+    'plain',
+    '--root',
+    store,
+    '--build-context',
+    base(),
+    ctx,
+  ]);
+  expect(r.stderr).toContain('| new');
+  const rootStore = path.join(await temps.make('rootful-opaque-store'), 'store');
+  await tsbuildOk(['-t', 'opq:1', '--root', rootStore, '--build-context', base(), ctx]);
+  const rootless = await imageTree(asUserOk, 'opq:1', store);
+  expect(rootless).toEqual(await imageTree(tsbuildOk, 'opq:1', rootStore));
+  expect(rootless).toEqual(expect.arrayContaining([expect.stringMatching(/^d\/\.wh\.\.wh\.\.opq /)]));
+  expect(rootless).toEqual(expect.arrayContaining([expect.stringMatching(/^e\/\.wh\.gone /)]));
+});
