@@ -18,6 +18,7 @@
  * argument". The scratch directory is removed by `cleanup`, and on any failure before this returns; one left by a
  * killed build is removed by the next build (`runs/<pid>-…` of a dead process, `layers/runs-dir.ts`).
  */
+import { goHttpRequest } from '../go/http-request';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -315,21 +316,10 @@ async function fetchContext(url: string): Promise<{ body: AsyncIterable<Uint8Arr
   } catch {
     throw new UserError(`unable to prepare context: invalid URL ${JSON.stringify(url)}`);
   }
-  const shownUrl = new URL(parsed.href);
-  if (shownUrl.password !== '') shownUrl.password = 'xxxxx';
-  const shown = shownUrl.href;
-  // As Go's client: gzip only (undone by fetch), and URL credentials as basic auth (fetch refuses them in a URL).
-  const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
-  if (parsed.username !== '' || parsed.password !== '') {
-    const user = decodeURIComponent(parsed.username);
-    const pass = decodeURIComponent(parsed.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    parsed.username = '';
-    parsed.password = '';
-  }
+  const { request, shown, headers } = goHttpRequest(parsed);
   let response: Response;
   try {
-    response = await fetch(parsed.href, { headers, redirect: 'follow' });
+    response = await fetch(request, { headers, redirect: 'follow' });
   } catch (err) {
     throw new BuildError(`unable to prepare context: cannot fetch ${shown}: ${fetchErrorText(err)}`);
   }

@@ -3,6 +3,7 @@
  * streamed to a temp file and hashed on the way, the optional `--checksum` verified, and `Last-Modified` kept as
  * the file's mtime. What to name the file and where to put it in the image is the caller's business.
  */
+import { goHttpRequest, type GoHttpRequest } from '../../../go/http-request';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -117,40 +118,18 @@ function goBase(p: string): string {
   return trimmed.slice(trimmed.lastIndexOf('/') + 1);
 }
 
-interface PreparedRequest {
-  /** The URL to fetch, without credentials (fetch refuses URLs that carry them). */
-  request: string;
-  /** The URL for messages, with any password replaced as Go's `URL.Redacted` does. */
-  shown: string;
-  headers: Record<string, string>;
-}
-
-function prepareRequest(url: string): PreparedRequest {
+function prepareRequest(url: string): GoHttpRequest {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new UserError(`ADD failed: invalid URL ${JSON.stringify(url)}`);
   }
-  const shownUrl = new URL(parsed.href);
-  if (shownUrl.password !== '') shownUrl.password = 'xxxxx';
-  const shown = shownUrl.href;
+  const prepared = goHttpRequest(parsed);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new UserError(`ADD failed: cannot fetch ${shown}: only http and https URLs are supported`);
+    throw new UserError(`ADD failed: cannot fetch ${prepared.shown}: only http and https URLs are supported`);
   }
-  // Go's client asks for gzip only and undoes it; undici would also ask for br and deflate and undo those,
-  // which could hash different bytes than docker build for the same URL.
-  const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
-  if (parsed.username !== '' || parsed.password !== '') {
-    // Go sends URL credentials as basic auth to the first host only; fetch drops this header on a
-    // cross-origin redirect.
-    const user = decodeURIComponent(parsed.username);
-    const pass = decodeURIComponent(parsed.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    parsed.username = '';
-    parsed.password = '';
-  }
-  return { request: parsed.href, shown, headers };
+  return prepared;
 }
 
 function parseChecksum(checksum: string | undefined, shown: string): string | undefined {
