@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno, readdirOrEmpty, removeTree } from '../store/atomic';
 import { BlobStore } from '../store/blob-store';
-import { isDigest, type Digest } from '../store/digest';
+import { isDigest, shortDigest, type Digest } from '../store/digest';
 import { BlobNotFoundError, CorruptBlobError } from '../store/errors';
 import { withFileLock } from '../store/file-lock';
 import { gcLockPath } from './in-use';
@@ -140,7 +140,7 @@ export async function checkStore(root: string, options: CheckOptions = {}): Prom
     doomedRecords.set(r.file, null);
   }
   for (const { record, file } of records) {
-    const what = `cache record ${short(record.key)} (${record.description})`;
+    const what = `cache record ${shortDigest(record.key)} (${record.description})`;
     if (record.layer && (await keptAsSnapshot(root, blobs, record.layer))) {
       // A layer kept only as its snapshot (cache/snapshot-layers.ts): whole while its snapshot hashes to it.
       const diffId = record.layer.diffId;
@@ -385,8 +385,4 @@ async function isJsonArray(file: string): Promise<boolean> {
     if (isErrno(err, 'ENOENT')) return true; // gone is fine: it is rebuilt on demand
     return false;
   }
-}
-
-function short(key: string): string {
-  return key.replace(/^sha256:/, '').slice(0, 12);
 }

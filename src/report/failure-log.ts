@@ -1,3 +1,4 @@
+import { shortDigest } from '../store/digest';
 import { stepLabel, type StepRef } from '../events';
 
 /** How many of a failed step's last output lines the error shows, as BuildKit's error does. */
@@ -20,11 +21,6 @@ export function failureBlock(failed: FailedStep, tailLines: number | 'all' = FAI
   const out = ['------', ` > ${stepLabel(failed.step)}:`];
   if (cut > 0) out.push(`[${cut} earlier line${cut === 1 ? '' : 's'} not shown]`);
   out.push(...lines, '------');
-  if (failed.logKey !== undefined) out.push(`the whole log: tsbuild logs ${shortKey(failed.logKey)}`);
+  if (failed.logKey !== undefined) out.push(`the whole log: tsbuild logs ${shortDigest(failed.logKey)}`);
   return `${out.join('\n')}\n`;
-}
-
-/** The first 12 hex digits of a key, as `history` and the error name it. */
-export function shortKey(key: string): string {
-  return key.replace(/^sha256:/, '').slice(0, 12);
 }

@@ -6,6 +6,7 @@
  * Everything from the Dockerfile or the file system (instructions, file names, build arg values) is escaped, so a
  * `|` or `*` in an instruction can neither break the table nor turn into formatting.
  */
+import { shortDigest } from '../store/digest';
 import type { BuildReport } from './build-report';
 
 /** What earlier builds tell about step durations, by `stepId`. */
@@ -37,7 +38,7 @@ export function renderMarkdownReport(report: BuildReport, costs?: StepCosts): st
   const out: string[] = [];
   const name = report.image.name
     ? code(report.image.name)
-    : `image ${code(short(report.image.configDigest))}`;
+    : `image ${code(shortDigest(report.image.configDigest))}`;
   out.push(`## tsbuild: ${name}`, '');
   const rate = counted.length === 0 ? 100 : Math.round((hits.length / counted.length) * 100);
   const head = [
@@ -173,8 +174,4 @@ function duration(ms: number): string {
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
-}
-
-function short(digest: string): string {
-  return digest.replace(/^sha256:/, '').slice(0, 12);
 }

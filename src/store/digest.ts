@@ -20,6 +20,11 @@ export function parseDigest(value: string): Digest {
   return value;
 }
 
+/** The first 12 hex digits of a digest (`sha256:` dropped), as docker and every tsbuild listing shorten one. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
 /** The 64 hex digits of a digest: the blob's file name. */
 export function digestHex(digest: Digest): string {
   return digest.slice('sha256:'.length);

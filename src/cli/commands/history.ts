@@ -1,3 +1,4 @@
+import { shortDigest } from '../../store/digest';
 import { Args, Flags } from '@oclif/core';
 import { loadImageBuild, type ImageBuildStep } from '../../cache/image-builds';
 import { BuildError } from '../../errors';
@@ -75,7 +76,7 @@ export default class History extends BaseCommand {
     rows.reverse();
     // As docker shows an image built by BuildKit: the image id on the newest entry, the others have none of their own.
     const top = rows[0];
-    if (top !== undefined) top.id = trunc ? local.id.slice(7, 19) : local.id;
+    if (top !== undefined) top.id = trunc ? shortDigest(local.id) : local.id;
 
     if (flags.quiet) {
       for (const r of rows) process.stdout.write(`${r.id}\n`);
@@ -87,7 +88,7 @@ export default class History extends BaseCommand {
       CreatedBy: trunc ? ellipsis(r.createdBy.replaceAll('\t', ' '), 45) : r.createdBy,
       Size: humanSize(r.size),
       Comment: r.comment,
-      CacheKey: r.step === null ? '-' : trunc ? r.step.key.slice(7, 19) : r.step.key,
+      CacheKey: r.step === null ? '-' : trunc ? shortDigest(r.step.key) : r.step.key,
       LastBuild: r.step === null ? '-' : lastBuild(r.step),
     }));
     if (flags.format === 'json') {

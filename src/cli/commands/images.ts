@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BlobStore } from '../../store/blob-store';
-import type { Digest } from '../../store/digest';
+import { shortDigest, type Digest } from '../../store/digest';
 import { ImageStore, type ImageRecord } from '../../image/image-store';
 import { familiarName, parseDockerReference } from '../../image/reference';
 import { loadImage, type LayerRecord } from '../../image/stored-image';
@@ -33,7 +33,7 @@ export default class Images extends BaseCommand {
     const sizes = new LayerSizes(root, blobs);
     // As docker's: the image id is the config's digest, cut to 12 hex digits unless --no-trunc.
     const shownId = (id: Digest | undefined): string =>
-      id === undefined ? '<none>' : flags['no-trunc'] ? id : id.slice(7, 19);
+      id === undefined ? '<none>' : flags['no-trunc'] ? id : shortDigest(id);
     const rows = [['REPOSITORY', 'TAG', ...(flags.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']];
     for (const r of records) {
       const { id, created, size } = await describe(blobs, sizes, r);

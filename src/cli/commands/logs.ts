@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { listBuildHistories, type HistoryStep } from '../../cache/build-history';
 import { readStepLog, stepLogsMatching } from '../../cache/step-logs';
 import { UserError } from '../../errors';
-import { isDigest, type Digest } from '../../store/digest';
+import { isDigest, shortDigest, type Digest } from '../../store/digest';
 import { BaseCommand } from '../base-command';
 import { storeRoot } from '../build-options';
 import { planInfo } from '../plan-info';
@@ -61,7 +61,7 @@ export default class Logs extends BaseCommand {
     const log = await readStepLog(root, key);
     if (log === undefined) {
       throw new UserError(
-        `no log of step ${key.slice(7, 19)} in the store ${root}: it ran no command here ` +
+        `no log of step ${shortDigest(key)} in the store ${root}: it ran no command here ` +
           '(not a RUN, or its layer came from an imported cache), or its log was pruned',
       );
     }
@@ -107,7 +107,7 @@ async function keyFromPrefix(root: string, given: string): Promise<Digest> {
     throw new UserError(`no saved log for a step whose key starts with ${hex} in the store ${root}`);
   }
   throw new UserError(
-    `${hex} names ${matches.length} steps' logs (${matches.map((k) => k.slice(7, 19)).join(', ')}): give more digits`,
+    `${hex} names ${matches.length} steps' logs (${matches.map(shortDigest).join(', ')}): give more digits`,
   );
 }
 

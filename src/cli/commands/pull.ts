@@ -1,3 +1,4 @@
+import { shortDigest } from '../../store/digest';
 import { hostPlatform } from '../../platform';
 import { Args, Flags } from '@oclif/core';
 import { parsePlatformOption } from '../../planner';
@@ -53,8 +54,8 @@ export default class Pull extends BaseCommand {
     });
     const onEvent = (e: PullEvent): void => {
       if (e.type === 'resolved') say(`${e.name}: resolved to ${e.digest}`);
-      else if (e.status === 'present') say(`${short(e.digest)}: Already exists`);
-      else if (e.status === 'done') say(`${short(e.digest)}: Pull complete`);
+      else if (e.status === 'present') say(`${shortDigest(e.digest)}: Already exists`);
+      else if (e.status === 'done') say(`${shortDigest(e.digest)}: Pull complete`);
     };
     const root = storeRoot(flags.root);
     const result = await pullImage(root, args.ref, platform, { client, onEvent });
@@ -71,8 +72,4 @@ export default class Pull extends BaseCommand {
     );
     process.stdout.write(`${result.name}\n`);
   }
-}
-
-function short(digest: string): string {
-  return digest.slice('sha256:'.length, 'sha256:'.length + 12);
 }

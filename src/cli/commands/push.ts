@@ -1,3 +1,4 @@
+import { shortDigest } from '../../store/digest';
 import { Args, Flags } from '@oclif/core';
 import { BuildError } from '../../errors';
 import { ImageStore } from '../../image/image-store';
@@ -52,7 +53,7 @@ export default class Push extends BaseCommand {
     say(`The push refers to repository [${repositoryName(parseDockerReference(remote))}]`);
     const onEvent = (e: PushEvent): void => {
       if (e.type === 'manifest') return;
-      const id = e.digest.slice(7, 19);
+      const id = shortDigest(e.digest);
       if (e.status === 'exists') say(`${id}: Layer already exists`);
       else if (e.status === 'mounted') say(`${id}: Mounted from ${e.from ?? 'another repository'}`);
       else if (e.status === 'pushed') say(`${id}: Pushed`);

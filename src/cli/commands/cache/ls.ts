@@ -1,3 +1,4 @@
+import { shortDigest } from '../../../store/digest';
 import { Flags } from '@oclif/core';
 import { formatAgo, formatDuration, formatSize } from '../../../cache/units';
 import { listCacheRecords } from '../../../cache/usage';
@@ -41,7 +42,7 @@ export default class CacheLs extends BaseCommand {
     const rows = [['KEY', 'SIZE', 'LAST USED', 'CREATED', 'BUILD TIME', 'STEP']];
     for (const r of records) {
       rows.push([
-        flags['no-trunc'] ? r.key : r.key.slice(7, 19),
+        flags['no-trunc'] ? r.key : shortDigest(r.key),
         r.layer ? formatSize(r.layer.size) : '0B',
         formatAgo(r.lastUsedAt, now),
         formatAgo(r.createdAt, now),
