@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno } from '../store/atomic';
+import { atomicWriteFile, readFileOrUndefined } from '../store/atomic';
 import { digestHex, isDigest, type Digest } from '../store/digest';
 
 /** The step behind one history entry. */
@@ -43,16 +43,11 @@ export async function saveImageBuild(root: string, record: ImageBuildRecord): Pr
 
 /** The last build record of an image id, or undefined (not built here, or a record that does not read). */
 export async function loadImageBuild(root: string, imageId: Digest): Promise<ImageBuildRecord | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(recordPath(root, imageId), 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
+  const text = await readFileOrUndefined(recordPath(root, imageId));
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text.toString('utf8'));
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno, readdirOrEmpty } from '../store/atomic';
+import { atomicWriteFile, readdirOrEmpty, readFileOrUndefined } from '../store/atomic';
 import { digestHex, isDigest, type Digest } from '../store/digest';
 
 /** A log keeps this much of a command's output; past it, a line says how much was left out. */
@@ -79,12 +79,7 @@ export class StepLogRecorder {
 
 /** The saved output of the step with this key, or undefined when none was saved. */
 export async function readStepLog(root: string, key: Digest): Promise<Buffer | undefined> {
-  try {
-    return await fsp.readFile(stepLogPath(root, key));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
+  return readFileOrUndefined(stepLogPath(root, key));
 }
 
 /** The keys with a saved log whose hex starts with `prefix` (a short key as `history` prints it). */

@@ -11,7 +11,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno, readdirOrEmpty } from '../store/atomic';
+import { atomicWriteFile, readdirOrEmpty, readFileOrUndefined } from '../store/atomic';
 import type { BlobStore } from '../store/blob-store';
 import { digestHex, type Digest } from '../store/digest';
 import { lstatOrUndefined } from '../store/fs-probe';
@@ -30,14 +30,9 @@ function notePath(root: string, diffId: Digest): string {
 }
 
 async function readNote(root: string, diffId: Digest): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(notePath(root, diffId), 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  const n = Number(text.trim());
+  const text = await readFileOrUndefined(notePath(root, diffId));
+  if (text === undefined) return undefined;
+  const n = Number(text.toString('utf8').trim());
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined; // a damaged note is no note
 }
 

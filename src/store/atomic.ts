@@ -120,6 +120,16 @@ async function makeWritable(p: string): Promise<void> {
   for (const name of await fsp.readdir(p).catch(() => [] as string[])) await makeWritable(path.join(p, name));
 }
 
+/** The bytes of `file`, or undefined when there is no such file (a note or record not written yet). */
+export async function readFileOrUndefined(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fsp.readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
 /** The names in `dir`, or none when it (or a component of its path) does not exist. */
 export async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {

@@ -11,7 +11,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { atomicWriteFile, isErrno, readdirOrEmpty } from './atomic';
+import { atomicWriteFile, readdirOrEmpty, readFileOrUndefined } from './atomic';
 import { digestHex, type Digest } from './digest';
 
 export interface BlobOrigin {
@@ -32,14 +32,8 @@ function notePath(root: string, digest: Digest): string {
 }
 
 export async function readBlobOrigin(root: string, digest: Digest): Promise<BlobOrigin | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(notePath(root, digest), 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  return parseNote(text);
+  const text = await readFileOrUndefined(notePath(root, digest));
+  return text === undefined ? undefined : parseNote(text.toString('utf8'));
 }
 
 /** Remember where `digest` came from; an existing note is kept (the first origin is as good as any). */
