@@ -102,10 +102,7 @@ export class ReportCollector {
   }
 
   build(image: BuildReport['image'], durationMs: number): BuildReport {
-    const ordered = [...this.done].sort(
-      (a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index,
-    );
-    const steps = ordered.map((e) => ({
+    const steps = this.orderedDone().map((e) => ({
       stage: e.step.stage,
       index: e.step.index,
       line: e.step.line,
@@ -140,9 +137,6 @@ export class ReportCollector {
    * the report, under the Dockerfile's name as the build gave it.
    */
   loggedBuild(where: { dockerfile: string; target: string }, durationMs: number): LoggedBuild {
-    const ordered = [...this.done].sort(
-      (a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index,
-    );
     return {
       version: 1,
       id: newBuildId(),
@@ -150,7 +144,7 @@ export class ReportCollector {
       dockerfile: where.dockerfile,
       target: where.target,
       durationMs: Math.round(durationMs),
-      steps: ordered.map((e) => ({
+      steps: this.orderedDone().map((e) => ({
         position: `${e.step.stageIndex}/${e.step.index}`,
         stage: e.step.stage,
         index: e.step.index,
@@ -162,6 +156,13 @@ export class ReportCollector {
         durationMs: Math.round(e.durationMs),
       })),
     };
+  }
+
+  /** The finished steps in Dockerfile order (stages finish in any order). */
+  private orderedDone(): Extract<BuildEvent, { type: 'step-done' }>[] {
+    return [...this.done].sort(
+      (a, b) => a.step.stageIndex - b.step.stageIndex || a.step.index - b.step.index,
+    );
   }
 
   private outputOf(step: StepRef): { output?: string[]; outputTruncated?: true } {
