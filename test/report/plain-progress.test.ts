@@ -2,43 +2,10 @@
  * `--progress plain`: a RUN's output as whole lines under a short `[stage i/n] |` prefix, the instruction once above
  * a step's first line, partial lines held until their newline (or the step's end), and the done lines as before.
  */
-import type { BuildEvent, StepRef } from '../../src/events';
+import type { BuildEvent } from '../../src/events';
+import { hit, miss, output, start, step } from '../helpers/build-events';
 import { plainProgress } from '../../src/report/plain-progress';
 import type { ProgressView } from '../../src/report/progress-view';
-
-const step = (over: Partial<StepRef> = {}): StepRef => ({
-  stage: 'stage-0',
-  showStage: false,
-  stageIndex: 0,
-  index: 2,
-  total: 3,
-  line: 2,
-  instruction: 'RUN make',
-  ...over,
-});
-
-const start = (s: StepRef): BuildEvent => ({ type: 'step-start', step: s });
-const output = (s: StepRef, text: string, stream: 'stdout' | 'stderr' = 'stdout'): BuildEvent => ({
-  type: 'step-output',
-  step: s,
-  stream,
-  text,
-});
-const hit = (s: StepRef): BuildEvent => ({
-  type: 'step-done',
-  step: s,
-  cache: 'hit',
-  durationMs: 3,
-  layer: null,
-});
-const miss = (s: StepRef, durationMs: number, reason?: string): BuildEvent => ({
-  type: 'step-done',
-  step: s,
-  cache: 'miss',
-  ...(reason === undefined ? {} : { reason }),
-  durationMs,
-  layer: null,
-});
 
 /** A plain view writing into a string; `lines()` is what it wrote so far, split at newlines. */
 function capture(): { view: ProgressView; text: () => string; lines: () => string[] } {

@@ -5,7 +5,8 @@
  */
 import stringWidth from 'string-width';
 import stripAnsi from 'strip-ansi';
-import type { BuildEvent, StepRef } from '../../src/events';
+import type { BuildEvent } from '../../src/events';
+import { hit, miss, output, start, step } from '../helpers/build-events';
 import type { ProgressView } from '../../src/report/progress-view';
 import { ttyProgress, WINDOW_LINES } from '../../src/report/tty-progress';
 
@@ -81,39 +82,6 @@ function nextSpecial(text: string, from: number): number {
   return text.length;
 }
 
-const step = (over: Partial<StepRef> = {}): StepRef => ({
-  stage: 'stage-0',
-  showStage: false,
-  stageIndex: 0,
-  index: 2,
-  total: 3,
-  line: 2,
-  instruction: 'RUN make',
-  ...over,
-});
-
-const start = (s: StepRef): BuildEvent => ({ type: 'step-start', step: s });
-const output = (s: StepRef, text: string, stream: 'stdout' | 'stderr' = 'stdout'): BuildEvent => ({
-  type: 'step-output',
-  step: s,
-  stream,
-  text,
-});
-const miss = (s: StepRef, durationMs: number, reason: string): BuildEvent => ({
-  type: 'step-done',
-  step: s,
-  cache: 'miss',
-  reason,
-  durationMs,
-  layer: null,
-});
-const hit = (s: StepRef): BuildEvent => ({
-  type: 'step-done',
-  step: s,
-  cache: 'hit',
-  durationMs: 1,
-  layer: null,
-});
 /** A warning redraws the live area (output alone waits for the timer, which these tests do not run). */
 const warning = (message = 'note'): BuildEvent => ({ type: 'warning', message });
 
