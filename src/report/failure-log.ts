@@ -20,7 +20,9 @@ export function failureBlock(failed: FailedStep, tailLines: number | 'all' = FAI
   const cut = failed.output.length - lines.length;
   const out = ['------', ` > ${stepLabel(failed.step)}:`];
   if (cut > 0) out.push(`[${cut} earlier line${cut === 1 ? '' : 's'} not shown]`);
-  out.push(...lines, '------');
+  // Every output line behind a `| ` (BuildKit puts its timestamps there): a line of a RUN's must never start a line
+  // of ours, where a CI runner would take `::add-mask::…` or `::stop-commands::…` as a workflow command.
+  out.push(...lines.map((l) => `| ${l}`), '------');
   if (failed.logKey !== undefined) out.push(`the whole log: tsbuild logs ${shortDigest(failed.logKey)}`);
   return `${out.join('\n')}\n`;
 }
