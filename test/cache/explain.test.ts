@@ -2,24 +2,8 @@
  * Miss explanations without a build: for each kind of input that can change, the first cause in words, as the
  * build log and `cache explain` print it.
  */
-import { explainMiss, type ExplainContext } from '../../src/cache/explain';
+import { D, inputs, missReason as explain } from '../helpers/step-inputs';
 import type { FileInput, StepInputs } from '../../src/cache/step-key';
-
-const D = (c: string): string => `sha256:${c.repeat(64)}`;
-
-function inputs(over: Partial<StepInputs> = {}, op: Record<string, string | number> = {}): StepInputs {
-  return { parent: D('1'), op: { instruction: 'RUN make', ...op }, ...over };
-}
-
-function explain(ctx: Partial<ExplainContext> & Pick<ExplainContext, 'current'>): string {
-  return explainMiss({
-    previous: undefined,
-    parentMissed: false,
-    isFirstStep: false,
-    noCache: false,
-    ...ctx,
-  });
-}
 
 interface FileOver {
   type?: string;

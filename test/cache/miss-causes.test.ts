@@ -3,29 +3,10 @@
  * step inputs built for each case, so a change of wording in explain.ts that miss-causes.ts does not follow fails
  * here; a cascade of "parent step missed" inherits the cause of the miss above it, stage by stage.
  */
-import { explainMiss, type ExplainContext } from '../../src/cache/explain';
+import { D, inputs, missReason as reason } from '../helpers/step-inputs';
 import type { LoggedStep } from '../../src/cache/build-log';
 import { firstCauses, ownCause, type MissCause } from '../../src/cache/miss-causes';
 import type { FileInput, StepInputs } from '../../src/cache/step-key';
-
-const D = (c: string): string => `sha256:${c.repeat(64)}`;
-
-type Op = StepInputs['op'];
-
-function inputs(over: Partial<StepInputs> = {}, op: Partial<Op> = {}): StepInputs {
-  return { parent: D('1'), op: { instruction: 'RUN make', ...op }, ...over };
-}
-
-/** The reason the build log would give, from explain.ts. */
-function reason(ctx: Partial<ExplainContext> & Pick<ExplainContext, 'current'>): string {
-  return explainMiss({
-    previous: undefined,
-    parentMissed: false,
-    isFirstStep: false,
-    noCache: false,
-    ...ctx,
-  });
-}
 
 /** A file row as a COPY reads it; `sha` is its content. */
 const file = (p: string, sha = D('c'), mode = 0o644): FileInput => [p, 'file', mode, 0, 0, 5, '', sha];
